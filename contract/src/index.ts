@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './ingest-contract.js';
+export * from './process-contract.js';
+export * from './reading.js';

@@ -1,0 +1,80 @@
+import { initContract } from '@ts-rest/core';
+import { z } from 'zod';
+import { ErrorSchema } from './errors.js';
+import { ReadingSchema } from './reading.js';
+
+const c = initContract();
+
+export const ReadingAcceptedSchema = z
+  .object({
+    status: z.literal('success'),
+    stream_id: z.string().describe('Redis stream entry id the reading was stored under'),
+    message: z.string(),
+  })
+  .describe('ReadingAccepted');
+
+export const RedisStatusSchema = z.enum(['up', 'down']);
+
+export const IngestHealthSchema = z
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    redis: RedisStatusSchema,
+    stream: z.string(),
+    uptime_s: z.number(),
+  })
+  .describe('IngestHealth');
+
+export const StreamSummarySchema = z.object({
+  name: z.string(),
+  length: z.number().int(),
+  first_id: z.string().nullable(),
+  last_id: z.string().nullable(),
+  groups: z.number().int(),
+});
+
+export const IngestMetricsSchema = z
+  .object({
+    stream: StreamSummarySchema,
+    readings: z
+      .object({
+        accepted: z.number().int(),
+        rejected: z.number().int(),
+        rejected_by_reason: z.record(z.string(), z.number().int()),
+      })
+      .describe('Counts since this instance started'),
+  })
+  .describe('IngestMetrics');
+
+/** Statuses any route may answer that are not about the route itself. */
+const serverErrors = { 500: ErrorSchema, 503: ErrorSchema };
+/** Statuses a route with a JSON body may also answer before its handler runs. */
+const bodyErrors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
+
+export const ingestContract = c.router(
+  {
+    postReading: {
+      method: 'POST',
+      path: '/readings',
+      summary: 'Ingest one power reading',
+      description:
+        'Validates the reading and appends it to the Redis stream. 202 means it is durably queued for processing.',
+      body: ReadingSchema,
+      responses: { 202: ReadingAcceptedSchema, ...bodyErrors, ...serverErrors },
+    },
+    health: {
+      method: 'GET',
+      path: '/health',
+      summary: 'Liveness and Redis reachability',
+      responses: { 200: IngestHealthSchema, 500: ErrorSchema, 503: IngestHealthSchema },
+    },
+    metrics: {
+      method: 'GET',
+      path: '/metrics',
+      summary: 'Stream and ingest counters as JSON',
+      responses: { 200: IngestMetricsSchema, ...serverErrors },
+    },
+  },
+  { strictStatusCodes: true },
+);
+
+export type IngestContract = typeof ingestContract;

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * Identifiers become part of Redis key names and URL path segments, so they are kept to a
+ * character set that needs no escaping in either: no spaces, no `/` (the key separator),
+ * no `{}` (Redis Cluster hash tags). `:` stays allowed because MAC-style device ids use it.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+export const ID_MAX_LENGTH = 128;
+
+/** Largest accepted magnitude of `power_reading`, in watts (1 GW: far beyond any single device). */
+export const MAX_POWER_W = 1e9;
+
+export const IdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`)
+  .regex(ID_PATTERN, 'may contain only letters, digits and . _ : - and must start with a letter or digit');
+
+/** ISO 8601 date-time with an explicit zone (`Z` or `+hh:mm`): a zone-less time is ambiguous. */
+export const TimestampSchema = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:30:00Z',
+});
+
+export const ReadingSchema = z
+  .strictObject({
+    site_id: IdSchema.describe('Site the device belongs to'),
+    device_id: IdSchema.describe('Device id, unique within its site'),
+    power_reading: z
+      .number({ message: 'must be a finite number of watts' })
+      .min(-MAX_POWER_W, `must be at least -${MAX_POWER_W} W`)
+      .max(MAX_POWER_W, `must be at most ${MAX_POWER_W} W`)
+      .describe('Instantaneous power in watts; negative for export or generation'),
+    timestamp: TimestampSchema.describe('When the device measured the power'),
+    reading_id: IdSchema.optional().describe(
+      'Client-chosen id that makes retries idempotent: a reading_id seen before is not stored twice',
+    ),
+  })
+  .describe('One power reading from one device');
+
+export type Reading = z.infer<typeof ReadingSchema>;
+
+/** Limits on how far a reading's timestamp may sit from the server's clock. */
+export interface TimestampWindow {
+  /** How far into the future a timestamp may be, for device clock skew. */
+  maxFutureSkewMs: number;
+  /** How old a reading may be when it arrives, for devices that buffered while offline. */
+  maxAgeMs: number;
+}
+
+/**
+ * The time-window part of validation lives outside the schema because its bounds are
+ * server configuration; the schema checks only what every party can check.
+ * Returns a message naming the problem, or null when the timestamp is inside the window.
+ */
+export function checkTimestampWindow(timestamp: string, window: TimestampWindow, nowMs = Date.now()): string | null {
+  const at = Date.parse(timestamp);
+  if (Number.isNaN(at)) return 'is not a valid date-time';
+  if (at > nowMs + window.maxFutureSkewMs) {
+    return `is more than ${Math.round(window.maxFutureSkewMs / 1000)} s in the future`;
+  }
+  if (at < nowMs - window.maxAgeMs) {
+    return `is more than ${Math.round(window.maxAgeMs / 1000)} s old`;
+  }
+  return null;
+}

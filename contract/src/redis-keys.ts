@@ -1,0 +1,43 @@
+/**
+ * Every Redis key name the pipeline uses is built here, so that ingest and process agree
+ * and so that one place decides the Redis Cluster layout.
+ *
+ * All keys derived from a stream carry the stream's hash tag: a processing step touches the
+ * stream (XACK) and the aggregates in one script, and a script may only touch keys in one slot.
+ * The stream name itself stays as configured (`energy_readings` by default), since a key whose
+ * whole name is `energy_readings` hashes to the same slot as the tag `{energy_readings}`.
+ */
+export interface KeyScope {
+  stream: string;
+  group: string;
+}
+
+/** The hash tag Redis would use for `stream`: its own `{...}` part if it has one, else the whole name. */
+export function hashTag(stream: string): string {
+  const open = stream.indexOf('{');
+  if (open >= 0) {
+    const close = stream.indexOf('}', open + 1);
+    if (close > open + 1) return stream.slice(open, close + 1);
+  }
+  return `{${stream}}`;
+}
+
+export function redisKeys({ stream, group }: KeyScope) {
+  // The group is part of the prefix: two groups on one stream are two independent consumers of it.
+  const prefix = `ep:${hashTag(stream)}:${group}`;
+  return {
+    stream,
+    /** Hash of counters: processed, invalid. */
+    stats: `${prefix}:stats`,
+    /** Set of site ids seen. */
+    sites: `${prefix}:sites`,
+    /** Hash of per-site totals. */
+    site: (siteId: string) => `${prefix}:site:${siteId}`,
+    /** Set of device ids seen at a site. */
+    siteDevices: (siteId: string) => `${prefix}:site-devices:${siteId}`,
+    /** Hash of per-device totals and the latest reading; `/` cannot occur in an id. */
+    device: (siteId: string, deviceId: string) => `${prefix}:device:${siteId}/${deviceId}`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;

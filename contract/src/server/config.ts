@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not parse; its message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses `env` with `shape` in one go, so that a bad deployment learns about every wrong
+ * variable at once instead of one per restart.
+ */
+export function parseEnv<T extends z.ZodRawShape>(shape: T, env: Record<string, string | undefined>) {
+  // Empty strings are treated as unset: Helm and shells render missing values as "".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = z.object(shape).safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** The Redis part of both services' environment, with the seed's variable names. */
+export const redisEnvShape = {
+  /** Wins over REDIS_HOST/REDIS_PORT when set, e.g. `redis://:secret@redis:6379/0` or `rediss://…`. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
+  REDIS_HOST: z.string().default('localhost'),
+  REDIS_PORT: port(6379),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_STREAM: z.string().min(1).max(200).default('energy_readings'),
+  CONSUMER_GROUP: z.string().min(1).max(200).default('processing_group'),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(2000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().default('0.0.0.0'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+};
+
+export interface RedisConfig {
+  /** Connection URL; built from REDIS_HOST, REDIS_PORT and REDIS_PASSWORD when REDIS_URL is unset. */
+  url: string;
+  stream: string;
+  group: string;
+  /** Bound on every non-blocking command, so that a hung Redis becomes a 503 rather than a hung request. @default 2000 */
+  commandTimeoutMs: number;
+}
+
+export function redisConfigFrom(env: {
+  REDIS_URL?: string | undefined;
+  REDIS_HOST: string;
+  REDIS_PORT: number;
+  REDIS_PASSWORD?: string | undefined;
+  REDIS_STREAM: string;
+  CONSUMER_GROUP: string;
+  REDIS_COMMAND_TIMEOUT_MS: number;
+}): RedisConfig {
+  const auth = env.REDIS_PASSWORD ? `:${encodeURIComponent(env.REDIS_PASSWORD)}@` : '';
+  return {
+    url: env.REDIS_URL ?? `redis://${auth}${env.REDIS_HOST}:${env.REDIS_PORT}`,
+    stream: env.REDIS_STREAM,
+    group: env.CONSUMER_GROUP,
+    commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toIssues, validationError, type ErrorBody, type Issue } from '../errors.js';
+
+interface IssueSource {
+  issues: readonly { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }[];
+}
+
+/** ts-rest's request validation error, typed structurally to avoid depending on @ts-rest/fastify here. */
+interface RequestValidationErrorLike {
+  body: IssueSource | null;
+  query: IssueSource | null;
+  pathParams: IssueSource | null;
+  headers: IssueSource | null;
+}
+
+/** Gives ts-rest validation failures the shared error body, naming each wrong field. */
+export function requestValidationErrorHandler(err: RequestValidationErrorLike, _request: FastifyRequest, reply: FastifyReply) {
+  const issues: Issue[] = [
+    ...toIssues('body', err.body?.issues ?? []),
+    ...toIssues('query', err.query?.issues ?? []),
+    ...toIssues('params', err.pathParams?.issues ?? []),
+    ...toIssues('headers', err.headers?.issues ?? []),
+  ];
+  return reply.status(400).send(validationError(issues));
+}
+
+const codes: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/**
+ * What both services share at the HTTP edge:
+ * - JSON only: Fastify's text/plain parser is removed, so any other body type gets 415
+ *   rather than a confusing 400 about a string that is not an object;
+ * - one error handler for everything the routes did not answer themselves: client errors
+ *   raised by Fastify (bad JSON, too large, wrong content type) keep their 4xx status and say
+ *   why; anything else is logged in full and answered with a 500 that reveals nothing;
+ * - a 404 with the shared error body.
+ */
+export function installHttpDefaults(app: FastifyInstance) {
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      request.log.info({ code: err.code, reason: err.message }, 'request rejected');
+      const body: ErrorBody = { error: codes[status] ?? 'bad_request', message: err.message };
+      if (status === 400) body.issues = [{ in: 'body', path: '', message: err.message }];
+      return reply.status(status).send(body);
+    }
+    request.log.error({ err }, 'request failed');
+    return reply.status(500).send({ error: 'internal_error', message: 'Internal server error' } satisfies ErrorBody);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+}
+
+/**
+ * Fastify options both services share: pino at `level`, request ids taken from an incoming
+ * `x-request-id` (so a gateway's id follows the reading) or made up, and no secrets in logs.
+ */
+export function serverOptions(level: string, bodyLimit = 1_048_576) {
+  return {
+    logger: {
+      level,
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit,
+    // Answer a slow or stalled client within bounds instead of holding a socket for ever.
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+  };
+}

@@ -1,0 +1,7 @@
+// Entry point for the services only: configuration, Redis and Fastify plumbing both share.
+export * from './config.js';
+export * from './http.js';
+export * from './lifecycle.js';
+export * from './redis.js';
+export * from '../redis-keys.js';
+export * from '../stream-entry.js';

@@ -1,0 +1,90 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * One connection per role, each with the failure behaviour that role needs:
+ * - `commands`: request-path and processing commands. No offline queue and no retries, so a
+ *   Redis outage fails a command at once (a 503, or an entry left pending to be read again)
+ *   instead of queueing work in memory; every command is bounded by `commandTimeoutMs`.
+ * - `blocking`: XREADGROUP … BLOCK only. No command timeout (it blocks on purpose); the
+ *   consumer's watchdog bounds it instead. Kept apart so a blocked read never delays an ack.
+ */
+export type RedisRole = 'commands' | 'blocking';
+
+export interface CreateRedisOptions {
+  url: string;
+  role: RedisRole;
+  /** Shown in `CLIENT LIST`, which makes a stuck connection easy to find. */
+  name: string;
+  /** @default 2000 */
+  commandTimeoutMs?: number;
+}
+
+export function createRedis({ url, role, name, commandTimeoutMs = 2000 }: CreateRedisOptions): Redis {
+  const options: RedisOptions = {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 5_000,
+    // Reconnect for ever, backing off to 2 s: the services outlive Redis restarts.
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+    // A script or XACK resent after a reconnect could run twice; the caller decides instead.
+    autoResendUnfulfilledCommands: false,
+    ...(role === 'commands' ? { commandTimeout: commandTimeoutMs } : {}),
+  };
+  const redis = new Redis(url, options);
+  // Without a listener ioredis prints every reconnect failure as an unhandled error event.
+  redis.on('error', () => {});
+  return redis;
+}
+
+/** Resolves once `redis` is ready, or rejects after `timeoutMs`. */
+export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+/** Closes a connection without waiting on a Redis that may be gone; safe to call twice. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  try {
+    await redis.quit();
+  } catch {
+    redis.disconnect();
+  }
+}
+
+/** Stream length and ends; a missing stream is an empty one. */
+export async function streamSummary(redis: Redis, stream: string) {
+  try {
+    const info = (await redis.call('XINFO', 'STREAM', stream)) as unknown[];
+    const get = (field: string) => info[info.indexOf(field) + 1];
+    const firstEntry = get('first-entry') as [string, string[]] | null;
+    const lastEntry = get('last-entry') as [string, string[]] | null;
+    return {
+      name: stream,
+      length: Number(get('length')),
+      first_id: firstEntry?.[0] ?? null,
+      last_id: lastEntry?.[0] ?? null,
+      groups: Number(get('groups')),
+    };
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) {
+      return { name: stream, length: 0, first_id: null, last_id: null, groups: 0 };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { checkTimestampWindow, ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
+
+const valid = { site_id: 'site-001', device_id: 'device-001', power_reading: 1500.5, timestamp: '2024-01-15T10:30:00Z' };
+
+const issuesOf = (body: unknown) => {
+  const r = ReadingSchema.safeParse(body);
+  return r.success ? [] : toIssues('body', r.error.issues);
+};
+
+describe('ReadingSchema', () => {
+  it("accepts the seed's example and an optional reading_id", () => {
+    expect(ReadingSchema.parse(valid)).toEqual(valid);
+    expect(ReadingSchema.parse({ ...valid, reading_id: 'r-1' }).reading_id).toBe('r-1');
+  });
+
+  it.each([
+    ['negative power for export', { power_reading: -3200 }],
+    ['zero power', { power_reading: 0 }],
+    ['an offset zone', { timestamp: '2024-01-15T11:30:00+01:00' }],
+    ['fractional seconds', { timestamp: '2024-01-15T10:30:00.123Z' }],
+    ['MAC-style device id', { device_id: 'aa:bb:cc:dd:ee:ff' }],
+  ])('accepts %s', (_, patch) => {
+    expect(ReadingSchema.safeParse({ ...valid, ...patch }).success).toBe(true);
+  });
+
+  it.each([
+    ['site_id', { site_id: '' }],
+    ['site_id', { site_id: 'a'.repeat(129) }],
+    ['site_id', { site_id: 'site 1' }],
+    ['device_id', { device_id: 'dev/1' }],
+    ['device_id', { device_id: '{tag}' }],
+    ['device_id', { device_id: 42 }],
+    ['power_reading', { power_reading: '1500' }],
+    ['power_reading', { power_reading: 2e9 }],
+    ['power_reading', { power_reading: -2e9 }],
+    ['power_reading', { power_reading: Number.POSITIVE_INFINITY }],
+    ['power_reading', { power_reading: Number.NaN }],
+    ['timestamp', { timestamp: '2024-01-15T10:30:00' }],
+    ['timestamp', { timestamp: '15/01/2024' }],
+    ['timestamp', { timestamp: 1705312200 }],
+    ['reading_id', { reading_id: '' }],
+  ])('rejects a bad %s and names it', (field, patch) => {
+    const issues = issuesOf({ ...valid, ...patch });
+    expect([...new Set(issues.map((i) => i.path))]).toEqual([field]);
+  });
+
+  it('names a missing field', () => {
+    const { power_reading: _, ...rest } = valid;
+    expect(issuesOf(rest).map((i) => i.path)).toEqual(['power_reading']);
+  });
+
+  it('rejects an unknown field such as a typo, naming it', () => {
+    const { power_reading, ...rest } = valid;
+    const issues = issuesOf({ ...rest, power_readng: power_reading });
+    expect(issues.map((i) => i.path).sort()).toEqual(['power_reading', 'power_readng']);
+    expect(issues.find((i) => i.path === 'power_readng')?.message).toBe('is not a known field');
+  });
+
+  it('builds an error body whose message names the fields', () => {
+    const body = validationError(issuesOf({ ...valid, site_id: '', extra: 1 }));
+    expect(body.error).toBe('validation_failed');
+    expect(body.message).toContain('site_id');
+    expect(body.message).toContain('extra');
+  });
+});
+
+describe('checkTimestampWindow', () => {
+  const window = { maxFutureSkewMs: 5 * 60_000, maxAgeMs: 24 * 3600_000 };
+  const now = Date.parse('2024-01-15T12:00:00Z');
+
+  it('accepts a timestamp inside the window, at either edge', () => {
+    expect(checkTimestampWindow('2024-01-15T12:05:00Z', window, now)).toBeNull();
+    expect(checkTimestampWindow('2024-01-14T12:00:00Z', window, now)).toBeNull();
+  });
+
+  it('rejects one too far in the future or too old', () => {
+    expect(checkTimestampWindow('2024-01-15T12:05:01Z', window, now)).toMatch(/future/);
+    expect(checkTimestampWindow('2024-01-14T11:59:59Z', window, now)).toMatch(/old/);
+  });
+
+  it('honours the zone offset', () => {
+    // 13:04+01:00 is 12:04Z: inside the five-minute skew.
+    expect(checkTimestampWindow('2024-01-15T13:04:00+01:00', window, now)).toBeNull();
+  });
+});

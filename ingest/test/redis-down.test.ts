@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildIngestApp } from '../src/app.js';
+import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { ingestConfig, seedReading } from './helpers.js';
+
+let redis: TestRedis;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  redis = await startRedisServer({ appendonly: true });
+  app = buildIngestApp(ingestConfig(redis.url));
+});
+afterAll(async () => {
+  await app.close();
+  await redis.stop();
+});
+
+const post = () => app.inject({ method: 'POST', url: '/readings', payload: seedReading() });
+
+describe('when Redis goes away', () => {
+  it('answers 503 with Retry-After promptly, reports unhealthy, and recovers when Redis is back', async () => {
+    await eventually(async () => (await post()).statusCode === 202);
+    await redis.kill();
+
+    const started = Date.now();
+    const res = await post();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.json().error).toBe('unavailable');
+    // Bounded by the command timeout (2 s), never a hang; usually immediate.
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const health = await app.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(503);
+    expect(health.json()).toMatchObject({ status: 'unavailable', redis: 'down' });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(503);
+
+    await redis.restart();
+    await eventually(async () => (await post()).statusCode === 202, 15_000, 100);
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    // The reading accepted before the crash survived it (appendonly, fsync always).
+    expect(await redis.client.xlen('test_readings')).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -1,0 +1,71 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type RedisConfig } from '@energy-pipeline/contract/server';
+
+const shape = {
+  ...redisEnvShape,
+  PORT: port(8001),
+  /** Unique per replica: a pod's hostname is its name, so Kubernetes gives each one its own. */
+  CONSUMER_NAME: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces').optional(),
+  READ_COUNT: positiveInt(200),
+  READ_BLOCK_MS: positiveInt(2_000),
+  CLAIM_MIN_IDLE_MS: positiveInt(60_000),
+  CLAIM_INTERVAL_MS: positiveInt(10_000),
+};
+
+export interface ConsumerConfig {
+  stream: string;
+  group: string;
+  /** This replica's consumer name within the group. @default os.hostname() */
+  name: string;
+  /** Entries fetched per XREADGROUP. @default 200 */
+  readCount: number;
+  /**
+   * How long one XREADGROUP blocks waiting for entries. Bounded so that a stop, or a
+   * connection that died without telling us, is noticed within about this long. @default 2000
+   */
+  blockMs: number;
+  /**
+   * Entries pending on another consumer for longer than this are taken over by XAUTOCLAIM.
+   * Must be well above the longest time a live consumer holds an entry (one batch's
+   * processing, milliseconds here), or live consumers' work is stolen; a takeover is harmless
+   * for correctness (only the step that acknowledges applies) but wastes work. @default 60000
+   */
+  claimMinIdleMs: number;
+  /** How often to look for such entries. @default 10000 */
+  claimIntervalMs: number;
+}
+
+export interface ProcessConfig {
+  redis: RedisConfig;
+  consumer: ConsumerConfig;
+  /** @default "0.0.0.0" */
+  host: string;
+  /** @default 8001 */
+  port: number;
+  /** @default "info" */
+  logLevel: string;
+  /** Bound on a graceful stop, including draining the consumer. @default 10000 */
+  shutdownTimeoutMs: number;
+}
+
+export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
+  const e = parseEnv(shape, env);
+  const redis = redisConfigFrom(e);
+  return {
+    redis,
+    consumer: {
+      stream: redis.stream,
+      group: redis.group,
+      name: e.CONSUMER_NAME ?? hostname(),
+      readCount: e.READ_COUNT,
+      blockMs: e.READ_BLOCK_MS,
+      claimMinIdleMs: e.CLAIM_MIN_IDLE_MS,
+      claimIntervalMs: e.CLAIM_INTERVAL_MS,
+    },
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,57 @@
+import type { Redis } from 'ioredis';
+import { redisKeys, streamSummary } from '@energy-pipeline/contract/server';
+import type { ConsumerConfig } from './config.js';
+
+/** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
+function record(reply: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+  return out;
+}
+
+const isNoGroup = (err: unknown) => err instanceof Error && /NOGROUP|no such key/i.test(err.message);
+
+/** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
+export async function readStreamStats(redis: Redis, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
+  const keys = redisKeys({ stream, group });
+  const [summary, groups, stats] = await Promise.all([
+    streamSummary(redis, stream),
+    (redis.call('XINFO', 'GROUPS', stream) as Promise<unknown[][]>).catch((err) => {
+      if (isNoGroup(err)) return [];
+      throw err;
+    }),
+    redis.hgetall(keys.stats),
+  ]);
+  const info = groups.map(record).find((g) => g.name === group);
+  let consumers: { name: string; pending: number; idle_ms: number }[] = [];
+  let oldestPending: string | null = null;
+  if (info) {
+    const [consumerReplies, pendingSummary] = await Promise.all([
+      redis.call('XINFO', 'CONSUMERS', stream, group) as Promise<unknown[][]>,
+      redis.call('XPENDING', stream, group) as Promise<[number, string | null, string | null, unknown]>,
+    ]);
+    consumers = consumerReplies.map(record).map((c) => ({
+      name: String(c.name),
+      pending: Number(c.pending),
+      idle_ms: Number(c.idle),
+    }));
+    oldestPending = pendingSummary[1] ?? null;
+  }
+  return {
+    stream: summary,
+    group: {
+      name: group,
+      exists: info !== undefined,
+      consumers,
+      pending: info ? Number(info.pending) : 0,
+      // Redis reports lag as nil when it cannot compute it (e.g. after deletions).
+      lag: info ? (info.lag === null || info.lag === undefined ? null : Number(info.lag)) : summary.length,
+      last_delivered_id: info ? String(info['last-delivered-id']) : null,
+      oldest_pending_id: oldestPending,
+    },
+    totals: {
+      processed: Number(stats.processed ?? 0),
+      invalid: Number(stats.invalid ?? 0),
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { Redis } from 'ioredis';
+import { encodeReading, redisKeys } from '@energy-pipeline/contract/server';
+import type { Reading } from '@energy-pipeline/contract';
+import { loadProcessConfig, type ProcessConfig } from '../src/config.js';
+
+export const STREAM = 'test_readings';
+export const GROUP = 'test_group';
+
+/** Config as main.ts would build it from the environment, pointed at a test Redis. */
+export function processConfig(redisUrl: string, env: Record<string, string> = {}): ProcessConfig {
+  return loadProcessConfig({
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'silent',
+    REDIS_STREAM: STREAM,
+    CONSUMER_GROUP: GROUP,
+    CONSUMER_NAME: 'consumer-a',
+    READ_BLOCK_MS: '200',
+    ...env,
+  });
+}
+
+export const keys = redisKeys({ stream: STREAM, group: GROUP });
+
+export function reading(i: number, overrides: Partial<Reading> = {}): Reading {
+  return {
+    site_id: `site-${i % 3}`,
+    device_id: `device-${i % 7}`,
+    power_reading: ((i * 37) % 5000) - 1000 + 0.25,
+    timestamp: new Date(Date.UTC(2024, 0, 15, 10, 0, 0) + i * 1000).toISOString(),
+    ...overrides,
+  };
+}
+
+/** Appends readings as ingest does; returns their ids. */
+export async function addReadings(redis: Redis, readings: Reading[]): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (const r of readings) pipeline.xadd(STREAM, '*', ...encodeReading(r, Date.now()));
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, id]) => {
+    if (err) throw err;
+    return id as string;
+  });
+}
+
+/** The totals the processor should arrive at, computed independently from the readings. */
+export function expectedDeviceTotals(readings: Reading[]) {
+  const out = new Map<string, { count: number; sum_mw: number; min_mw: number; max_mw: number }>();
+  for (const r of readings) {
+    const key = keys.device(r.site_id, r.device_id);
+    const mw = Math.round(r.power_reading * 1000);
+    const t = out.get(key) ?? { count: 0, sum_mw: 0, min_mw: Infinity, max_mw: -Infinity };
+    t.count += 1;
+    t.sum_mw += mw;
+    t.min_mw = Math.min(t.min_mw, mw);
+    t.max_mw = Math.max(t.max_mw, mw);
+    out.set(key, t);
+  }
+  return out;
+}
+
+export async function actualDeviceTotals(redis: Redis, deviceKeys: Iterable<string>) {
+  const out = new Map<string, { count: number; sum_mw: number; min_mw: number; max_mw: number }>();
+  for (const key of deviceKeys) {
+    const h = await redis.hgetall(key);
+    out.set(key, { count: Number(h.count), sum_mw: Number(h.sum_mw), min_mw: Number(h.min_mw), max_mw: Number(h.max_mw) });
+  }
+  return out;
+}

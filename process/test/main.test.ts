@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadProcessConfig } from '../src/config.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { spawnService } from '../../test/support/spawn-service.js';
+import { GROUP, STREAM, addReadings, keys, reading } from './helpers.js';
+
+describe('process configuration', () => {
+  it("keeps the seed's variables and defaults", () => {
+    const c = loadProcessConfig({ CONSUMER_NAME: 'pod-1' });
+    expect(c.consumer).toMatchObject({ stream: 'energy_readings', group: 'processing_group', name: 'pod-1' });
+    expect(c.port).toBe(8001);
+    expect(loadProcessConfig({}).consumer.name.length).toBeGreaterThan(0); // the hostname
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => loadProcessConfig({ READ_BLOCK_MS: '0', CONSUMER_NAME: 'a b' })).toThrow(/READ_BLOCK_MS[\s\S]*CONSUMER_NAME|CONSUMER_NAME[\s\S]*READ_BLOCK_MS/);
+  });
+});
+
+describe('process main', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => redis.stop());
+
+  it('consumes, serves health, and on SIGTERM drains and exits 0', async () => {
+    const port = await freePort();
+    const svc = spawnService('process', {
+      REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1',
+      REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP, CONSUMER_NAME: 'main-test',
+    });
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 20_000, 100);
+      await addReadings(redis.client, [reading(1), reading(2)]);
+      await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === '2');
+      svc.child.kill('SIGTERM');
+      expect(await svc.exit).toBe(0);
+    } finally {
+      svc.child.kill('SIGKILL');
+    }
+  });
+});

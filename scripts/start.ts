@@ -1,0 +1,147 @@
+/**
+ * `npm start`: the whole pipeline on this machine. Uses the Redis at REDIS_URL
+ * (default redis://127.0.0.1:6379); when nothing answers there and redis-server is installed,
+ * starts a private one with its data in .data/redis (appendonly, so nothing accepted is lost
+ * across restarts) and stops it on exit. Ctrl-C stops everything.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const say = (line: string) => console.log(`[start] ${line}`);
+
+let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number };
+try {
+  env = parseEnv(
+    {
+      REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+      INGEST_PORT: port(8000),
+      PROCESS_PORT: port(8001),
+    },
+    process.env,
+  );
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}
+
+async function answers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const children: ChildProcess[] = [];
+let redisServer: ChildProcess | null = null;
+let stopping = false;
+
+async function startPrivateRedis(url: string) {
+  const { hostname, port: p } = new URL(url);
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostname)) {
+    throw new Error(`Nothing answers at ${url}, and it is not on this machine, so no Redis can be started for it.`);
+  }
+  if (spawnSync('redis-server', ['--version']).error) {
+    throw new Error(
+      `Nothing answers at ${url} and redis-server is not installed.\n` +
+        '  Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis),\n' +
+        '  or point REDIS_URL at a running Redis 7 or later, then run npm start again.',
+    );
+  }
+  const dir = `${root}.data/redis`;
+  mkdirSync(dir, { recursive: true });
+  say(`no Redis at ${url}; starting a private redis-server (data in .data/redis)`);
+  redisServer = spawn(
+    'redis-server',
+    ['--port', p || '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  redisServer.on('exit', (code) => {
+    if (!stopping) void shutdown(`redis-server exited (${code})`, 1);
+  });
+  for (let i = 0; i < 100; i++) {
+    if (await answers(url)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the private redis-server did not start within 10 s');
+}
+
+function startService(name: 'ingest' | 'process', servicePort: number) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@energy-pipeline/source', `${name}/src/main.ts`],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, REDIS_URL: env.REDIS_URL, PORT: String(servicePort) } },
+  );
+  child.on('exit', (code, signal) => {
+    if (!stopping) void shutdown(`${name} exited (${signal ?? code})`, 1);
+  });
+  children.push(child);
+}
+
+async function waitHealthy(url: string) {
+  for (let i = 0; i < 300; i++) {
+    if (stopping) return;
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become healthy within 30 s`);
+}
+
+const exited = (child: ChildProcess) =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+
+async function shutdown(reason: string, code: number) {
+  if (stopping) return;
+  stopping = true;
+  say(`${reason}; stopping`);
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.race([Promise.all(children.map(exited)), new Promise((r) => setTimeout(r, 15_000))]);
+  if (redisServer) {
+    redisServer.kill('SIGTERM');
+    await exited(redisServer);
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown('interrupted', 0));
+process.on('SIGTERM', () => void shutdown('terminated', 0));
+
+try {
+  if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
+  else await startPrivateRedis(env.REDIS_URL);
+  startService('ingest', env.INGEST_PORT);
+  startService('process', env.PROCESS_PORT);
+  const ingestUrl = `http://localhost:${env.INGEST_PORT}`;
+  const processUrl = `http://localhost:${env.PROCESS_PORT}`;
+  await Promise.all([waitHealthy(`${ingestUrl}/health`), waitHealthy(`${processUrl}/health`)]);
+  if (!stopping) {
+    console.log(`
+  energy-pipeline is running
+    ingest     ${ingestUrl}   (POST /readings, GET /health, GET /metrics)
+    processor  ${processUrl}   (GET /health, GET /metrics)
+    redis      ${env.REDIS_URL}
+
+  Try it:
+    curl -X POST ${ingestUrl}/readings -H 'Content-Type: application/json' \\
+      -d '{"site_id":"site-001","device_id":"device-001","power_reading":1500.5,"timestamp":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
+    curl ${processUrl}/metrics
+
+  Ctrl-C stops everything.
+`);
+  }
+} catch (err) {
+  console.error(`[start] ${(err as Error).message}`);
+  await shutdown('could not start', 1);
+}

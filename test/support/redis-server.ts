@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/** A private redis-server for one test file: never the shared one on 6379. */
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** A plain client for assertions; closed by stop(). */
+  client: Redis;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and data folder (data survives when appendonly is on). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestRedisOptions {
+  /** Persist every write before answering (appendfsync always), so a kill -9 loses nothing. @default false */
+  appendonly?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForExit(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+export async function startRedisServer(options: TestRedisOptions = {}): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ep-redis-'));
+  const args = [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always',
+    '--loglevel', 'warning', '--daemonize', 'no',
+  ];
+  let child: ChildProcess;
+
+  const launch = async () => {
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+        await new Promise((r) => setTimeout(r, 25));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  };
+  await launch();
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 50, 500) });
+  client.on('error', () => {});
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    client,
+    async kill() {
+      child.kill('SIGKILL');
+      await waitForExit(child);
+    },
+    async restart() {
+      await launch();
+    },
+    async stop() {
+      client.disconnect();
+      child.kill('SIGKILL');
+      await waitForExit(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, stepMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
