@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { ErrorSchema } from './errors.js';
+import { ErrorSchema, IssueSchema } from './errors.js';
 import { ReadingSchema } from './reading.js';
 
 const c = initContract();
@@ -12,6 +12,42 @@ export const ReadingAcceptedSchema = z
     message: z.string(),
   })
   .describe('ReadingAccepted');
+
+/**
+ * The batch body. Its items are checked one by one by the server (against ReadingSchema), so
+ * that one bad reading does not sink the rest of its batch; hence `unknown` here.
+ */
+export const ReadingBatchSchema = z
+  .strictObject({
+    readings: z
+      .array(z.unknown().meta({ description: 'A reading, as for POST /readings' }))
+      .min(1, 'must hold at least one reading'),
+  })
+  .describe('ReadingBatch');
+
+export const BatchItemResultSchema = z.discriminatedUnion('status', [
+  z.object({
+    index: z.number().int().describe('Position in the request'),
+    status: z.literal('accepted'),
+    stream_id: z.string(),
+    duplicate: z.boolean().describe('The reading_id was accepted before; stream_id is the original one'),
+  }),
+  z.object({
+    index: z.number().int(),
+    status: z.literal('rejected'),
+    error: z.string().describe('validation_failed (fix the reading) or unavailable (retry it)'),
+    message: z.string(),
+    issues: z.array(IssueSchema).optional(),
+  }),
+]);
+
+export const BatchResultSchema = z
+  .object({
+    accepted: z.number().int(),
+    rejected: z.number().int(),
+    results: z.array(BatchItemResultSchema).describe('One per reading, in request order'),
+  })
+  .describe('BatchResult');
 
 export const RedisStatusSchema = z.enum(['up', 'down']);
 
@@ -60,6 +96,17 @@ export const ingestContract = c.router(
         'Validates the reading and appends it to the Redis stream. 202 means it is durably queued for processing.',
       body: ReadingSchema,
       responses: { 202: ReadingAcceptedSchema, ...bodyErrors, ...serverErrors },
+    },
+    postReadingsBatch: {
+      method: 'POST',
+      path: '/readings/batch',
+      summary: 'Ingest many readings in one request',
+      description:
+        'Each reading is validated on its own: valid ones are stored, invalid ones are reported in `results` ' +
+        'and not stored (partial acceptance, as in Kinesis PutRecords). A malformed or oversized request ' +
+        'is rejected whole.',
+      body: ReadingBatchSchema,
+      responses: { 200: BatchResultSchema, ...bodyErrors, ...serverErrors },
     },
     health: {
       method: 'GET',

@@ -12,6 +12,7 @@ import {
 } from '@energy-pipeline/contract/server';
 import type { IngestConfig } from './config.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
+import { batchResults, checkItem } from './batch.js';
 import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
 const RETRY_AFTER_S = '1';
@@ -62,6 +63,24 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
         reply.header('retry-after', RETRY_AFTER_S);
         return unavailable('The reading was not stored: Redis is unavailable');
       }
+    },
+    postReadingsBatch: async ({ body, reply }) => {
+      if (body.readings.length > config.batchMaxReadings) {
+        const message = `must hold at most ${config.batchMaxReadings} readings (got ${body.readings.length})`;
+        return { status: 400, body: validationError([{ in: 'body', path: 'readings', message }]) };
+      }
+      const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow));
+      const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
+      const written = valid.length > 0 ? await writer.appendMany(valid) : [];
+      if (written.length > 0 && written.every((w) => w instanceof StoreUnavailableError)) {
+        app.log.warn({ err: (written[0] as Error).message }, 'batch not stored');
+        reply.header('retry-after', RETRY_AFTER_S);
+        return unavailable('The batch was not stored: Redis is unavailable');
+      }
+      const result = batchResults(checked, written);
+      counters.accepted += result.accepted;
+      for (let i = 0; i < result.rejected; i++) counters.reject('invalid_in_batch');
+      return { status: 200, body: result };
     },
     health: async () => {
       const up = await redis.ping().then(

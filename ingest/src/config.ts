@@ -9,6 +9,7 @@ const shape = {
   /** How old a reading may be on arrival (devices that buffered while offline): 7 days. */
   READING_MAX_AGE_S: positiveInt(7 * 24 * 3600),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  BATCH_MAX_READINGS: positiveInt(1_000),
 };
 
 export interface IngestConfig {
@@ -22,6 +23,8 @@ export interface IngestConfig {
   timestampWindow: TimestampWindow;
   /** Largest request body, in bytes; larger ones get 413. @default 1048576 */
   bodyLimitBytes: number;
+  /** Most readings one POST /readings/batch may carry. @default 1000 */
+  batchMaxReadings: number;
   /** How long a SIGTERM waits for in-flight requests. @default 10000 */
   shutdownTimeoutMs: number;
 }
@@ -38,6 +41,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
       maxAgeMs: e.READING_MAX_AGE_S * 1000,
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    batchMaxReadings: e.BATCH_MAX_READINGS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

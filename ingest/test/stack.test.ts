@@ -23,6 +23,7 @@ describe('ts-rest on fastify 5', () => {
         status: 202,
         body: { status: 'success', stream_id: `0-${body.power_reading}`, message: 'ok' },
       }),
+      postReadingsBatch: async ({ body }) => ({ status: 200, body: { accepted: 0, rejected: body.readings.length, results: [] } }),
       health: async () => ({ status: 200, body: { status: 'ok', redis: 'up', stream: 's', uptime_s: 0 } }),
       metrics: async () => ({ status: 503, body: { error: 'unavailable', message: 'n/a' } }),
     });

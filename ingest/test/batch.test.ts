@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildIngestApp } from '../src/app.js';
+import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { ingestConfig, seedReading } from './helpers.js';
+
+let redis: TestRedis;
+let app: FastifyInstance;
+const stream = 'test_readings';
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  app = buildIngestApp(ingestConfig(redis.url, { BATCH_MAX_READINGS: '5' }));
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await redis.stop();
+});
+beforeEach(async () => {
+  await redis.client.del(stream);
+});
+
+const postBatch = (payload: unknown) => app.inject({ method: 'POST', url: '/readings/batch', payload: payload as object });
+
+describe('POST /readings/batch', () => {
+  it('stores every valid reading in request order and answers per item', async () => {
+    const readings = [0, 1, 2].map((i) => seedReading({ device_id: `d${i}`, power_reading: i }));
+    const res = await postBatch({ readings });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ accepted: 3, rejected: 0 });
+    const entries = await redis.client.xrange(stream, '-', '+');
+    expect(body.results.map((r: { stream_id: string }) => r.stream_id)).toEqual(entries.map(([id]) => id));
+    expect(entries.map(([, f]) => f[f.indexOf('device_id') + 1])).toEqual(['d0', 'd1', 'd2']);
+  });
+
+  it('stores the valid readings and reports the invalid ones with their position and field', async () => {
+    const readings = [seedReading(), seedReading({ power_reading: 'x' }), seedReading({ power_readng: 1 })];
+    const body = (await postBatch({ readings })).json();
+    expect(body).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
+    expect(body.results[1].issues.map((i: { path: string }) => i.path)).toEqual(['readings.1.power_reading']);
+    expect(body.results[2].issues.map((i: { path: string }) => i.path)).toContain('readings.2.power_readng');
+    expect(await redis.client.xlen(stream)).toBe(1);
+  });
+
+  it.each([
+    ['an empty batch', { readings: [] }],
+    ['a batch over the limit', { readings: Array.from({ length: 6 }, () => seedReading()) }],
+    ['readings that is not an array', { readings: seedReading() }],
+    ['an unknown top-level field', { readings: [seedReading()], extra: true }],
+  ])('rejects %s whole with 400 naming readings, writing nothing', async (_, payload) => {
+    const res = await postBatch(payload);
+    expect(res.statusCode).toBe(400);
+    const paths = res.json().issues.map((i: { path: string }) => i.path);
+    expect(paths.some((p: string) => p === 'readings' || p === 'extra')).toBe(true);
+    expect(await redis.client.xlen(stream)).toBe(0);
+  });
+});
