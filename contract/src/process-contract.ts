@@ -2,6 +2,22 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorSchema } from './errors.js';
 import { RedisStatusSchema, StreamSummarySchema } from './ingest-contract.js';
+import {
+  DeadLetterFilterSchema,
+  DeadLetterIdPathSchema,
+  DeadLetterListQuerySchema,
+  DeadLetterPageSchema,
+  DeleteResultSchema,
+  DevicePathSchema,
+  DeviceSeriesSchema,
+  DeviceSummarySchema,
+  ReplayResultSchema,
+  SeriesQuerySchema,
+  SiteDevicesSchema,
+  SitePathSchema,
+  SiteSeriesSchema,
+  SitesSchema,
+} from './query-schemas.js';
 
 const c = initContract();
 
@@ -41,12 +57,90 @@ export const ProcessMetricsSchema = z
       total: z.number().int().describe('Entries applied to the aggregates by any consumer of the group'),
       by_this_consumer: z.number().int().describe('Entries this process applied since it started'),
       invalid: z.number().int().describe('Entries that failed validation, by any consumer'),
+      dead_lettered: z.number().int().describe('Entries moved to the dead-letter stream, by any consumer'),
     }),
+    dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
+    trimmed: z.number().int().describe('Entries this process trimmed from the stream since it started'),
   })
   .describe('ProcessMetrics');
 
+const readErrors = { 400: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema };
+
 export const processContract = c.router(
   {
+    sites: {
+      method: 'GET',
+      path: '/sites',
+      summary: 'Sites seen, with their device and reading counts',
+      responses: { 200: SitesSchema, ...readErrors },
+    },
+    siteDevices: {
+      method: 'GET',
+      path: '/sites/:site_id/devices',
+      pathParams: SitePathSchema,
+      summary: "A site's devices with their totals and latest reading",
+      responses: { 200: SiteDevicesSchema, 404: ErrorSchema, ...readErrors },
+    },
+    device: {
+      method: 'GET',
+      path: '/sites/:site_id/devices/:device_id',
+      pathParams: DevicePathSchema,
+      summary: "One device's totals and latest reading",
+      responses: { 200: DeviceSummarySchema, 404: ErrorSchema, ...readErrors },
+    },
+    siteSeries: {
+      method: 'GET',
+      path: '/sites/:site_id/series',
+      pathParams: SitePathSchema,
+      query: SeriesQuerySchema,
+      summary: "A site's power and energy per minute or hour bucket",
+      responses: { 200: SiteSeriesSchema, ...readErrors },
+    },
+    deviceSeries: {
+      method: 'GET',
+      path: '/sites/:site_id/devices/:device_id/series',
+      pathParams: DevicePathSchema,
+      query: SeriesQuerySchema,
+      summary: "A device's power and energy per minute or hour bucket",
+      responses: { 200: DeviceSeriesSchema, ...readErrors },
+    },
+    listDeadLetters: {
+      method: 'GET',
+      path: '/dead-letters',
+      query: DeadLetterListQuerySchema,
+      summary: 'Entries that could not be processed, oldest first',
+      responses: { 200: DeadLetterPageSchema, ...readErrors },
+    },
+    replayDeadLetter: {
+      method: 'POST',
+      path: '/dead-letters/:id/replay',
+      pathParams: DeadLetterIdPathSchema,
+      body: c.noBody(),
+      summary: 'Put one dead letter back into the main stream (and remove it from the dead letters)',
+      responses: { 200: ReplayResultSchema, 404: ErrorSchema, ...readErrors },
+    },
+    replayDeadLetters: {
+      method: 'POST',
+      path: '/dead-letters/replay',
+      body: DeadLetterFilterSchema,
+      summary: 'Put every dead letter that matches the filter back into the main stream',
+      responses: { 200: ReplayResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...readErrors },
+    },
+    deleteDeadLetter: {
+      method: 'DELETE',
+      path: '/dead-letters/:id',
+      pathParams: DeadLetterIdPathSchema,
+      body: c.noBody(),
+      summary: 'Delete one dead letter',
+      responses: { 200: DeleteResultSchema, 404: ErrorSchema, ...readErrors },
+    },
+    deleteDeadLetters: {
+      method: 'POST',
+      path: '/dead-letters/delete',
+      body: DeadLetterFilterSchema,
+      summary: 'Delete every dead letter that matches the filter (an empty filter deletes all)',
+      responses: { 200: DeleteResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...readErrors },
+    },
     health: {
       method: 'GET',
       path: '/health',

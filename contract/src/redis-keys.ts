@@ -37,6 +37,13 @@ export function redisKeys({ stream, group }: KeyScope) {
     siteDevices: (siteId: string) => `${prefix}:site-devices:${siteId}`,
     /** Hash of per-device totals and the latest reading; `/` cannot occur in an id. */
     device: (siteId: string, deviceId: string) => `${prefix}:device:${siteId}/${deviceId}`,
+    /** Hash of one device's count, sum, min and max in the bucket starting at `startS` (epoch s). */
+    deviceBucket: (bucket: 'minute' | 'hour', siteId: string, deviceId: string, startS: number) =>
+      `${prefix}:device-${bucket}:${siteId}/${deviceId}:${startS}`,
+    /** Hash of one site's bucket: count, sum, min, max, and per device `c:<id>` and `s:<id>` for energy. */
+    siteBucket: (bucket: 'minute' | 'hour', siteId: string, startS: number) => `${prefix}:site-${bucket}:${siteId}:${startS}`,
+    /** Stream of entries that could not be processed, with the reason. */
+    deadLetters: `${prefix}:dead-letters`,
   };
 }
 

@@ -1,16 +1,19 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import { processContract } from '@energy-pipeline/contract';
 import {
   closeRedis,
   createRedis,
   installHttpDefaults,
+  redisKeys,
   requestValidationErrorHandler,
   serverOptions,
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
-import { readStreamStats } from './stream-stats.js';
+import { DeadLetters } from './dead-letters.js';
+import { Queries } from './queries.js';
+import { processRouter } from './routes.js';
+import { defineScripts } from './scripts.js';
 import { ProcessWorker } from './worker.js';
 
 declare module 'fastify' {
@@ -24,14 +27,16 @@ declare module 'fastify' {
 export function buildProcessApp(config: ProcessConfig): FastifyInstance {
   const app = Fastify(serverOptions(config.logLevel));
   const worker = new ProcessWorker(config, app.log.child({ component: 'worker' }));
-  const redis = createRedis({
-    url: config.redis.url,
-    role: 'commands',
-    name: `ep-process-${config.consumer.name}-api`,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-  });
-  const { stream, group, name } = config.consumer;
-  const startedAt = Date.now();
+  // The API's own connection: a slow query never delays the worker's acknowledgements.
+  const redis = defineScripts(
+    createRedis({
+      url: config.redis.url,
+      role: 'commands',
+      name: `ep-process-${config.consumer.name}-api`,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+    }),
+  );
+  const keys = redisKeys(config.consumer);
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
@@ -43,46 +48,16 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
     await closeRedis(redis);
   });
 
-  const s = initServer();
-  const router = s.router(processContract, {
-    health: async () => {
-      const pending = await (redis.call('XPENDING', stream, group) as Promise<[number, unknown, unknown, [string, string][] | null]>)
-        .then((summary) => Number(summary[3]?.find(([consumer]) => consumer === name)?.[1] ?? 0))
-        .catch((err: Error) => (/NOGROUP|no such key/i.test(err.message) ? 0 : null));
-      const status = worker.status();
-      const up = pending !== null;
-      const body = {
-        status: up && status.running ? ('ok' as const) : ('unavailable' as const),
-        redis: up ? ('up' as const) : ('down' as const),
-        consumer: name,
-        group,
-        running: status.running,
-        pending,
-        last_activity: status.lastActivity?.toISOString() ?? null,
-        uptime_s: Math.round((Date.now() - startedAt) / 1000),
-      };
-      return body.status === 'ok' ? { status: 200, body } : { status: 503, body };
-    },
-    metrics: async () => {
-      try {
-        const stats = await readStreamStats(redis, config.consumer);
-        const own = worker.status();
-        return {
-          status: 200,
-          body: {
-            stream: stats.stream,
-            group: stats.group,
-            processed: { total: stats.totals.processed, by_this_consumer: own.processed, invalid: stats.totals.invalid },
-          },
-        };
-      } catch (err) {
-        app.log.warn({ err: (err as Error).message }, 'metrics unavailable');
-        return { status: 503, body: { error: 'unavailable', message: 'Stream metrics are unavailable: Redis is unreachable' } };
-      }
-    },
+  const router = processRouter({
+    config,
+    redis,
+    worker,
+    queries: new Queries(redis, keys, config.queryMaxPoints),
+    deadLetters: new DeadLetters(redis, keys),
+    log: app.log,
+    startedAt: Date.now(),
   });
-
-  app.register(s.plugin(router), { requestValidationErrorHandler, logInitialization: false });
+  app.register(initServer().plugin(router), { requestValidationErrorHandler, logInitialization: false });
   return app;
 }
 

@@ -1,51 +1,42 @@
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ConsumerConfig } from './config.js';
-import type { Applier, StreamEntry } from './applier.js';
+import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
+import { Periodic } from './periodic.js';
 
 type AutoClaimReply = [next: string, entries: StreamEntry[], deleted?: string[]];
 
 /**
  * Takes over entries that another consumer received but has not acknowledged for
- * `claimMinIdleMs` (it crashed, or was scaled away), and applies them. Correctness does not
- * depend on the idle time: a step applies an entry only if its own XACK removed it.
+ * `claimMinIdleMs` (it crashed, hangs, or was scaled away), and applies them. Correctness
+ * does not depend on the idle time: a step applies an entry only if its own XACK removed it.
+ * It also removes consumers that hold nothing and have been idle for `consumerIdleDeleteMs`,
+ * so that pods replaced by Kubernetes do not pile up in XINFO CONSUMERS.
  */
 export class Claimer {
-  private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<unknown> | null = null;
-  private started = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly redis: Redis,
     private readonly applier: Applier,
     private readonly config: ConsumerConfig,
     private readonly log: FastifyBaseLogger,
-  ) {}
+  ) {
+    this.periodic = new Periodic('claim pass', config.claimIntervalMs, () => this.pass(), log);
+  }
 
   start() {
-    if (this.started) return;
-    this.started = true;
-    this.schedule();
+    this.periodic.start();
   }
 
-  /** Safe to call twice; waits for a claim pass in progress. */
+  /** Safe to call twice; waits for a pass in progress. */
   async stop() {
-    this.started = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.inFlight;
+    await this.periodic.stop();
   }
 
-  private schedule() {
-    if (!this.started) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.claimAll()
-        .catch((err: Error) => this.log.warn({ err: err.message }, 'claim pass failed'))
-        .finally(() => {
-          this.inFlight = null;
-          this.schedule();
-        });
-    }, this.config.claimIntervalMs);
+  private async pass() {
+    await this.claimAll();
+    await this.removeIdleConsumers();
   }
 
   /** One pass over the group's pending list; returns how many entries it took over. */
@@ -59,11 +50,27 @@ export class Claimer {
       )) as AutoClaimReply;
       if (entries.length > 0) {
         this.log.info({ count: entries.length }, 'claimed idle entries');
-        await this.applier.apply(entries);
+        const live = entries.filter(([, fields]) => fields !== null);
+        await this.applier.apply(live, await deliveryCounts(this.redis, this.config, name, live));
         claimed += entries.length;
       }
       cursor = next;
-    } while (cursor !== '0-0' && this.started);
+    } while (cursor !== '0-0' && this.periodic.running);
     return claimed;
+  }
+
+  /** Removes other consumers that hold no entries and have been idle long; returns how many. */
+  async removeIdleConsumers(): Promise<number> {
+    const { stream, group, name, consumerIdleDeleteMs } = this.config;
+    const consumers = (await this.redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
+    let removed = 0;
+    for (const c of consumers) {
+      const info = Object.fromEntries(Array.from({ length: c.length / 2 }, (_, i) => [c[2 * i], c[2 * i + 1]]));
+      const idle = Number(info.inactive ?? info.idle);
+      if (info.name === name || Number(info.pending) > 0 || idle < consumerIdleDeleteMs) continue;
+      removed += await this.redis.leaveGroup(stream, group, String(info.name));
+    }
+    if (removed > 0) this.log.info({ removed }, 'removed idle consumers');
+    return removed;
   }
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import type { Retention } from './buckets.js';
 import { parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type RedisConfig } from '@energy-pipeline/contract/server';
 
 const shape = {
@@ -11,6 +12,12 @@ const shape = {
   READ_BLOCK_MS: positiveInt(2_000),
   CLAIM_MIN_IDLE_MS: positiveInt(60_000),
   CLAIM_INTERVAL_MS: positiveInt(10_000),
+  CONSUMER_IDLE_DELETE_MS: positiveInt(3_600_000),
+  MAX_DELIVERIES: positiveInt(5),
+  TRIM_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  MINUTE_RETENTION_S: positiveInt(7 * 24 * 3600),
+  HOUR_RETENTION_S: positiveInt(400 * 24 * 3600),
+  QUERY_MAX_POINTS: positiveInt(1_500),
 };
 
 export interface ConsumerConfig {
@@ -34,6 +41,13 @@ export interface ConsumerConfig {
   claimMinIdleMs: number;
   /** How often to look for such entries. @default 10000 */
   claimIntervalMs: number;
+  /** Other consumers idle this long and holding nothing are removed from the group. @default 3600000 */
+  consumerIdleDeleteMs: number;
+  /** An entry delivered more often than this goes to the dead letters. @default 5 */
+  maxDeliveries: number;
+  /** How often the stream is trimmed below what every group acknowledged; 0 = never. @default 60000 */
+  trimIntervalMs: number;
+  retention: Retention;
 }
 
 export interface ProcessConfig {
@@ -47,6 +61,8 @@ export interface ProcessConfig {
   logLevel: string;
   /** Bound on a graceful stop, including draining the consumer. @default 10000 */
   shutdownTimeoutMs: number;
+  /** Most buckets one series query may span; a longer range gets 400. @default 1500 */
+  queryMaxPoints: number;
 }
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
@@ -62,10 +78,15 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
       blockMs: e.READ_BLOCK_MS,
       claimMinIdleMs: e.CLAIM_MIN_IDLE_MS,
       claimIntervalMs: e.CLAIM_INTERVAL_MS,
+      consumerIdleDeleteMs: e.CONSUMER_IDLE_DELETE_MS,
+      maxDeliveries: e.MAX_DELIVERIES,
+      trimIntervalMs: e.TRIM_INTERVAL_MS,
+      retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S },
     },
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    queryMaxPoints: e.QUERY_MAX_POINTS,
   };
 }

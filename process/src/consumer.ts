@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ConsumerConfig } from './config.js';
-import type { Applier, StreamEntry } from './applier.js';
+import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';
 
 type ReadReply = [stream: string, entries: StreamEntry[]][] | null;
@@ -9,19 +9,27 @@ type ReadReply = [stream: string, entries: StreamEntry[]][] | null;
 /** How much longer than BLOCK a read may take before the connection is presumed dead. */
 const WATCHDOG_GRACE_MS = 3_000;
 const MAX_BACKOFF_MS = 2_000;
+const MAX_RETRY_DELAY_MS = 5_000;
+/** Bound on the final drain of a graceful stop. */
+const FINAL_DRAIN_MS = 3_000;
 
 /**
  * The read loop: own pending entries first (what this consumer held when it last stopped or
- * lost Redis), then new ones. Reads block on their own connection, bounded by BLOCK and by a
- * watchdog, so a half-open TCP connection or a restarted Redis can stall the loop for a few
- * seconds at most (the known ioredis pitfall with blocking commands).
+ * lost Redis), then new ones. Blocking reads have their own connection, bounded by BLOCK and
+ * by a watchdog, so a half-open TCP connection or a frozen Redis stalls the loop for a few
+ * seconds at most (the known ioredis pitfall with blocking commands). Entries whose step
+ * failed stay pending and are re-read after a growing delay.
  */
 export class Consumer {
   private loop: Promise<void> | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
+  private retryPendingAt: number | null = null;
+  private retryDelayMs = 0;
   /** When the loop last read from or acknowledged on the stream. */
   lastActivity: Date | null = null;
+  /** Times the watchdog dropped a read that outlived its bound. */
+  watchdogTrips = 0;
 
   constructor(
     private readonly blocking: Redis,
@@ -43,7 +51,11 @@ export class Consumer {
     });
   }
 
-  /** Stops reading and waits for the batch in hand to be applied; safe to call twice. */
+  /**
+   * Stops reading, finishes the batch in hand, then makes one bounded pass over this
+   * consumer's pending entries, so that a graceful stop leaves as little as possible for
+   * others to claim. Safe to call twice.
+   */
   async stop() {
     if (!this.loop) return;
     this.stopping = true;
@@ -51,6 +63,15 @@ export class Consumer {
     // A blocked XREADGROUP would otherwise hold the stop for up to BLOCK ms.
     this.blocking.disconnect(true);
     await this.loop;
+    await this.drainOwnPending(Date.now() + FINAL_DRAIN_MS).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'final drain failed; entries stay pending for others to claim'),
+    );
+  }
+
+  /** Asks the loop to re-read this consumer's pending entries after a growing delay. */
+  schedulePendingRetry() {
+    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 200), MAX_RETRY_DELAY_MS);
+    this.retryPendingAt ??= Date.now() + this.retryDelayMs;
   }
 
   private async run() {
@@ -70,11 +91,16 @@ export class Consumer {
           }
           groupReady = true;
         }
-        if (drainOwnPending) {
-          await this.drainOwnPending();
+        const retryDue = this.retryPendingAt !== null && Date.now() >= this.retryPendingAt;
+        if (drainOwnPending || retryDue) {
+          this.retryPendingAt = null;
+          const failed = await this.drainOwnPending();
+          if (failed === 0) this.retryDelayMs = 0;
           drainOwnPending = false;
         }
-        const entries = await this.read('>', this.config.blockMs);
+        const untilRetry = this.retryPendingAt === null ? Infinity : this.retryPendingAt - Date.now();
+        const blockMs = Math.max(1, Math.min(this.config.blockMs, untilRetry));
+        const entries = await this.readNew(blockMs);
         if (entries.length > 0) await this.process(entries);
         backoffMs = 0;
       } catch (err) {
@@ -88,31 +114,41 @@ export class Consumer {
     }
   }
 
-  /** Re-reads entries delivered to this consumer but never acknowledged, oldest first. */
-  private async drainOwnPending() {
+  /**
+   * Re-reads entries delivered to this consumer but not acknowledged, oldest first, with
+   * their delivery counts (so that one that keeps failing ends in the dead letters).
+   * Returns how many failed again.
+   */
+  private async drainOwnPending(deadline = Infinity): Promise<number> {
+    const { stream, group, name, readCount } = this.config;
     let cursor = '0';
-    while (!this.stopping) {
-      const entries = await this.read(cursor, null);
-      if (entries.length === 0) return;
-      await this.process(entries);
+    let failed = 0;
+    while (Date.now() < deadline && (!this.stopping || deadline !== Infinity)) {
+      const reply = (await this.commands.call(
+        'XREADGROUP', 'GROUP', group, name, 'COUNT', readCount, 'STREAMS', stream, cursor,
+      )) as ReadReply;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) break;
+      const counts = await deliveryCounts(this.commands, this.config, name, entries);
+      failed += (await this.process(entries, counts)).failed.length;
       cursor = entries[entries.length - 1]![0];
     }
+    return failed;
   }
 
-  private async process(entries: StreamEntry[]) {
-    await this.applier.apply(entries);
+  private async process(entries: StreamEntry[], deliveries?: Map<string, number>) {
+    const result = await this.applier.apply(entries, deliveries);
+    if (result.failed.length > 0) this.schedulePendingRetry();
     this.lastActivity = new Date();
+    return result;
   }
 
-  private async read(from: string, blockMs: number | null): Promise<StreamEntry[]> {
+  private async readNew(blockMs: number): Promise<StreamEntry[]> {
     const { stream, group, name, readCount } = this.config;
-    const args: (string | number)[] = ['GROUP', group, name, 'COUNT', readCount];
-    if (blockMs !== null) args.push('BLOCK', blockMs);
-    args.push('STREAMS', stream, from);
-    const reply = (await this.withWatchdog(
-      this.blocking.call('XREADGROUP', ...args) as Promise<ReadReply>,
-      (blockMs ?? 0) + WATCHDOG_GRACE_MS,
-    )) as ReadReply;
+    const reply = await this.withWatchdog(
+      this.blocking.call('XREADGROUP', 'GROUP', group, name, 'COUNT', readCount, 'BLOCK', blockMs, 'STREAMS', stream, '>') as Promise<ReadReply>,
+      blockMs + WATCHDOG_GRACE_MS,
+    );
     this.lastActivity = new Date();
     return reply?.[0]?.[1] ?? [];
   }
@@ -122,6 +158,7 @@ export class Consumer {
     let timer: NodeJS.Timeout | undefined;
     const watchdog = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        this.watchdogTrips += 1;
         this.blocking.disconnect(true);
         reject(new Error(`XREADGROUP gave no answer in ${limitMs} ms; reconnecting`));
       }, limitMs);

@@ -5,16 +5,35 @@ import type { Redis, Result } from 'ioredis';
 const luaDir = new URL('../lua/', import.meta.url);
 const lua = (name: string) => readFileSync(new URL(`${name}.lua`, luaDir), 'utf8');
 
+type Args = (string | number)[];
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    applyReading(...keysThenArgs: (string | number)[]): Result<number, Context>;
-    ackInvalid(...keysThenArgs: (string | number)[]): Result<number, Context>;
+    /** lua/apply-reading.lua: 1 applied, 0 already acknowledged. */
+    applyReading(...keysThenArgs: Args): Result<number, Context>;
+    /** lua/dead-letter.lua: 1 dead-lettered, 0 already acknowledged. */
+    deadLetter(...keysThenArgs: Args): Result<number, Context>;
+    /** lua/leave-group.lua: 1 left, 0 still holds entries. */
+    leaveGroup(...keysThenArgs: Args): Result<number, Context>;
+    /** lua/trim-stream.lua: entries removed. */
+    trimStream(...keysThenArgs: Args): Result<number, Context>;
+    /** lua/replay-dead-letter.lua: the new stream id, or null when there is no such dead letter. */
+    replayDeadLetter(...keysThenArgs: Args): Result<string | null, Context>;
   }
 }
 
+const scripts = {
+  applyReading: { file: 'apply-reading', keys: 10 },
+  deadLetter: { file: 'dead-letter', keys: 3 },
+  leaveGroup: { file: 'leave-group', keys: 1 },
+  trimStream: { file: 'trim-stream', keys: 1 },
+  replayDeadLetter: { file: 'replay-dead-letter', keys: 2 },
+} as const;
+
 /** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
 export function defineScripts(redis: Redis): Redis {
-  redis.defineCommand('applyReading', { numberOfKeys: 6, lua: lua('apply-reading') });
-  redis.defineCommand('ackInvalid', { numberOfKeys: 2, lua: lua('ack-invalid') });
+  for (const [name, { file, keys }] of Object.entries(scripts)) {
+    redis.defineCommand(name, { numberOfKeys: keys, lua: lua(file) });
+  }
   return redis;
 }

@@ -22,6 +22,7 @@ export async function readStreamStats(redis: Redis, { stream, group }: Pick<Cons
     }),
     redis.hgetall(keys.stats),
   ]);
+  const deadLetterLength = await redis.xlen(keys.deadLetters);
   const info = groups.map(record).find((g) => g.name === group);
   let consumers: { name: string; pending: number; idle_ms: number }[] = [];
   let oldestPending: string | null = null;
@@ -50,8 +51,10 @@ export async function readStreamStats(redis: Redis, { stream, group }: Pick<Cons
       oldest_pending_id: oldestPending,
     },
     totals: {
-      processed: Number(stats.processed ?? 0),
+      total: Number(stats.processed ?? 0),
       invalid: Number(stats.invalid ?? 0),
+      dead_lettered: Number(stats.dead_lettered ?? 0),
     },
+    deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
   };
 }

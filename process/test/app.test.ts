@@ -40,7 +40,8 @@ describe('processor HTTP API', () => {
     expect(m.group).toMatchObject({ name: GROUP, exists: true, pending: 0, lag: 0, oldest_pending_id: null });
     expect(m.group.last_delivered_id).toBe(m.stream.last_id);
     expect(m.group.consumers.map((c: { name: string }) => c.name)).toContain('consumer-a');
-    expect(m.processed).toEqual({ total: 12, by_this_consumer: 12, invalid: 0 });
+    expect(m.processed).toEqual({ total: 12, by_this_consumer: 12, invalid: 0, dead_lettered: 0 });
+    expect(m.dead_letters.length).toBe(0);
 
     const health = (await get('/health')).json();
     expect(Date.parse(health.last_activity)).toBeGreaterThan(Date.now() - 10_000);

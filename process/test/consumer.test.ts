@@ -55,13 +55,16 @@ describe('consumer', () => {
     expect(device).toMatchObject({ latest_timestamp: '2024-01-15T10:00:10Z', latest_power: '10', count: '2' });
   });
 
-  it('acknowledges and counts an invalid entry without stopping the flow', async () => {
+  it('moves an invalid entry to the dead letters without stopping the flow', async () => {
     worker().start();
     await redis.client.xadd(STREAM, '*', 'site_id', 's', 'power_reading', 'lots');
     await addReadings(redis.client, [reading(1)]);
     await eventually(async () => (await processed()) === 1);
     await eventually(async () => (await redis.client.hget(keys.stats, 'invalid')) === '1');
     expect((await redis.client.xpending(STREAM, GROUP))[0]).toBe(0);
+    const dead = (await redis.client.xrange(keys.deadLetters, '-', '+'))[0]![1];
+    expect(dead[dead.indexOf('reason') + 1]).toBe('invalid');
+    expect(dead[dead.indexOf('detail') + 1]).toContain('power_reading');
   });
 
   it('processes its own pending entries first after a crash', async () => {
@@ -100,10 +103,10 @@ describe('consumer', () => {
 
     const commands = defineScripts(redis.client.duplicate());
     try {
-      const applier = new Applier(commands, STREAM, GROUP, log);
+      const applier = new Applier(commands, { ...processConfig(redis.url).consumer, log });
       const [first, second] = [await applier.apply(entry), await applier.apply(entry)];
-      expect(first).toEqual({ applied: 1, invalid: 0, skipped: 0 });
-      expect(second).toEqual({ applied: 0, invalid: 0, skipped: 1 });
+      expect(first).toEqual({ applied: 1, deadLettered: 0, skipped: 0, failed: [] });
+      expect(second).toEqual({ applied: 0, deadLettered: 0, skipped: 1, failed: [] });
       expect(await processed()).toBe(1);
       expect(id).toBe(entry[0]![0]);
     } finally {

@@ -66,3 +66,36 @@ export async function actualDeviceTotals(redis: Redis, deviceKeys: Iterable<stri
   }
   return out;
 }
+
+/** Every aggregate key of `group` with its contents, keyed by name without the group part. */
+export async function dumpAggregates(redis: Redis, group: string): Promise<Record<string, unknown>> {
+  const prefix = redisKeys({ stream: STREAM, group }).stats.replace(/stats$/, '');
+  const out: Record<string, unknown> = {};
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) {
+      const type = await redis.type(key);
+      const name = key.slice(prefix.length);
+      if (type === 'hash') out[name] = await redis.hgetall(key);
+      else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+/** Fisher-Yates with a seeded generator, so a failure can be replayed. */
+export function shuffled<T>(items: T[], seed = 42): T[] {
+  const out = [...items];
+  let s = seed;
+  const next = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

@@ -13,6 +13,10 @@ export interface TestRedis {
   client: Redis;
   /** SIGKILL, as a crash would. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing answers, as with a half-open TCP connection. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Starts it again on the same port and data folder (data survives when appendonly is on). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -81,11 +85,18 @@ export async function startRedisServer(options: TestRedisOptions = {}): Promise<
       child.kill('SIGKILL');
       await waitForExit(child);
     },
+    freeze() {
+      child.kill('SIGSTOP');
+    },
+    thaw() {
+      child.kill('SIGCONT');
+    },
     async restart() {
       await launch();
     },
     async stop() {
       client.disconnect();
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
       await waitForExit(child);
       rmSync(dir, { recursive: true, force: true });

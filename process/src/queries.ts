@@ -1,0 +1,156 @@
+import type { Redis } from 'ioredis';
+import { BUCKET_SECONDS, type Bucket } from '@energy-pipeline/contract';
+import type { RedisKeys } from '@energy-pipeline/contract/server';
+import { bucketStartS } from './buckets.js';
+
+export interface SeriesQuery {
+  from?: string | undefined;
+  to?: string | undefined;
+  bucket: Bucket;
+}
+
+interface Range {
+  bucket: Bucket;
+  starts: number[];
+  from: string;
+  to: string;
+}
+
+/** A request the query cannot answer as asked; `field` names the query parameter at fault. */
+export class QueryError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const mwToW = (mw: string | undefined) => (mw === undefined ? null : Number(mw) / 1000);
+
+function powerStats(h: Record<string, string>, start: number, bucket: Bucket) {
+  const count = Number(h.count);
+  const meanW = Number(h.sum_mw) / count / 1000;
+  return {
+    start: new Date(start * 1000).toISOString(),
+    count,
+    mean_w: meanW,
+    min_w: mwToW(h.min_mw)!,
+    max_w: mwToW(h.max_mw)!,
+    energy_wh: (meanW * BUCKET_SECONDS[bucket]) / 3600,
+  };
+}
+
+/** Reads the aggregates that lua/apply-reading.lua writes. */
+export class Queries {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Most buckets one series may span. */
+    private readonly maxPoints: number,
+  ) {}
+
+  /** Bucket starts covering [from, to): `to` defaults to now, `from` to 60 buckets before `to`. */
+  range(q: SeriesQuery, nowMs = Date.now()): Range {
+    const size = BUCKET_SECONDS[q.bucket];
+    const toMs = q.to ? Date.parse(q.to) : nowMs;
+    const fromMs = q.from ? Date.parse(q.from) : toMs - 60 * size * 1000;
+    if (fromMs >= toMs) throw new QueryError('from', 'must be before `to`');
+    const first = bucketStartS(q.bucket, fromMs);
+    const count = Math.ceil((toMs / 1000 - first) / size);
+    if (count > this.maxPoints) {
+      throw new QueryError('from', `range spans ${count} ${q.bucket} buckets; at most ${this.maxPoints} are allowed`);
+    }
+    return {
+      bucket: q.bucket,
+      starts: Array.from({ length: count }, (_, i) => first + i * size),
+      from: new Date(fromMs).toISOString(),
+      to: new Date(toMs).toISOString(),
+    };
+  }
+
+  async sites() {
+    const ids = (await this.redis.smembers(this.keys.sites)).sort();
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.scard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
+    const replies = await this.exec(pipeline);
+    return {
+      sites: ids.map((site_id, i) => ({ site_id, devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) })),
+    };
+  }
+
+  /** Null when the site was never seen. */
+  async siteDevices(siteId: string) {
+    const ids = (await this.redis.smembers(this.keys.siteDevices(siteId))).sort();
+    if (ids.length === 0) return null;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.device(siteId, id));
+    const replies = (await this.exec(pipeline)) as Record<string, string>[];
+    return { site_id: siteId, devices: ids.map((id, i) => this.deviceSummary(siteId, id, replies[i]!)) };
+  }
+
+  /** Null when the device was never seen. */
+  async device(siteId: string, deviceId: string) {
+    const h = await this.redis.hgetall(this.keys.device(siteId, deviceId));
+    return h.count ? this.deviceSummary(siteId, deviceId, h) : null;
+  }
+
+  async deviceSeries(siteId: string, deviceId: string, q: SeriesQuery) {
+    const r = this.range(q);
+    const buckets = await this.hashes(r.starts.map((s) => this.keys.deviceBucket(r.bucket, siteId, deviceId, s)));
+    const points = r.starts.flatMap((start, i) => (buckets[i]!.count ? [powerStats(buckets[i]!, start, r.bucket)] : []));
+    return { site_id: siteId, device_id: deviceId, bucket: r.bucket, from: r.from, to: r.to, points };
+  }
+
+  /**
+   * A site's energy is the sum of its devices' energies (each device's mean power times the
+   * bucket length), from the per-device count and sum the site bucket keeps.
+   */
+  async siteSeries(siteId: string, q: SeriesQuery) {
+    const r = this.range(q);
+    const buckets = await this.hashes(r.starts.map((s) => this.keys.siteBucket(r.bucket, siteId, s)));
+    const points = r.starts.flatMap((start, i) => {
+      const h = buckets[i]!;
+      if (!h.count) return [];
+      let energyWh = 0;
+      let devices = 0;
+      for (const [field, count] of Object.entries(h)) {
+        if (!field.startsWith('c:')) continue;
+        devices += 1;
+        const meanW = Number(h[`s:${field.slice(2)}`]) / Number(count) / 1000;
+        energyWh += (meanW * BUCKET_SECONDS[r.bucket]) / 3600;
+      }
+      return [{ ...powerStats(h, start, r.bucket), energy_wh: energyWh, devices }];
+    });
+    return { site_id: siteId, bucket: r.bucket, from: r.from, to: r.to, points };
+  }
+
+  private deviceSummary(siteId: string, deviceId: string, h: Record<string, string>) {
+    const count = Number(h.count ?? 0);
+    return {
+      site_id: siteId,
+      device_id: deviceId,
+      count,
+      mean_w: count ? Number(h.sum_mw) / count / 1000 : null,
+      min_w: mwToW(h.min_mw),
+      max_w: mwToW(h.max_mw),
+      latest: h.latest_id
+        ? { timestamp: h.latest_timestamp!, power_reading: Number(h.latest_power), stream_id: h.latest_id }
+        : null,
+    };
+  }
+
+  private async hashes(keys: string[]) {
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.hgetall(key);
+    return (await this.exec(pipeline)) as Record<string, string>[];
+  }
+
+  private async exec(pipeline: ReturnType<Redis['pipeline']>) {
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  }
+}

@@ -1,0 +1,119 @@
+import type { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import { initServer } from '@ts-rest/fastify';
+import { processContract, validationError } from '@energy-pipeline/contract';
+import type { ProcessConfig } from './config.js';
+import type { DeadLetters } from './dead-letters.js';
+import { QueryError, type Queries } from './queries.js';
+import { readStreamStats } from './stream-stats.js';
+import type { ProcessWorker } from './worker.js';
+
+export interface RouteDeps {
+  config: ProcessConfig;
+  redis: Redis;
+  worker: ProcessWorker;
+  queries: Queries;
+  deadLetters: DeadLetters;
+  log: FastifyBaseLogger;
+  startedAt: number;
+}
+
+const unavailable = { status: 503 as const, body: { error: 'unavailable', message: 'Redis is unreachable; retry later' } };
+const notFound = (message: string) => ({ status: 404 as const, body: { error: 'not_found', message } });
+
+/**
+ * Expected failures become typed answers: a query that cannot be answered as asked is a 400
+ * naming the parameter, a Redis failure a 503. Anything else is a bug for the global handler.
+ */
+async function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof QueryError) {
+      return { status: 400 as const, body: validationError([{ in: 'query', path: err.field, message: err.message }]) };
+    }
+    log.warn({ err: (err as Error).message }, 'Redis request failed');
+    return unavailable;
+  }
+}
+
+export function processRouter(d: RouteDeps) {
+  const { stream, group, name } = d.config.consumer;
+  const s = initServer();
+  return s.router(processContract, {
+    health: async () => {
+      const pending = await (d.redis.call('XPENDING', stream, group) as Promise<[number, unknown, unknown, [string, string][] | null]>)
+        .then((summary) => Number(summary[3]?.find(([consumer]) => consumer === name)?.[1] ?? 0))
+        .catch((err: Error) => (/NOGROUP|no such key/i.test(err.message) ? 0 : null));
+      const status = d.worker.status();
+      const up = pending !== null;
+      const body = {
+        status: up && status.running ? ('ok' as const) : ('unavailable' as const),
+        redis: up ? ('up' as const) : ('down' as const),
+        consumer: name,
+        group,
+        running: status.running,
+        pending,
+        last_activity: status.lastActivity?.toISOString() ?? null,
+        uptime_s: Math.round((Date.now() - d.startedAt) / 1000),
+      };
+      return body.status === 'ok' ? { status: 200, body } : { status: 503, body };
+    },
+    metrics: async () => {
+      try {
+        const stats = await readStreamStats(d.redis, d.config.consumer);
+        const own = d.worker.status();
+        return {
+          status: 200,
+          body: {
+            stream: stats.stream,
+            group: stats.group,
+            processed: { ...stats.totals, by_this_consumer: own.processed },
+            dead_letters: stats.deadLetters,
+            trimmed: own.trimmed,
+          },
+        };
+      } catch (err) {
+        d.log.warn({ err: (err as Error).message }, 'metrics unavailable');
+        return unavailable;
+      }
+    },
+    sites: () => answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites() })),
+    siteDevices: ({ params }) =>
+      answer(d.log, async () => {
+        const body = await d.queries.siteDevices(params.site_id);
+        return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
+      }),
+    device: ({ params }) =>
+      answer(d.log, async () => {
+        const body = await d.queries.device(params.site_id, params.device_id);
+        return body ? { status: 200 as const, body } : notFound(`No readings for device ${params.device_id} at site ${params.site_id}`);
+      }),
+    siteSeries: ({ params, query }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: await d.queries.siteSeries(params.site_id, query) })),
+    deviceSeries: ({ params, query }) =>
+      answer(d.log, async () => ({
+        status: 200 as const,
+        body: await d.queries.deviceSeries(params.site_id, params.device_id, query),
+      })),
+    listDeadLetters: ({ query: { limit, after, ...filter } }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: await d.deadLetters.list(filter, limit, after) })),
+    replayDeadLetter: ({ params }) =>
+      answer(d.log, async () => {
+        const id = await d.deadLetters.replay(params.id);
+        return id ? { status: 200 as const, body: { replayed: 1, stream_ids: [id] } } : notFound(`No dead letter ${params.id}`);
+      }),
+    replayDeadLetters: ({ body }) =>
+      answer(d.log, async () => {
+        const ids = await d.deadLetters.replayMatching(body);
+        return { status: 200 as const, body: { replayed: ids.length, stream_ids: ids } };
+      }),
+    deleteDeadLetter: ({ params }) =>
+      answer(d.log, async () => {
+        const deleted = await d.deadLetters.delete(params.id);
+        return deleted ? { status: 200 as const, body: { deleted } } : notFound(`No dead letter ${params.id}`);
+      }),
+    deleteDeadLetters: ({ body }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: { deleted: await d.deadLetters.deleteMatching(body) } })),
+  });
+}

@@ -1,0 +1,41 @@
+import type { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import { Periodic } from './periodic.js';
+
+/**
+ * Trims the stream in the background, only below the oldest entry every group has
+ * acknowledged (lua/trim-stream.lua), so an unprocessed entry is never removed however far a
+ * consumer lags. Ingest never trims: it cannot know what was processed.
+ */
+export class Trimmer {
+  private readonly periodic: Periodic;
+  /** Entries removed by this process since it started. */
+  trimmed = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly stream: string,
+    /** How often to trim; 0 turns trimming off. */
+    intervalMs: number,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.periodic = new Periodic('trim', intervalMs, () => this.trim(), log);
+  }
+
+  start() {
+    this.periodic.start();
+  }
+
+  /** Safe to call twice; waits for a trim in progress. */
+  async stop() {
+    await this.periodic.stop();
+  }
+
+  /** Trims once; returns how many entries went. */
+  async trim(): Promise<number> {
+    const removed = await this.redis.trimStream(this.stream);
+    this.trimmed += removed;
+    if (removed > 0) this.log.debug({ removed }, 'trimmed stream');
+    return removed;
+  }
+}

@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { ProcessWorker } from '../src/worker.js';
+import { defineScripts } from '../src/scripts.js';
+import { ensureGroup } from '../src/group.js';
+import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { GROUP, STREAM, addReadings, keys, processConfig, reading } from './helpers.js';
+
+const log = pino({ level: 'silent' });
+let redis: TestRedis;
+const workers: ProcessWorker[] = [];
+const worker = (env: Record<string, string> = {}) => {
+  const w = new ProcessWorker(processConfig(redis.url, { TRIM_INTERVAL_MS: '0', ...env }), log);
+  workers.push(w);
+  return w;
+};
+const processed = async () => Number((await redis.client.hget(keys.stats, 'processed')) ?? 0);
+const consumerNames = async () =>
+  ((await redis.client.call('XINFO', 'CONSUMERS', STREAM, GROUP)) as string[][]).map((c) => c[c.indexOf('name') + 1]);
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => redis.stop());
+beforeEach(async () => {
+  await redis.client.flushall(); // our own private server
+});
+afterEach(async () => {
+  redis.thaw();
+  await Promise.all(workers.splice(0).map((w) => w.close()));
+});
+
+describe('trimming', () => {
+  it('never removes an entry a lagging consumer or another group has not acknowledged', async () => {
+    await ensureGroup(redis.client, STREAM, GROUP);
+    await ensureGroup(redis.client, STREAM, 'late_group'); // reads nothing during the test
+    const ids = await addReadings(redis.client, Array.from({ length: 40 }, (_, i) => reading(i)));
+    const w = worker();
+    await w.ready();
+    const trimmer = w.trimmer;
+
+    // Another group that has read nothing holds everything back.
+    expect(await trimmer.trim()).toBe(0);
+    await redis.client.xgroup('DESTROY', STREAM, 'late_group');
+
+    // A lagging consumer holds entries 10..19 without acknowledging them; 0..9 are done.
+    await redis.client.xreadgroup('GROUP', GROUP, 'laggard', 'COUNT', 20, 'STREAMS', STREAM, '>');
+    await redis.client.xack(STREAM, GROUP, ...ids.slice(0, 10));
+    expect(await trimmer.trim()).toBe(10);
+    expect((await redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(ids.slice(10));
+
+    // Once the laggard catches up, only what nobody needs goes; undelivered entries stay.
+    await redis.client.xack(STREAM, GROUP, ...ids.slice(10, 20));
+    expect(await trimmer.trim()).toBe(9); // the last delivered entry stays as the boundary
+    expect((await redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(ids.slice(19));
+  });
+
+  it('trims in the background while consumers process, without losing a reading', async () => {
+    for (const name of ['a', 'b']) worker({ CONSUMER_NAME: name, TRIM_INTERVAL_MS: '20', READ_COUNT: '5' }).start();
+    for (let i = 0; i < 10; i++) await addReadings(redis.client, Array.from({ length: 30 }, (_, j) => reading(i * 30 + j)));
+    await eventually(async () => (await processed()) === 300, 20_000);
+    await eventually(async () => (await redis.client.xlen(STREAM)) <= 1);
+    expect(workers[0]!.status().trimmed + workers[1]!.status().trimmed).toBe(299);
+  });
+});
+
+describe('leaving the group', () => {
+  it('a consumer that stops gracefully leaves the group when it holds nothing', async () => {
+    const w = worker({ CONSUMER_NAME: 'leaver' });
+    w.start();
+    await addReadings(redis.client, [reading(1)]);
+    await eventually(async () => (await processed()) === 1);
+    expect(await consumerNames()).toContain('leaver');
+    await w.stop();
+    expect(await consumerNames()).not.toContain('leaver');
+  });
+
+  it('never removes a consumer that still holds entries', async () => {
+    await ensureGroup(redis.client, STREAM, GROUP);
+    await addReadings(redis.client, [reading(1)]);
+    await redis.client.xreadgroup('GROUP', GROUP, 'holder', 'STREAMS', STREAM, '>');
+    const commands = defineScripts(redis.client.duplicate());
+    try {
+      expect(await commands.leaveGroup(STREAM, GROUP, 'holder')).toBe(0);
+      expect(await consumerNames()).toContain('holder');
+    } finally {
+      commands.disconnect();
+    }
+  });
+
+  it('the claimer removes other consumers idle past the limit that hold nothing', async () => {
+    await ensureGroup(redis.client, STREAM, GROUP);
+    await redis.client.xgroup('CREATECONSUMER', STREAM, GROUP, 'gone-pod');
+    await new Promise((r) => setTimeout(r, 50));
+    const w = worker({ CONSUMER_IDLE_DELETE_MS: '10' });
+    await w.ready();
+    const removed = await w.claimer.removeIdleConsumers();
+    expect(removed).toBe(1);
+    expect(await consumerNames()).not.toContain('gone-pod');
+  });
+});
+
+describe('a Redis that stops answering', () => {
+  it('does not hang the reader: the watchdog reconnects and processing resumes', async () => {
+    const w = worker({ READ_BLOCK_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '500' });
+    w.start();
+    await addReadings(redis.client, [reading(1)]);
+    await eventually(async () => (await processed()) === 1);
+
+    redis.freeze(); // TCP stays up, nothing answers: a blocking read would wait for ever
+    await eventually(() => w.status().watchdogTrips > 0, 15_000, 100);
+    redis.thaw();
+
+    await eventually(async () => {
+      await addReadings(redis.client, [reading(2)]);
+      return true;
+    }, 15_000, 200);
+    await eventually(async () => (await processed()) >= 2, 20_000, 100);
+    expect(w.status().running).toBe(true);
+  });
+});
