@@ -110,6 +110,11 @@ export class Applier {
         result.skipped += 1;
       }
     });
+    if (result.skipped > 0) {
+      // Another consumer claimed and finished them while this one held them: harmless, but a
+      // sign that CLAIM_MIN_IDLE_MS is close to how long this consumer takes.
+      this.options.log.info({ skipped: result.skipped }, 'entries already acknowledged by another consumer');
+    }
     this.options.onApplied?.(result);
     return result;
   }

@@ -119,3 +119,41 @@ describe('a Redis that stops answering', () => {
     expect(w.status().running).toBe(true);
   });
 });
+
+describe('a consumer that is slow, not dead', () => {
+  it('does not count again what another consumer claimed and applied meanwhile', async () => {
+    const { spawnService } = await import('../../test/support/spawn-service.js');
+    await ensureGroup(redis.client, STREAM, GROUP);
+    const slow = spawnService('process', {
+      REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,
+      CONSUMER_NAME: 'slow', READ_BLOCK_MS: '5000', CLAIM_INTERVAL_MS: '600000', TRIM_INTERVAL_MS: '0',
+    });
+    try {
+      // Wait until it is blocked in XREADGROUP, then freeze it: entries are delivered to it
+      // (they enter its pending list) while it cannot act on them.
+      const blockedReader = async () =>
+        ((await redis.client.call('CLIENT', 'LIST')) as string)
+          .split('\n')
+          .some((line) => line.includes('name=ep-process-slow-reader') && / flags=b /.test(line));
+      await eventually(blockedReader, 20_000, 50);
+      slow.child.kill('SIGSTOP');
+      await addReadings(redis.client, Array.from({ length: 10 }, (_, i) => reading(i)));
+      // A blocked read is served by the first XADD: the frozen consumer now holds one entry.
+      await eventually(async () => (await redis.client.xpending(STREAM, GROUP))[0] === 1);
+
+      // A live consumer reads the other nine and takes that one over once idle.
+      const live = worker({ CONSUMER_NAME: 'live', CLAIM_MIN_IDLE_MS: '200', CLAIM_INTERVAL_MS: '100' });
+      live.start();
+      await eventually(async () => (await processed()) === 10);
+
+      // The slow one wakes up holding the entry that was claimed and applied, and finishes its batch.
+      slow.child.kill('SIGCONT');
+      await eventually(async () => ((await redis.client.call('CLIENT', 'LIST')) as string).includes('name=ep-process-slow-reader'));
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await processed()).toBe(10);
+      expect(await redis.client.hget(keys.site('site-0'), 'count')).toBe('4');
+    } finally {
+      slow.child.kill('SIGKILL');
+    }
+  });
+});
