@@ -4,12 +4,14 @@ import { processContract } from '@energy-pipeline/contract';
 import {
   closeRedis,
   createRedis,
+  installDocs,
   installHttpDefaults,
   requestValidationErrorHandler,
   serverOptions,
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
+import { installProcessMetrics } from './metrics.js';
 import { readStreamStats } from './stream-stats.js';
 import { ProcessWorker } from './worker.js';
 
@@ -35,6 +37,8 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
+  installProcessMetrics(app, redis, config.consumer, worker);
+  installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });
