@@ -19,7 +19,7 @@ import { installAuth } from './auth.js';
 import { BacklogMonitor } from './backlog.js';
 import { batchResults, checkItem, itemReason } from './batch.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
-import { REDIS_RETRY_AFTER_S, installBackpressure, installLoadShedding } from './limits.js';
+import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
 import { defineScripts } from './scripts.js';
 import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
@@ -45,7 +45,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   installHttpDefaults(app);
   installAuth(app, config.auth);
   installBackpressure(app, config.limits, { redis, rateLimitRedis, backlog, registry: metrics.registry });
-  installLoadShedding(app, config.limits);
+  installOverloadShedding(app, config.limits);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
   app.register(fastifyCompress, { globalCompression: false, requestEncodings: ['gzip', 'deflate'] });
   installDocs(app, ingestContract, { title: 'energy-pipeline ingest', version: '1' });

@@ -30,7 +30,7 @@ function unavailable(reply: FastifyReply, retryAfterS: number, message: string):
  *    the write's own 503).
  * Every refusal carries Retry-After. Health, metrics and docs are never refused here.
  */
-export function installLoadShedding(app: FastifyInstance, limits: LimitsConfig) {
+export function installOverloadShedding(app: FastifyInstance, limits: LimitsConfig) {
   app.register(fastifyUnderPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxHeapUsedBytes: limits.maxHeapUsedBytes,
