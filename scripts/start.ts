@@ -77,11 +77,15 @@ async function startPrivateRedis(url: string) {
   throw new Error('the private redis-server did not start within 10 s');
 }
 
+// Local runs need no API key unless one is configured; the banner says so loudly.
+const authOff = !process.env.API_KEYS && !process.env.API_KEYS_FILE;
+
 function startService(name: 'ingest' | 'process', servicePort: number) {
+  const extra = name === 'ingest' && authOff ? { AUTH_DISABLED: 'true' } : {};
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--conditions=@energy-pipeline/source', `${name}/src/main.ts`],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, REDIS_URL: env.REDIS_URL, PORT: String(servicePort) } },
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...extra, REDIS_URL: env.REDIS_URL, PORT: String(servicePort) } },
   );
   child.on('exit', (code, signal) => {
     if (!stopping) void shutdown(`${name} exited (${signal ?? code})`, 1);
@@ -119,6 +123,7 @@ process.on('SIGINT', () => void shutdown('interrupted', 0));
 process.on('SIGTERM', () => void shutdown('terminated', 0));
 
 try {
+  if (authOff) say('auth is OFF (AUTH_DISABLED=true): no API key is needed to write readings');
   if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
   else await startPrivateRedis(env.REDIS_URL);
   startService('ingest', env.INGEST_PORT);
@@ -129,9 +134,10 @@ try {
   if (!stopping) {
     console.log(`
   energy-pipeline is running
-    ingest     ${ingestUrl}   (POST /readings, GET /health, GET /metrics)
-    processor  ${processUrl}   (GET /health, GET /metrics)
+    ingest     ${ingestUrl}   (POST /readings, POST /readings/batch, GET /health, GET /metrics, /docs)
+    processor  ${processUrl}   (GET /health, GET /metrics, /docs)
     redis      ${env.REDIS_URL}
+    auth       ${authOff ? 'OFF: ingest accepts readings without an API key (set API_KEYS to require one)' : 'on: send Authorization: Bearer <key>'}
 
   Try it:
     curl -X POST ${ingestUrl}/readings -H 'Content-Type: application/json' \\

@@ -14,14 +14,15 @@ export const ReadingAcceptedSchema = z
   .describe('ReadingAccepted');
 
 /**
- * The batch body. Its items are checked one by one by the server (against ReadingSchema), so
- * that one bad reading does not sink the rest of its batch; hence `unknown` here.
+ * One item of a batch. The server checks items one by one (against ReadingSchema), so that one
+ * bad reading does not sink the rest of its batch; hence `unknown` here. The OpenAPI document
+ * shows ReadingSchema for it (contract/src/openapi.ts).
  */
+export const BatchItemSchema = z.unknown().meta({ description: 'A reading, as for POST /readings' });
+
 export const ReadingBatchSchema = z
   .strictObject({
-    readings: z
-      .array(z.unknown().meta({ description: 'A reading, as for POST /readings' }))
-      .min(1, 'must hold at least one reading'),
+    readings: z.array(BatchItemSchema).min(1, 'must hold at least one reading'),
   })
   .describe('ReadingBatch');
 
@@ -35,7 +36,12 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({
     index: z.number().int(),
     status: z.literal('rejected'),
-    error: z.string().describe('validation_failed (fix the reading) or unavailable (retry it)'),
+    error: z
+      .string()
+      .describe(
+        'validation_failed (fix the reading), forbidden (the API key may not write for its site_id) ' +
+          'or unavailable (retry it)',
+      ),
     message: z.string(),
     issues: z.array(IssueSchema).optional(),
   }),
@@ -85,6 +91,13 @@ export const IngestMetricsSchema = z
 const serverErrors = { 500: ErrorSchema, 503: ErrorSchema };
 /** Statuses a route with a JSON body may also answer before its handler runs. */
 const bodyErrors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
+/**
+ * Statuses of the write routes' edge: 401 without a valid `Authorization: Bearer` API key
+ * (with WWW-Authenticate), 429 past the key's rate limit (with Retry-After). 503 (in
+ * serverErrors) also covers backpressure: a consumer backlog past its limit, Redis unavailable
+ * or an overloaded event loop, always with Retry-After.
+ */
+const writeErrors = { 401: ErrorSchema, 429: ErrorSchema };
 
 export const ingestContract = c.router(
   {
@@ -95,7 +108,13 @@ export const ingestContract = c.router(
       description:
         'Validates the reading and appends it to the Redis stream. 202 means it is durably queued for processing.',
       body: ReadingSchema,
-      responses: { 202: ReadingAcceptedSchema, ...bodyErrors, ...serverErrors },
+      responses: {
+        202: ReadingAcceptedSchema,
+        ...bodyErrors,
+        ...writeErrors,
+        403: ErrorSchema.describe("The API key may not write readings for this reading's site_id"),
+        ...serverErrors,
+      },
     },
     postReadingsBatch: {
       method: 'POST',
@@ -103,10 +122,11 @@ export const ingestContract = c.router(
       summary: 'Ingest many readings in one request',
       description:
         'Each reading is validated on its own: valid ones are stored, invalid ones are reported in `results` ' +
-        'and not stored (partial acceptance, as in Kinesis PutRecords). A malformed or oversized request ' +
-        'is rejected whole.',
+        'and not stored (partial acceptance, as in Kinesis PutRecords). A reading whose site the API key may ' +
+        'not write for is rejected in its result with error `forbidden`. A malformed or oversized request is ' +
+        'rejected whole. The body may be gzip-compressed (Content-Encoding: gzip).',
       body: ReadingBatchSchema,
-      responses: { 200: BatchResultSchema, ...bodyErrors, ...serverErrors },
+      responses: { 200: BatchResultSchema, ...bodyErrors, ...writeErrors, ...serverErrors },
     },
     health: {
       method: 'GET',
@@ -114,10 +134,14 @@ export const ingestContract = c.router(
       summary: 'Liveness and Redis reachability',
       responses: { 200: IngestHealthSchema, 500: ErrorSchema, 503: IngestHealthSchema },
     },
+    // ts-rest allows one schema per status, so the 200 here is the JSON body (what `curl` and the
+    // SDK get). A Prometheus scrape (Accept: text/plain;version=0.0.4 or
+    // application/openmetrics-text) gets the text exposition format for the same status instead;
+    // the OpenAPI document lists both content types (see metricsTextContentTypes).
     metrics: {
       method: 'GET',
       path: '/metrics',
-      summary: 'Stream and ingest counters as JSON',
+      summary: 'Stream and ingest counters as JSON, or Prometheus metrics in text format',
       responses: { 200: IngestMetricsSchema, ...serverErrors },
     },
   },
@@ -125,3 +149,9 @@ export const ingestContract = c.router(
 );
 
 export type IngestContract = typeof ingestContract;
+
+/**
+ * Accept values that select the Prometheus text format on GET /metrics, on both services; the
+ * answer is always `text/plain; version=0.0.4`, which Prometheus reads whatever it asked for.
+ */
+export const metricsTextContentTypes = ['text/plain', 'application/openmetrics-text'] as const;

@@ -48,3 +48,25 @@ export function redisKeys({ stream, group }: KeyScope) {
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/**
+ * Keys ingest writes beside the stream. They belong to the stream, not to a consumer group
+ * (a reading is either in the stream or not, whoever reads it), and carry its hash tag so the
+ * idempotent append script may touch both in one slot.
+ */
+export function ingestKeys(stream: string) {
+  const prefix = `ep:${hashTag(stream)}`;
+  return {
+    stream,
+    /**
+     * String holding the stream id a reading_id was first stored under, with a TTL (the
+     * idempotency window). Scoped by site and device so that two devices choosing the same
+     * reading_id never collide; `/` cannot occur in an id.
+     */
+    readingId: (siteId: string, deviceId: string, readingId: string) =>
+      `${prefix}:reading-id:${siteId}/${deviceId}/${readingId}`,
+  };
+}
+
+/** Prefix of @fastify/rate-limit's per-key counters; independent of any stream. */
+export const RATE_LIMIT_KEY_PREFIX = 'ep:rate-limit:';

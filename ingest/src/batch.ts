@@ -1,34 +1,52 @@
-import { ReadingSchema, checkTimestampWindow, toIssues, validationError, type Issue, type Reading, type TimestampWindow } from '@energy-pipeline/contract';
+import {
+  ReadingSchema,
+  checkTimestampWindow,
+  toIssues,
+  validationError,
+  type BatchItemResultSchema,
+  type Issue,
+  type Reading,
+  type TimestampWindow,
+} from '@energy-pipeline/contract';
 import type { z } from 'zod';
-import type { BatchItemResultSchema } from '@energy-pipeline/contract';
-import type { StoreUnavailableError } from './stream-writer.js';
+import { mayWrite, type ApiKey } from './api-keys.js';
+import { StoreUnavailableError, type Appended } from './stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;
-type Checked = { index: number; reading: Reading } | { index: number; issues: Issue[] };
+type Rejection = { error: string; message: string; issues?: Issue[] };
+type Checked = { index: number; reading: Reading } | { index: number; rejection: Rejection };
 
-/** Validates one batch item as POST /readings would, with paths prefixed by its position. */
-export function checkItem(item: unknown, index: number, window: TimestampWindow): Checked {
+/**
+ * Validates one batch item as POST /readings would, with paths prefixed by its position; a
+ * reading for a site outside the key's scope is rejected as `forbidden`.
+ */
+export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
   const parsed = ReadingSchema.safeParse(item);
   const prefix = (issues: Issue[]) => issues.map((i) => ({ ...i, path: i.path ? `readings.${index}.${i.path}` : `readings.${index}` }));
-  if (!parsed.success) return { index, issues: prefix(toIssues('body', parsed.error.issues)) };
+  if (!parsed.success) return { index, rejection: validationError(prefix(toIssues('body', parsed.error.issues))) };
   const problem = checkTimestampWindow(parsed.data.timestamp, window);
-  if (problem) return { index, issues: prefix([{ in: 'body', path: 'timestamp', message: problem }]) };
+  if (problem) return { index, rejection: validationError(prefix([{ in: 'body', path: 'timestamp', message: problem }])) };
+  if (!mayWrite(key, parsed.data.site_id)) {
+    return { index, rejection: { error: 'forbidden', message: `This API key may not write readings for site '${parsed.data.site_id}'` } };
+  }
   return { index, reading: parsed.data };
 }
 
-/** Puts validation failures and write outcomes back into request order. */
-export function batchResults(checked: Checked[], written: (string | StoreUnavailableError)[]) {
+/** Puts rejections and write outcomes back into request order. */
+export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError)[]) {
   let next = 0;
   const results: ItemResult[] = checked.map((c) => {
-    if ('issues' in c) {
-      const { error, message, issues } = validationError(c.issues);
-      return { index: c.index, status: 'rejected', error, message, issues };
-    }
+    if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
     const outcome = written[next++]!;
-    return typeof outcome === 'string'
-      ? { index: c.index, status: 'accepted', stream_id: outcome, duplicate: false }
-      : { index: c.index, status: 'rejected', error: 'unavailable', message: 'Not stored: Redis is unavailable; retry this reading' };
+    return outcome instanceof StoreUnavailableError
+      ? { index: c.index, status: 'rejected', error: 'unavailable', message: 'Not stored: Redis is unavailable; retry this reading' }
+      : { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: outcome.duplicate };
   });
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, rejected: results.length - accepted, results };
+}
+
+/** The counter reason for a rejected item. */
+export function itemReason(error: string): string {
+  return error === 'validation_failed' ? 'invalid' : error;
 }

@@ -1,5 +1,39 @@
-import { parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type RedisConfig } from '@energy-pipeline/contract/server';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  ConfigError,
+  booleanFlag,
+  parseEnv,
+  port,
+  positiveInt,
+  redisConfigFrom,
+  redisEnvShape,
+  type RedisConfig,
+} from '@energy-pipeline/contract/server';
 import type { TimestampWindow } from '@energy-pipeline/contract';
+import { parseApiKeys, type ApiKey } from './api-keys.js';
+
+/** A count where 0 means "no limit". */
+const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+const keyList = z.string().transform((text, ctx) => {
+  const parsed = parseApiKeys(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  return typeof parsed === 'string' ? z.NEVER : parsed;
+});
+
+const keyFile = z.string().transform((path, ctx) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+  const parsed = parseApiKeys(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `${path}: ${parsed}` });
+  return typeof parsed === 'string' ? z.NEVER : parsed;
+});
 
 const shape = {
   ...redisEnvShape,
@@ -10,7 +44,42 @@ const shape = {
   READING_MAX_AGE_S: positiveInt(7 * 24 * 3600),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   BATCH_MAX_READINGS: positiveInt(1_000),
+  IDEMPOTENCY_WINDOW_S: positiveInt(24 * 3600),
+  API_KEYS: keyList.optional(),
+  API_KEYS_FILE: keyFile.optional(),
+  AUTH_DISABLED: booleanFlag(false),
+  RATE_LIMIT_MAX: limit(6_000),
+  RATE_LIMIT_WINDOW_S: positiveInt(60),
+  MAX_BACKLOG: limit(100_000),
+  BACKLOG_CHECK_INTERVAL_MS: positiveInt(1_000),
+  BACKLOG_RETRY_AFTER_S: positiveInt(5),
+  MAX_EVENT_LOOP_DELAY_MS: limit(1_000),
+  MAX_HEAP_USED_BYTES: limit(0),
 };
+
+export interface AuthConfig {
+  /** Accepted keys (API_KEYS and API_KEYS_FILE together); empty only when auth is disabled. */
+  keys: ApiKey[];
+  /** AUTH_DISABLED=true: every write is accepted without a key. For local development only. @default false */
+  disabled: boolean;
+}
+
+export interface LimitsConfig {
+  /** Requests per key (per client IP when auth is off) per window, across all replicas; 0 = off. @default 6000 */
+  rateLimitMax: number;
+  /** @default 60000 */
+  rateLimitWindowMs: number;
+  /** Consumer-group backlog (lag + pending) past which writes get 503; 0 = off. @default 100000 */
+  maxBacklog: number;
+  /** How often the backlog is read from Redis (XINFO GROUPS), in the background. @default 1000 */
+  backlogCheckIntervalMs: number;
+  /** Retry-After sent with a backlog 503. @default 5 */
+  backlogRetryAfterS: number;
+  /** Event-loop delay past which writes get 503 (@fastify/under-pressure); 0 = off. @default 1000 */
+  maxEventLoopDelayMs: number;
+  /** Heap use past which writes get 503; 0 = off. @default 0 */
+  maxHeapUsedBytes: number;
+}
 
 export interface IngestConfig {
   redis: RedisConfig;
@@ -21,16 +90,28 @@ export interface IngestConfig {
   /** @default "info" */
   logLevel: string;
   timestampWindow: TimestampWindow;
-  /** Largest request body, in bytes; larger ones get 413. @default 1048576 */
+  /** Largest request body, in bytes, after gzip decompression; larger ones get 413. @default 1048576 */
   bodyLimitBytes: number;
   /** Most readings one POST /readings/batch may carry. @default 1000 */
   batchMaxReadings: number;
+  /** How long a reading_id is remembered: a repeat within it gets the original stream id. @default 86400 */
+  idempotencyWindowS: number;
+  auth: AuthConfig;
+  limits: LimitsConfig;
   /** How long a SIGTERM waits for in-flight requests. @default 10000 */
   shutdownTimeoutMs: number;
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
   const e = parseEnv(shape, env);
+  const keys = [...(e.API_KEYS ?? []), ...(e.API_KEYS_FILE ?? [])];
+  if (!e.AUTH_DISABLED && keys.length === 0) {
+    // Fail closed: a deployment that forgot its keys must not silently accept anyone.
+    throw new ConfigError(
+      'Invalid configuration:\n  API_KEYS: no API key configured; set API_KEYS or API_KEYS_FILE ' +
+        '(or AUTH_DISABLED=true for local development)',
+    );
+  }
   return {
     redis: redisConfigFrom(e),
     host: e.HOST,
@@ -42,7 +123,17 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     batchMaxReadings: e.BATCH_MAX_READINGS,
+    idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
+    auth: { keys: e.AUTH_DISABLED ? [] : keys, disabled: e.AUTH_DISABLED },
+    limits: {
+      rateLimitMax: e.RATE_LIMIT_MAX,
+      rateLimitWindowMs: e.RATE_LIMIT_WINDOW_S * 1000,
+      maxBacklog: e.MAX_BACKLOG,
+      backlogCheckIntervalMs: e.BACKLOG_CHECK_INTERVAL_MS,
+      backlogRetryAfterS: e.BACKLOG_RETRY_AFTER_S,
+      maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: e.MAX_HEAP_USED_BYTES,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }
-

@@ -1,8 +1,12 @@
 import { loadIngestConfig, type IngestConfig } from '../src/config.js';
 
-/** Config as main.ts would build it from the environment, pointed at a test Redis. */
+/**
+ * Config as main.ts would build it from the environment, pointed at a test Redis. Auth is off
+ * unless `env` sets API_KEYS (auth.test.ts does).
+ */
 export function ingestConfig(redisUrl: string, env: Record<string, string> = {}): IngestConfig {
-  return loadIngestConfig({ REDIS_URL: redisUrl, LOG_LEVEL: 'silent', REDIS_STREAM: 'test_readings', ...env });
+  const auth = env.API_KEYS || env.API_KEYS_FILE ? {} : { AUTH_DISABLED: 'true' };
+  return loadIngestConfig({ REDIS_URL: redisUrl, LOG_LEVEL: 'silent', REDIS_STREAM: 'test_readings', ...auth, ...env });
 }
 
 export const seedReading = (overrides: Record<string, unknown> = {}) => ({

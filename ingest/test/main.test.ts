@@ -6,12 +6,12 @@ import { spawnService } from '../../test/support/spawn-service.js';
 
 describe('ingest configuration', () => {
   it("keeps the seed's variables and defaults", () => {
-    const c = loadIngestConfig({});
+    const c = loadIngestConfig({ AUTH_DISABLED: 'true' });
     expect(c.redis).toMatchObject({ url: 'redis://localhost:6379', stream: 'energy_readings', group: 'processing_group' });
     expect(c.port).toBe(8000);
-    const seed = loadIngestConfig({ REDIS_HOST: 'redis', REDIS_PORT: '6380', REDIS_STREAM: 's', REDIS_PASSWORD: 'p@ss' });
+    const seed = loadIngestConfig({ REDIS_HOST: 'redis', REDIS_PORT: '6380', REDIS_STREAM: 's', REDIS_PASSWORD: 'p@ss', AUTH_DISABLED: 'true' });
     expect(seed.redis).toMatchObject({ url: 'redis://:p%40ss@redis:6380', stream: 's' });
-    expect(loadIngestConfig({ REDIS_URL: 'rediss://r:1', REDIS_HOST: 'ignored' }).redis.url).toBe('rediss://r:1');
+    expect(loadIngestConfig({ REDIS_URL: 'rediss://r:1', REDIS_HOST: 'ignored', AUTH_DISABLED: 'true' }).redis.url).toBe('rediss://r:1');
   });
 
   it('names every bad variable at once', () => {
@@ -40,7 +40,7 @@ describe('ingest main', () => {
 
   it('serves on PORT and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
-    const svc = spawnService('ingest', { REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1' });
+    const svc = spawnService('ingest', { REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', AUTH_DISABLED: 'true' });
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 20_000, 100);
       svc.child.kill('SIGTERM');

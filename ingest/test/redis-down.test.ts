@@ -28,6 +28,9 @@ describe('when Redis goes away', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
     expect(res.json().error).toBe('unavailable');
+    const batch = await app.inject({ method: 'POST', url: '/readings/batch', payload: { readings: [seedReading()] } });
+    expect(batch.statusCode).toBe(503);
+    expect(batch.headers['retry-after']).toBe('1');
     // Bounded by the command timeout (2 s), never a hang; usually immediate.
     expect(Date.now() - started).toBeLessThan(5_000);
 

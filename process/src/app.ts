@@ -3,17 +3,20 @@ import { initServer } from '@ts-rest/fastify';
 import {
   closeRedis,
   createRedis,
+  installDocs,
   installHttpDefaults,
   redisKeys,
   requestValidationErrorHandler,
   serverOptions,
   waitReady,
 } from '@energy-pipeline/contract/server';
+import { processContract } from '@energy-pipeline/contract';
 import type { ProcessConfig } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { Queries } from './queries.js';
 import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
+import { installProcessMetrics } from './metrics.js';
 import { ProcessWorker } from './worker.js';
 
 declare module 'fastify' {
@@ -40,6 +43,8 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
+  installProcessMetrics(app, redis, config.consumer, worker);
+  installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });

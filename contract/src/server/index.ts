@@ -1,7 +1,10 @@
 // Entry point for the services only: configuration, Redis and Fastify plumbing both share.
 export * from './config.js';
+export * from './docs.js';
 export * from './http.js';
 export * from './lifecycle.js';
+export * from './metrics.js';
 export * from './redis.js';
+export * from '../openapi.js';
 export * from '../redis-keys.js';
 export * from '../stream-entry.js';

@@ -1,0 +1,70 @@
+import type { AppRouter } from '@ts-rest/core';
+import { generateOpenApi } from '@ts-rest/open-api';
+import { z } from 'zod';
+import { BatchItemSchema, metricsTextContentTypes } from './ingest-contract.js';
+import { ReadingSchema } from './reading.js';
+
+export type OpenApiDocument = ReturnType<typeof generateOpenApi>;
+
+/** JSON Schema (OpenAPI 3.0 dialect) of a zod 4 schema; input shape for requests, output for responses. */
+function toSchema(schema: z.ZodType, io: 'input' | 'output') {
+  return z.toJSONSchema(schema, {
+    target: 'openapi-3.0',
+    io,
+    unrepresentable: 'any',
+    // Batch items are `unknown` so the server can check them one by one; document what they must be.
+    override: ({ zodSchema, jsonSchema }) => {
+      if (zodSchema === BatchItemSchema) {
+        const { description } = jsonSchema;
+        Object.assign(jsonSchema, toSchema(ReadingSchema, 'input'), { description });
+      }
+    },
+  }) as Record<string, unknown>;
+}
+
+export interface OpenApiInfo {
+  title: string;
+  version: string;
+  description?: string;
+}
+
+/**
+ * The OpenAPI 3 document of a contract. @ts-rest/open-api's default transformer only knows zod 3
+ * (it would emit empty schemas for zod 4), so schemas come from zod 4's own `z.toJSONSchema`.
+ * Routes guarded by an API key (any status 401 in the contract) get the bearer security
+ * requirement, and GET /metrics lists the Prometheus text format beside its JSON body.
+ */
+export function buildOpenApiDocument(contract: AppRouter, info: OpenApiInfo): OpenApiDocument {
+  const doc = generateOpenApi(
+    contract,
+    {
+      info,
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key issued by the operator; the service stores only its SHA-256 hash.',
+          },
+        },
+      },
+    },
+    {
+      setOperationId: true,
+      schemaTransformer: ({ schema, type }) =>
+        schema instanceof z.ZodType ? toSchema(schema, type === 'response' ? 'output' : 'input') : null,
+      operationMapper: (operation, route) => {
+        if ('401' in route.responses) operation.security = [{ apiKey: [] }];
+        if (route.method === 'GET' && route.path === '/metrics' && operation.responses['200']?.content) {
+          for (const type of metricsTextContentTypes) {
+            operation.responses['200'].content[type] = {
+              schema: { type: 'string', description: 'Prometheus text exposition format, version 0.0.4' },
+            };
+          }
+        }
+        return operation;
+      },
+    },
+  );
+  return doc;
+}

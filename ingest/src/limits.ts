@@ -1,0 +1,88 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyUnderPressure from '@fastify/under-pressure';
+import { Gauge, type Registry } from 'prom-client';
+import type { ErrorBody } from '@energy-pipeline/contract';
+import { RATE_LIMIT_KEY_PREFIX } from '@energy-pipeline/contract/server';
+import { isWriteRoute } from './auth.js';
+import type { BacklogMonitor } from './backlog.js';
+import type { LimitsConfig } from './config.js';
+
+/** Retry-After for a Redis outage: reconnecting takes about a second. */
+export const REDIS_RETRY_AFTER_S = 1;
+/** Retry-After for an overloaded event loop or heap: long enough for the backlog of work to clear. */
+const OVERLOAD_RETRY_AFTER_S = 5;
+
+function unavailable(reply: FastifyReply, retryAfterS: number, message: string): ErrorBody {
+  reply.status(503).header('retry-after', String(retryAfterS));
+  return { error: 'unavailable', message };
+}
+
+/**
+ * Limits on the write routes, in the order they apply, all before a body is read:
+ * 1. (auth.ts: no valid key → 401)
+ * 2. Redis not connected, or the consumer backlog past `maxBacklog` → 503 (installBackpressure);
+ * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
+ * 4. past the key's rate limit → 429 (@fastify/rate-limit, per API key, or per client IP when
+ *    auth is off; counted in Redis so the limit holds across replicas). Its counters live on
+ *    their own connection; when Redis cannot count, the request goes on (and meets step 2 or
+ *    the write's own 503).
+ * Every refusal carries Retry-After. Health, metrics and docs are never refused here.
+ */
+export function installOverloadShedding(app: FastifyInstance, limits: LimitsConfig) {
+  app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxHeapUsedBytes: limits.maxHeapUsedBytes,
+    // Fastify stops at a sent reply; returning nothing lets the other routes through.
+    pressureHandler: (request, reply, type) => {
+      if (isWriteRoute(request)) reply.send(unavailable(reply, OVERLOAD_RETRY_AFTER_S, `The server is overloaded (${type}); retry later`));
+    },
+  });
+}
+
+export function installBackpressure(
+  app: FastifyInstance,
+  limits: LimitsConfig,
+  deps: { redis: Redis; rateLimitRedis: Redis; backlog: BacklogMonitor; registry: Registry },
+) {
+  const { redis, backlog } = deps;
+  new Gauge({
+    name: 'ep_ingest_backlog',
+    help: 'Consumer-group backlog (lag + pending) as last read by this instance; writes get 503 past ep_ingest_backlog_limit',
+    registers: [deps.registry],
+    collect() {
+      if (backlog.value !== null) this.set(backlog.value);
+    },
+  });
+  new Gauge({ name: 'ep_ingest_backlog_limit', help: 'MAX_BACKLOG (0: no limit)', registers: [deps.registry] }).set(limits.maxBacklog);
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isWriteRoute(request)) return;
+    if (redis.status !== 'ready') {
+      return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, 'Redis is unavailable; nothing was stored, retry later'));
+    }
+    if (limits.maxBacklog > 0 && backlog.value !== null && backlog.value > limits.maxBacklog) {
+      request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');
+      return reply.send(
+        unavailable(reply, limits.backlogRetryAfterS, `The processing backlog is too long (${backlog.value} readings); retry later`),
+      );
+    }
+  });
+
+  if (limits.rateLimitMax === 0) return;
+  app.register(fastifyRateLimit, {
+    global: true,
+    max: limits.rateLimitMax,
+    timeWindow: limits.rateLimitWindowMs,
+    redis: deps.rateLimitRedis,
+    nameSpace: RATE_LIMIT_KEY_PREFIX,
+    skipOnError: true,
+    allowList: (request) => !isWriteRoute(request),
+    keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`), {
+        statusCode: 429,
+      }),
+  });
+}
