@@ -80,7 +80,7 @@ describe('energy-pipeline CLI', () => {
   });
 
   it('draws progress on a terminal during a long run', async () => {
-    const args = ['simulate', '--sites', '1', '--devices', '1', '--interval', '400ms', '--duration', '1600ms'];
+    const args = ['simulate', '--sites', '1', '--devices', '1', '--interval', '500ms', '--duration', '2s'];
     const { code, stdout } = await cli(args, { tty: true });
     expect(code).toBe(0);
     expect(stdout).toMatch(/\r\[=+ *\] \d+% \d+\/4 sent/);
