@@ -93,7 +93,9 @@ describe('fault tests', () => {
     let generation = 0;
     const names = [0, 1, 2].map((i) => `consumer-${i}-g0`);
     const consumers: ServiceProcess[] = names.map((name) => spawnService('process', env(name)));
-    cleanups.push(async () => consumers.forEach((c) => c.child.kill('SIGKILL')));
+    cleanups.push(async () => {
+      for (const c of consumers) c.child.kill('SIGKILL');
+    });
 
     // Every few hundred ms, either kill one consumer at random and start a replacement (half
     // the time under the same name, a restarted process; half under a new one, a new pod), or

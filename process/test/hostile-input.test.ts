@@ -21,6 +21,8 @@ beforeAll(async () => {
   await app.ready();
   app.worker.start();
   await eventually(async () => (await app.inject({ method: 'GET', url: '/health' })).statusCode === 200);
+  // The worker creates the group (and the stream) on its own schedule: let it, before counting keys.
+  await eventually(async () => (await redis.client.exists('test_readings')) === 1);
 });
 afterAll(async () => {
   await app.close();

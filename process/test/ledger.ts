@@ -21,9 +21,13 @@ const idAfter = (a: string, b: string) => {
  */
 export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, nowMs = Date.now()) {
   const out: Record<string, Hash | string[]> = {};
-  const hash = (key: string) => (out[key] ??= {}) as Hash;
+  const hash = (key: string): Hash => {
+    out[key] ??= {};
+    return out[key] as Hash;
+  };
   const set = (key: string, member: string) => {
-    const s = (out[key] ??= []) as string[];
+    out[key] ??= [];
+    const s = out[key] as string[];
     if (!s.includes(member)) s.push(member);
   };
   const add = (key: string, mw: number) => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createProcessClient } from '@energy-pipeline/client';
+import { EnergyPipelineClient } from '@energy-pipeline/client';
 import { buildProcessApp } from '../src/app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
@@ -104,10 +104,14 @@ describe('query API', () => {
   });
 
   it('answers through the SDK, typed, and through plain HTTP', async () => {
-    const client = createProcessClient(baseUrl);
-    const r = await client.deviceSeries({ params: { site_id: 'depot', device_id: 'charger-1' }, query: { bucket: 'hour', from: at(0), to: at(60) } });
-    expect(r.status).toBe(200);
-    if (r.status === 200) expect(r.body.points[0]?.mean_w).toBe(7400);
+    const client = new EnergyPipelineClient({ ingestUrl: 'http://127.0.0.1:9', processUrl: baseUrl });
+    const series = await client.processor.deviceSeries({
+      params: { site_id: 'depot', device_id: 'charger-1' },
+      query: { bucket: 'hour', from: at(0), to: at(60) },
+    });
+    expect(series.points[0]?.mean_w).toBe(7400);
+    // A 404 is a typed error, not a value to check.
+    await expect(client.processor.device({ params: { site_id: 'depot', device_id: 'ghost' } })).rejects.toMatchObject({ status: 404 });
     const curl = await fetch(`${baseUrl}/sites/depot/devices`);
     expect(((await curl.json()) as { devices: { count: number }[] }).devices[0]!.count).toBe(1);
   });

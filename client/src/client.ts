@@ -1,0 +1,226 @@
+import {
+  type BatchItemResultSchema,
+  type IngestContract,
+  ingestContract,
+  type ProcessContract,
+  processContract,
+} from '@energy-pipeline/contract';
+import type { z } from 'zod';
+import { ReadingBuffer, type BufferOptions } from './buffer.js';
+import { type ContractClient, createContractClient } from './contract-client.js';
+import { EnergyPipelineError } from './errors.js';
+import {
+  type IdentifiedReading,
+  type ReadingInput,
+  type ReadingResult,
+  type SendReadingResult,
+  type SendReadingsResult,
+  withReadingId,
+} from './readings.js';
+import { backoffMs, type RetryOptions, retryPolicy, sleep } from './retry.js';
+import type { CallOptions, TransportConfig } from './transport.js';
+
+export interface EnergyPipelineClientOptions {
+  /** Base URL of the ingest API, e.g. `https://ingest.example.com`. */
+  ingestUrl: string;
+  /** Base URL of the processor API; needed only for `client.processor`. */
+  processUrl?: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+  /**
+   * Bound on one request, answer included, in ms; each attempt gets its own. A call therefore
+   * takes at most about `retry.maxElapsedMs + timeoutMs`.
+   * @default 10000
+   */
+  timeoutMs?: number;
+  /** Backoff and budget of retries; see {@link RetryOptions}. */
+  retry?: RetryOptions;
+  /**
+   * Most readings per POST /readings/batch; `sendReadings` splits larger arrays. Keep it at or
+   * below the server's `BATCH_MAX_READINGS`.
+   * @default 1000
+   */
+  batchSize?: number;
+  /**
+   * Gzip request bodies of at least this many bytes (`Content-Encoding: gzip`); 0 never does.
+   * The server must accept gzip.
+   * @default 0
+   */
+  gzipMinBytes?: number;
+  /**
+   * The fetch implementation, e.g. one with a proxy agent.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof globalThis.fetch;
+  /** Called before each retry wait, for logs. */
+  onRetry?: TransportConfig['onRetry'];
+}
+
+type WireItem = z.infer<typeof BatchItemResultSchema>;
+
+/**
+ * The SDK's one entry point.
+ *
+ * ```ts
+ * const client = new EnergyPipelineClient({ ingestUrl: 'http://localhost:8000', apiKey: process.env.API_KEY });
+ * await client.sendReading({ site_id: 'site-1', device_id: 'meter-1', power_reading: 1500, timestamp: new Date().toISOString() });
+ * ```
+ */
+export class EnergyPipelineClient {
+  /** Every ingest route as the contract defines it, with retries and typed errors. */
+  readonly ingest: ContractClient<IngestContract>;
+  readonly batchSize: number;
+  private readonly transport: TransportConfig;
+  private readonly headers: Record<string, string>;
+  private readonly processUrl: string | undefined;
+  private processClient: ContractClient<ProcessContract> | undefined;
+
+  constructor(options: EnergyPipelineClientOptions) {
+    if (!options.ingestUrl) throw new TypeError('ingestUrl is required');
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== 'function') throw new TypeError('No fetch available: pass options.fetch');
+    this.transport = {
+      timeoutMs: options.timeoutMs ?? 10_000,
+      retry: retryPolicy(options.retry),
+      fetch: fetchImpl.bind(globalThis),
+      gzipMinBytes: options.gzipMinBytes ?? 0,
+      onRetry: options.onRetry,
+    };
+    this.batchSize = options.batchSize ?? 1000;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+    this.headers = { ...options.headers };
+    if (options.apiKey) this.headers['authorization'] = `Bearer ${options.apiKey}`;
+    this.processUrl = options.processUrl;
+    this.ingest = createContractClient(ingestContract, {
+      baseUrl: options.ingestUrl,
+      headers: this.headers,
+      transport: this.transport,
+      // Safe to resend: every reading carries a reading_id the server deduplicates on.
+      idempotentRoutes: ['postReading', 'postReadingsBatch'],
+    });
+  }
+
+  /**
+   * Every processor route as the contract defines it (queries, dead letters, health, metrics),
+   * with retries and typed errors. Needs `processUrl`.
+   */
+  get processor(): ContractClient<ProcessContract> {
+    if (!this.processUrl) throw new TypeError('processUrl is required for processor routes');
+    this.processClient ??= createContractClient(processContract, {
+      baseUrl: this.processUrl,
+      headers: this.headers,
+      transport: this.transport,
+    });
+    return this.processClient;
+  }
+
+  /** Sends one reading; resolves once it is durably queued. Retries as configured. */
+  async sendReading(reading: ReadingInput, options: CallOptions = {}): Promise<SendReadingResult> {
+    const body = withReadingId(reading);
+    const answer = await this.ingest.postReading({ body, signal: options.signal });
+    return { reading_id: body.reading_id, stream_id: answer.stream_id };
+  }
+
+  /**
+   * Sends readings in batches of `batchSize`, in order. Readings the server could not store for
+   * now (`unavailable`) are resent, alone, within the retry budget; accepted ones never are.
+   *
+   * Resolves with one result per reading, in the order given: check `rejected`. A batch that
+   * still fails once the budget is spent ends the call: it and the batches after it are reported
+   * as rejected and `retryable`. Throws only for errors that concern every reading (auth, a
+   * request the server refuses as a whole).
+   */
+  async sendReadings(readings: readonly ReadingInput[], options: CallOptions = {}): Promise<SendReadingsResult> {
+    const items = readings.map(withReadingId);
+    const results: ReadingResult[] = new Array(items.length);
+    for (let start = 0; start < items.length; start += this.batchSize) {
+      const indexes = Array.from({ length: Math.min(this.batchSize, items.length - start) }, (_, i) => start + i);
+      const failure = await this.sendChunk(items, indexes, results, options);
+      if (failure) {
+        for (let i = start; i < items.length; i++) {
+          results[i] ??= rejected(i, items[i]!, failure.kind, failure.message);
+        }
+        break;
+      }
+    }
+    const accepted = results.filter((r) => r.status === 'accepted').length;
+    return { accepted, rejected: results.length - accepted, results };
+  }
+
+  /** Ingest liveness and Redis reachability; a 503 resolves too, with `status: 'unavailable'`. */
+  health(options: CallOptions = {}) {
+    return this.ingest.health({ signal: options.signal });
+  }
+
+  /** Ingest stream and reading counters. */
+  metrics(options: CallOptions = {}) {
+    return this.ingest.metrics({ signal: options.signal });
+  }
+
+  /**
+   * A buffer that batches readings by size and by interval; see {@link BufferOptions}. For a
+   * spool that survives restarts, use `openSpool` from `@energy-pipeline/client/node`.
+   */
+  buffer(options: BufferOptions = {}): ReadingBuffer {
+    return new ReadingBuffer(this, options);
+  }
+
+  /** Returns the error that ended the chunk's retries, or undefined once every reading has a result. */
+  private async sendChunk(
+    items: IdentifiedReading[],
+    indexes: number[],
+    results: ReadingResult[],
+    options: CallOptions,
+  ): Promise<EnergyPipelineError | undefined> {
+    const policy = this.transport.retry;
+    const started = Date.now();
+    let pending = indexes;
+    for (let round = 1; ; round++) {
+      let answer: { results: WireItem[] };
+      try {
+        answer = await this.ingest.postReadingsBatch({
+          body: { readings: pending.map((i) => items[i]) },
+          signal: options.signal,
+        });
+      } catch (err) {
+        if (err instanceof EnergyPipelineError && err.retryable) return err;
+        throw err;
+      }
+      const again: number[] = [];
+      for (const item of answer.results) {
+        const index = pending[item.index]!;
+        if (item.status === 'rejected' && item.error === 'unavailable') again.push(index);
+        else results[index] = fromWire(index, items[index]!, item);
+      }
+      if (again.length === 0) return undefined;
+      const delayMs = backoffMs(round, policy);
+      if (round >= policy.maxAttempts || Date.now() - started + delayMs > policy.maxElapsedMs) {
+        for (const i of again) results[i] = rejected(i, items[i]!, 'unavailable', 'Not stored: the server stayed unavailable');
+        return undefined;
+      }
+      await sleep(delayMs, options.signal);
+      pending = again;
+    }
+  }
+}
+
+function fromWire(index: number, reading: IdentifiedReading, item: WireItem): ReadingResult {
+  if (item.status === 'accepted') {
+    return { index, reading_id: reading.reading_id, status: 'accepted', stream_id: item.stream_id, duplicate: item.duplicate };
+  }
+  const result = rejected(index, reading, item.error, item.message);
+  // The server names fields by their place in its request (`readings.7.timestamp`), which is
+  // not the caller's place once batches are split or resent: name them within the reading.
+  if (item.issues) result.issues = item.issues.map((i) => ({ ...i, path: i.path.replace(/^readings\.\d+\.?/, '') }));
+  return result;
+}
+
+function rejected(index: number, reading: IdentifiedReading, error: string, message: string) {
+  const retryable = error !== 'validation_failed';
+  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable } as Extract<
+    ReadingResult,
+    { status: 'rejected' }
+  >;
+}

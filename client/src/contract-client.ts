@@ -1,0 +1,92 @@
+import {
+  type AppRoute,
+  type AppRouter,
+  type ClientInferResponseBody,
+  initClient,
+  isAppRoute,
+  type PartialClientInferRequest,
+  type SuccessfulHttpStatusCode,
+} from '@ts-rest/core';
+import type { ErrorBody } from '@energy-pipeline/contract';
+import { type CallOptions, callWithRetry, createFetcher, type RawResponse, type RetryMode, type TransportConfig } from './transport.js';
+
+type Body<R extends AppRoute, S extends keyof R['responses']> = ClientInferResponseBody<R, S>;
+
+/**
+ * What a call resolves to: the body of any 2xx, and of other documented answers that are not
+ * error bodies (a health route's 503 describes the service). Error bodies are thrown instead.
+ */
+export type RouteAnswer<R extends AppRoute> = {
+  [S in keyof R['responses']]: S extends SuccessfulHttpStatusCode ? Body<R, S> : Body<R, S> extends ErrorBody ? never : Body<R, S>;
+}[keyof R['responses']];
+
+/** The route's params, query, body and headers as the contract types them, plus a signal. */
+export type RouteArgs<R extends AppRoute> = Omit<
+  PartialClientInferRequest<R>,
+  'fetchOptions' | 'overrideClientOptions' | 'cache' | 'next'
+> &
+  CallOptions;
+
+/** Whether a call may omit its argument: true when every property of the arguments is optional. */
+type AllOptional<T> = Partial<T> extends T ? true : false;
+
+export type RouteCall<R extends AppRoute> = AllOptional<RouteArgs<R>> extends true
+  ? (args?: RouteArgs<R>) => Promise<RouteAnswer<R>>
+  : (args: RouteArgs<R>) => Promise<RouteAnswer<R>>;
+
+/** One method per contract route (nested routers become nested objects). */
+export type ContractClient<T extends AppRouter> = {
+  [K in keyof T]: T[K] extends AppRoute ? RouteCall<T[K]> : T[K] extends AppRouter ? ContractClient<T[K]> : never;
+};
+
+type RawCall = (args: Record<string, unknown>) => Promise<RawResponse>;
+
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+export interface ContractClientOptions {
+  baseUrl: string;
+  headers: Record<string, string>;
+  transport: TransportConfig;
+  /** Routes that are safe to resend whatever their method (e.g. POST /readings, thanks to reading_id). */
+  idempotentRoutes?: readonly string[];
+}
+
+/**
+ * Derives a client from a ts-rest contract: ts-rest builds each request from the route, this adds
+ * timeouts, retries and typed errors. A route added to the contract appears here, typed, with no
+ * change to the SDK.
+ */
+export function createContractClient<T extends AppRouter>(contract: T, options: ContractClientOptions): ContractClient<T> {
+  const raw = initClient(contract, {
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    baseHeaders: options.headers,
+    api: createFetcher(options.transport),
+    // Statuses outside the contract (a proxy's 502) become typed errors here, not ts-rest's.
+    throwOnUnknownStatus: false,
+  }) as unknown as Record<string, unknown>;
+  const idempotent = new Set(options.idempotentRoutes ?? []);
+
+  const wrap = (router: AppRouter, rawRouter: Record<string, unknown>, prefix: string): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(router).map(([key, node]) => {
+        const name = prefix + key;
+        if (!isAppRoute(node)) return [key, wrap(node, rawRouter[key] as Record<string, unknown>, `${name}.`)];
+        const call = rawRouter[key] as RawCall;
+        const documented = new Set(Object.keys(node.responses).map(Number));
+        const mode: RetryMode = IDEMPOTENT_METHODS.has(node.method) || idempotent.has(name) ? 'idempotent' : 'refused-only';
+        const method = (args: Record<string, unknown> & CallOptions = {}) => {
+          const { signal, ...request } = args;
+          return callWithRetry(
+            options.transport,
+            documented,
+            (attemptSignal) => call({ ...request, fetchOptions: { signal: attemptSignal } }),
+            mode,
+            { signal },
+          );
+        };
+        return [key, method];
+      }),
+    );
+
+  return wrap(contract, raw, '') as ContractClient<T>;
+}

@@ -1,0 +1,112 @@
+import { EnergyPipelineError } from './errors.js';
+
+/** When and how often a failed request is sent again. */
+export interface RetryOptions {
+  /**
+   * Most requests per call, the first included; 1 turns retries off.
+   * @default 5
+   */
+  maxAttempts?: number;
+  /**
+   * Time budget of one call, in ms: no retry starts past it, and a wait that would end past it
+   * is not begun (the last error is thrown instead). The attempt in flight still gets its full
+   * `timeoutMs`.
+   * @default 30000
+   */
+  maxElapsedMs?: number;
+  /**
+   * Backoff before the first retry; it doubles with every further retry, up to `maxDelayMs`.
+   * @default 200
+   */
+  baseDelayMs?: number;
+  /**
+   * Cap of the computed backoff. A longer Retry-After from the server is still honoured.
+   * @default 10000
+   */
+  maxDelayMs?: number;
+}
+
+export type RetryPolicy = Required<RetryOptions>;
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, maxElapsedMs: 30_000, baseDelayMs: 200, maxDelayMs: 10_000 };
+
+export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
+  const policy = { ...DEFAULT_RETRY, ...options };
+  for (const [name, value] of Object.entries(policy)) {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`retry.${name} must be a non-negative number`);
+  }
+  if (policy.maxAttempts < 1) throw new RangeError('retry.maxAttempts must be at least 1');
+  return policy;
+}
+
+/**
+ * Full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniform wait between 0
+ * and the exponential bound spreads the retries of many devices that failed at the same moment.
+ * `retry` counts from 1.
+ */
+export function backoffMs(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const bound = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return Math.floor(random() * bound);
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored. */
+export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export interface RetryContext {
+  /** 1 for the first request. */
+  attempt: number;
+}
+
+export interface RetryHooks {
+  /** Called before each wait; for logging and tests. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: EnergyPipelineError }) => void;
+  signal?: AbortSignal | undefined;
+  random?: () => number;
+}
+
+/**
+ * Runs `attempt` until it succeeds, throws an error that is not retryable, or the budget
+ * (attempts, total time) runs out; the error thrown last carries the attempt count.
+ */
+export async function withRetry<T>(
+  policy: RetryPolicy,
+  attempt: (ctx: RetryContext) => Promise<T>,
+  hooks: RetryHooks = {},
+): Promise<T> {
+  const started = Date.now();
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt({ attempt: n });
+    } catch (err) {
+      if (!(err instanceof EnergyPipelineError)) throw err;
+      err.attempts = n;
+      if (!err.retryable || n >= policy.maxAttempts) throw err;
+      const delayMs = Math.max(err.retryAfterMs ?? 0, backoffMs(n, policy, hooks.random));
+      if (Date.now() - started + delayMs > policy.maxElapsedMs) throw err;
+      hooks.onRetry?.({ attempt: n, delayMs, error: err });
+      await sleep(delayMs, hooks.signal);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import type { ApiFetcher, ApiFetcherArgs } from '@ts-rest/core';
+import { EnergyPipelineError, NetworkError, TimeoutError, errorFromResponse } from './errors.js';
+import { parseRetryAfter, type RetryHooks, type RetryPolicy, withRetry } from './retry.js';
+
+/** What every request of one client shares. */
+export interface TransportConfig {
+  timeoutMs: number;
+  retry: RetryPolicy;
+  fetch: typeof globalThis.fetch;
+  /** Gzip request bodies at least this long (bytes of JSON); 0 turns compression off. */
+  gzipMinBytes: number;
+  onRetry?: RetryHooks['onRetry'];
+}
+
+export interface RawResponse {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+/** Whether a failed request may be sent again without risking a second effect. */
+export type RetryMode = 'idempotent' | 'refused-only';
+
+async function gzip(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function readBody(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return undefined;
+  if (!(res.headers.get('content-type') ?? '').includes('json')) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // A proxy's broken error page must not hide the status it came with.
+    return text;
+  }
+}
+
+/**
+ * The fetcher ts-rest calls: plain fetch plus gzip and typed network errors. ts-rest builds the
+ * URL, query and JSON body from the contract; timeouts and retries wrap it in `callWithRetry`.
+ */
+export function createFetcher(config: TransportConfig): ApiFetcher {
+  return async (args: ApiFetcherArgs): Promise<RawResponse> => {
+    const signal = args.fetchOptions?.signal ?? undefined;
+    const headers = { ...args.headers };
+    let body: RequestInit['body'] = args.body;
+    if (config.gzipMinBytes > 0 && typeof body === 'string' && body.length >= config.gzipMinBytes) {
+      body = await gzip(body);
+      headers['content-encoding'] = 'gzip';
+    }
+    try {
+      const res = await config.fetch(args.path, { ...args.fetchOptions, method: args.method, headers, body });
+      return { status: res.status, body: await readBody(res), headers: res.headers };
+    } catch (err) {
+      if (signal?.aborted) {
+        const reason: unknown = signal.reason;
+        if (reason instanceof Error && reason.name === 'TimeoutError') {
+          throw new TimeoutError(`No answer from ${args.method} ${args.path} in time`, { cause: reason });
+        }
+        throw reason; // the caller aborted: not ours to retry
+      }
+      const cause = (err as { cause?: { code?: string } }).cause;
+      const detail = cause?.code ?? (err as Error).message;
+      throw new NetworkError(`${args.method} ${args.path} failed: ${detail}`, { cause: err });
+    }
+  };
+}
+
+export interface CallOptions {
+  /** Cancels the call, waits between retries included. */
+  signal?: AbortSignal | undefined;
+}
+
+function isErrorBody(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
+}
+
+/**
+ * Runs one ts-rest call with a per-attempt timeout and the retry policy. Returns the body of a 2xx
+ * answer, or of another answer the route documents with a body of its own (a health route's 503);
+ * throws the typed error for everything else.
+ *
+ * `refused-only` retries only answers saying the request was not processed (429, 503), for
+ * routes where a resend after a lost answer could act twice.
+ */
+export function callWithRetry<T>(
+  config: TransportConfig,
+  documented: ReadonlySet<number>,
+  call: (signal: AbortSignal) => Promise<RawResponse>,
+  mode: RetryMode,
+  options: CallOptions = {},
+): Promise<T> {
+  const attempt = async (): Promise<T> => {
+    const timeout = AbortSignal.timeout(config.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let res: RawResponse;
+    try {
+      res = await call(signal);
+    } catch (err) {
+      // Without an answer nobody knows whether the server acted.
+      if (mode === 'refused-only' && err instanceof EnergyPipelineError) throw notRetryable(err);
+      throw err;
+    }
+    if (res.status >= 200 && res.status < 300) return res.body as T;
+    if (documented.has(res.status) && !isErrorBody(res.body)) return res.body as T;
+    const err = errorFromResponse(res.status, res.body, parseRetryAfter(res.headers.get('retry-after')));
+    if (mode === 'refused-only' && err.status !== 429 && err.status !== 503) throw notRetryable(err);
+    throw err;
+  };
+  return withRetry(config.retry, attempt, { onRetry: config.onRetry, signal: options.signal });
+}
+
+/** Stops the retry loop on this error while keeping its class for the caller. */
+function notRetryable(err: EnergyPipelineError): EnergyPipelineError {
+  Object.defineProperty(err, 'retryable', { value: false });
+  return err;
+}

@@ -1,0 +1,242 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { initContract } from '@ts-rest/core';
+import { z } from 'zod';
+import {
+  AuthError,
+  EnergyPipelineClient,
+  type EnergyPipelineError,
+  HttpError,
+  NetworkError,
+  RateLimitedError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+} from '../src/index.js';
+import { createContractClient } from '../src/contract-client.js';
+import { backoffMs, DEFAULT_RETRY, parseRetryAfter, retryPolicy } from '../src/retry.js';
+import { freePort } from '../../test/support/redis-server.js';
+import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
+
+const accepted = { status: 202, body: { status: 'success', stream_id: '1-0', message: 'ok' } };
+let server: FakeServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function serve(script: (n: number) => FakeReply) {
+  server = await startFakeServer((_req, n) => script(n));
+  return server;
+}
+
+const clientFor = (url: string, options: Partial<ConstructorParameters<typeof EnergyPipelineClient>[0]> = {}) =>
+  new EnergyPipelineClient({ ingestUrl: url, retry: quickRetry, timeoutMs: 2_000, ...options });
+
+describe('backoff and Retry-After', () => {
+  it('draws full jitter below a doubling bound capped at maxDelayMs', () => {
+    const policy = retryPolicy({ baseDelayMs: 100, maxDelayMs: 1_000 });
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, policy, () => 0.999))).toEqual([99, 199, 399, 799, 999]);
+    expect(backoffMs(3, policy, () => 0)).toBe(0);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, and ignores garbage', () => {
+    const now = Date.parse('2026-01-15T10:00:00Z');
+    expect(parseRetryAfter('3', now)).toBe(3_000);
+    expect(parseRetryAfter('Thu, 15 Jan 2026 10:00:05 GMT', now)).toBe(5_000);
+    expect(parseRetryAfter('Thu, 15 Jan 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it('has documented defaults and refuses nonsense', () => {
+    expect(DEFAULT_RETRY).toEqual({ maxAttempts: 5, maxElapsedMs: 30_000, baseDelayMs: 200, maxDelayMs: 10_000 });
+    expect(() => retryPolicy({ maxAttempts: 0 })).toThrow(RangeError);
+    expect(() => retryPolicy({ baseDelayMs: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('retries of one reading against a failing server', () => {
+  it.each([502, 503, 504])('retries %i and sends the same reading_id every time', async (status) => {
+    const s = await serve((n) => (n < 3 ? { status, body: unavailable } : accepted));
+    const result = await clientFor(s.url).sendReading(reading());
+    expect(s.requests).toHaveLength(3);
+    const ids = s.requests.map((r) => (r.body as { reading_id: string }).reading_id);
+    expect(new Set(ids)).toEqual(new Set([result.reading_id]));
+  });
+
+  it('waits as long as Retry-After says on 429, then succeeds', async () => {
+    const s = await serve((n) =>
+      n === 1 ? { status: 429, body: { error: 'rate_limited', message: 'slow down' }, headers: { 'retry-after': '1' } } : accepted,
+    );
+    const waits: number[] = [];
+    const started = Date.now();
+    await clientFor(s.url, { onRetry: (i) => waits.push(i.delayMs) }).sendReading(reading());
+    expect(waits).toEqual([1_000]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it('gives up with a RateLimitedError carrying Retry-After when it would outlast the budget', async () => {
+    const s = await serve(() => ({ status: 429, body: { error: 'rate_limited', message: 'slow down' }, headers: { 'retry-after': '60' } }));
+    const err = (await clientFor(s.url).sendReading(reading()).catch((e: unknown) => e)) as RateLimitedError;
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect([err.kind, err.retryAfterMs, err.attempts]).toEqual(['rate_limited', 60_000, 1]);
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('stops after maxAttempts with the last error', async () => {
+    const s = await serve(() => ({ status: 503, body: unavailable, headers: { 'retry-after': '0' } }));
+    const err = (await clientFor(s.url).sendReading(reading()).catch((e: unknown) => e)) as UnavailableError;
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect([err.code, err.status, err.attempts]).toEqual(['unavailable', 503, quickRetry.maxAttempts]);
+    expect(s.requests).toHaveLength(quickRetry.maxAttempts);
+  });
+
+  it('stops when the total time budget is spent, however many attempts remain', async () => {
+    const s = await serve(() => ({ status: 503, body: unavailable }));
+    const retry = { maxAttempts: 1_000, maxElapsedMs: 300, baseDelayMs: 50, maxDelayMs: 50 };
+    const started = Date.now();
+    const err = (await clientFor(s.url, { retry }).sendReading(reading()).catch((e: unknown) => e)) as EnergyPipelineError;
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(s.requests.length).toBeLessThan(1_000);
+    expect(err.attempts).toBe(s.requests.length);
+  });
+
+  it.each([
+    [400, ValidationError, { error: 'validation_failed', message: 'bad', issues: [{ in: 'body', path: 'site_id', message: 'x' }] }],
+    [401, AuthError, { error: 'unauthorized', message: 'no key' }],
+    [403, AuthError, { error: 'forbidden', message: 'not yours' }],
+    [413, HttpError, { error: 'payload_too_large', message: 'big' }],
+    [500, HttpError, { error: 'internal', message: 'oops' }],
+  ] as const)('does not retry %i and throws %o', async (status, type, body) => {
+    const s = await serve(() => ({ status, body }));
+    const err = (await clientFor(s.url).sendReading(reading()).catch((e: unknown) => e)) as EnergyPipelineError;
+    expect(err).toBeInstanceOf(type);
+    expect([err.status, err.code, err.retryable]).toEqual([status, body.error, false]);
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('retries a timeout, then reports a TimeoutError', async () => {
+    const s = await serve((n) => (n === 1 ? 'hang' : accepted));
+    await clientFor(s.url, { timeoutMs: 200 }).sendReading(reading());
+    expect(s.requests).toHaveLength(2);
+
+    const always = await startFakeServer(() => 'hang');
+    try {
+      const err = (await clientFor(always.url, { timeoutMs: 100, retry: { ...quickRetry, maxAttempts: 2 } })
+        .sendReading(reading())
+        .catch((e: unknown) => e)) as TimeoutError;
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect([err.kind, err.attempts]).toEqual(['timeout', 2]);
+    } finally {
+      await always.close();
+    }
+  });
+
+  it('retries a reset connection and reports a refused one as a NetworkError', async () => {
+    const s = await serve((n) => (n === 1 ? 'reset' : accepted));
+    await clientFor(s.url).sendReading(reading());
+    expect(s.requests).toHaveLength(2);
+
+    const port = await freePort(); // nothing listens there
+    const err = (await clientFor(`http://127.0.0.1:${port}`).sendReading(reading()).catch((e: unknown) => e)) as NetworkError;
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(err.attempts).toBe(quickRetry.maxAttempts);
+  });
+
+  it('stops waiting when the caller aborts', async () => {
+    const s = await serve(() => ({ status: 503, body: unavailable, headers: { 'retry-after': '30' } }));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('shutting down')), 100);
+    const retry = { ...quickRetry, maxElapsedMs: 60_000 };
+    const err = await clientFor(s.url, { retry }).sendReading(reading(), { signal: controller.signal }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('shutting down');
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('sends the API key as a Bearer token and can gzip bodies', async () => {
+    const s = await serve(() => accepted);
+    await clientFor(s.url, { apiKey: 'k-123', gzipMinBytes: 1 }).sendReading(reading(7));
+    const [req] = s.requests;
+    expect(req!.headers['authorization']).toBe('Bearer k-123');
+    expect(req!.headers['content-encoding']).toBe('gzip');
+    expect((req!.body as { power_reading: number }).power_reading).toBe(107);
+  });
+});
+
+describe('retries of a batch', () => {
+  it('resends only the readings the server could not store, never the accepted ones', async () => {
+    const seen: string[][] = [];
+    server = await startFakeServer((req) => {
+      const readings = (req.body as { readings: { reading_id: string; power_reading: number }[] }).readings;
+      seen.push(readings.map((r) => r.reading_id));
+      // Odd power readings fail the first time they arrive, as when a Redis write fails mid-batch.
+      const results = readings.map((r, index) =>
+        seen.length === 1 && r.power_reading % 2 === 1
+          ? { index, status: 'rejected', ...unavailable }
+          : { index, status: 'accepted', stream_id: `9-${r.power_reading}`, duplicate: false },
+      );
+      const ok = results.filter((r) => r.status === 'accepted').length;
+      return { status: 200, body: { accepted: ok, rejected: results.length - ok, results } };
+    });
+    const readings = Array.from({ length: 6 }, (_, i) => reading(i));
+    const sent = await clientFor(server.url).sendReadings(readings);
+    expect([sent.accepted, sent.rejected]).toEqual([6, 0]);
+    const ids = sent.results.map((r) => r.reading_id);
+    expect(seen).toEqual([ids, [ids[1], ids[3], ids[5]]]);
+    expect(sent.results.map((r) => (r.status === 'accepted' ? r.stream_id : r.error))).toEqual(
+      readings.map((r) => `9-${r.power_reading}`),
+    );
+  });
+
+  it('retries a whole batch answered 503 and reports readings it could not deliver as retryable', async () => {
+    const s = await serve(() => ({ status: 503, body: unavailable }));
+    const sent = await clientFor(s.url, { batchSize: 2 }).sendReadings([reading(1), reading(2), reading(3)]);
+    // The first batch used up the budget; the second was not tried, and says so.
+    expect(s.requests).toHaveLength(quickRetry.maxAttempts);
+    expect([sent.accepted, sent.rejected]).toEqual([0, 3]);
+    expect(sent.results.map((r) => r.status === 'rejected' && [r.error, r.retryable])).toEqual([
+      ['unavailable', true],
+      ['unavailable', true],
+      ['unavailable', true],
+    ]);
+  });
+
+  it('throws errors that concern every reading, such as a bad API key', async () => {
+    const s = await serve(() => ({ status: 401, body: { error: 'unauthorized', message: 'unknown API key' } }));
+    await expect(clientFor(s.url).sendReadings([reading(1)])).rejects.toBeInstanceOf(AuthError);
+  });
+
+  it('chunks to batchSize and keeps reading_ids stable across requests', async () => {
+    server = await startFakeServer((req) => ({ status: 200, body: acceptAll(req.body) }));
+    const sent = await clientFor(server.url, { batchSize: 3 }).sendReadings(Array.from({ length: 7 }, (_, i) => reading(i)));
+    expect(server.requests.map((r) => (r.body as { readings: unknown[] }).readings.length)).toEqual([3, 3, 1]);
+    const wireIds = server.requests.flatMap((r) => (r.body as { readings: { reading_id: string }[] }).readings.map((x) => x.reading_id));
+    expect(wireIds).toEqual(sent.results.map((r) => r.reading_id));
+  });
+});
+
+describe('routes derived from a contract', () => {
+  const c = initContract();
+  const contract = c.router({
+    replay: { method: 'POST', path: '/dead-letters/:id/replay', body: z.object({}), responses: { 200: z.object({ ok: z.boolean() }) } },
+    get: { method: 'GET', path: '/items/:id', query: z.object({ full: z.string().optional() }), responses: { 200: z.object({ id: z.string() }) } },
+  });
+  const transport = { timeoutMs: 1_000, retry: retryPolicy(quickRetry), fetch: globalThis.fetch, gzipMinBytes: 0 };
+
+  it('builds paths and queries from the contract and retries GETs on 502', async () => {
+    const s = await serve((n) => (n === 1 ? { status: 502, body: 'bad gateway' } : { status: 200, body: { id: 'x' } }));
+    const api = createContractClient(contract, { baseUrl: s.url, headers: {}, transport });
+    expect(await api.get({ params: { id: 'a b' }, query: { full: 'yes' } })).toEqual({ id: 'x' });
+    expect(s.requests.map((r) => r.url)).toEqual(['/items/a%20b?full=yes', '/items/a%20b?full=yes']);
+  });
+
+  it('does not resend a POST whose answer is lost, but does after a 503 that says it was not processed', async () => {
+    const s = await serve((n) => (n === 1 ? { status: 503, body: unavailable } : n === 2 ? { status: 502, body: 'x' } : { status: 200, body: { ok: true } }));
+    const api = createContractClient(contract, { baseUrl: s.url, headers: {}, transport });
+    const err = (await api.replay({ params: { id: '1' }, body: {} }).catch((e: unknown) => e)) as UnavailableError;
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect([err.status, err.attempts]).toEqual([502, 2]);
+  });
+});
