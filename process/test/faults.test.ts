@@ -51,12 +51,13 @@ async function send(ingest: FastifyInstance, readings: Reading[], batchSize: num
     while (todo.length > 0) {
       const res = await ingest.inject({ method: 'POST', url: '/readings/batch', payload: { readings: todo } });
       if (res.statusCode === 200) {
-        const results = res.json().results as { status: string; stream_id?: string; duplicate?: boolean }[];
+        const results = res.json().results as { status: string; stream_id?: string }[];
         const retry: Reading[] = [];
         results.forEach((r, j) => {
-          if (r.status === 'accepted') {
-            if (!r.duplicate) ledger.push({ reading: todo[j]!, id: r.stream_id! });
-          } else retry.push(todo[j]!);
+          // A duplicate is a reading an earlier attempt stored without us hearing back: this
+          // is its first 2xx, with its original stream id.
+          if (r.status === 'accepted') ledger.push({ reading: todo[j]!, id: r.stream_id! });
+          else retry.push(todo[j]!);
         });
         todo = retry;
       } else {
