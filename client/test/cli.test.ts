@@ -97,7 +97,21 @@ describe('energy-pipeline CLI', () => {
     const text = await cli(['query']);
     expect(text.stdout).toContain(`processed: ${total} total`);
     expect((await cli(['query', 'health'])).stdout).toContain('status ok');
-    expect((await cli(['query', 'series'])).code).toBe(2);
+    expect((await cli(['query', 'series'])).code).toBe(2); // needs --site
+    expect((await cli(['query', 'nonsense'])).code).toBe(2);
+    const sites = await cli(['query', 'sites', '--json']);
+    const first = (JSON.parse(sites.stdout) as { sites: { site_id: string; count: number }[] }).sites[0]!;
+    expect(first.count).toBeGreaterThan(0);
+    const devices = await cli(['query', 'devices', '--site', first.site_id]);
+    expect(devices.stdout).toMatch(/readings, mean .* W, latest/);
+    const series = await cli(['query', 'series', '--site', first.site_id, '--bucket', 'hour', '--from', '2020-01-01T00:00:00Z', '--json']);
+    // 2020 to now is far more than QUERY_MAX_POINTS hour buckets: a clear 400 naming `from`.
+    expect(series.code).not.toBe(0);
+    expect(series.stderr).toContain('from');
+    const recent = await cli(['query', 'series', '--site', first.site_id, '--bucket', 'hour', '--json']);
+    const points = (JSON.parse(recent.stdout) as { points: { count: number }[] }).points;
+    expect(points.reduce((n, p) => n + p.count, 0)).toBeGreaterThan(0);
+    expect((await cli(['query', 'dead-letters'])).stdout).toContain('0 dead letters');
   });
 });
 
