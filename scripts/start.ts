@@ -14,13 +14,15 @@ import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => console.log(`[start] ${line}`);
 
-let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number };
+let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number; REDIS_DATA_DIR: string };
 try {
   env = parseEnv(
     {
       REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
       INGEST_PORT: port(8000),
       PROCESS_PORT: port(8001),
+      /** Where a private redis-server keeps its append-only file. */
+      REDIS_DATA_DIR: z.string().default(`${root}.data/redis`),
     },
     process.env,
   );
@@ -59,9 +61,9 @@ async function startPrivateRedis(url: string) {
         '  or point REDIS_URL at a running Redis 7 or later, then run npm start again.',
     );
   }
-  const dir = `${root}.data/redis`;
+  const dir = env.REDIS_DATA_DIR;
   mkdirSync(dir, { recursive: true });
-  say(`no Redis at ${url}; starting a private redis-server (data in .data/redis)`);
+  say(`no Redis at ${url}; starting a private redis-server (data in ${dir})`);
   redisServer = spawn(
     'redis-server',
     ['--port', p || '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],

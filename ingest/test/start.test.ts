@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
@@ -12,7 +15,67 @@ beforeAll(async () => {
 });
 afterAll(async () => redis.stop());
 
+function start(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@energy-pipeline/source', 'scripts/start.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, output: () => out, exited };
+}
+
 describe('npm start', () => {
+  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', async () => {
+    const [redisPort, ingestPort, processPort] = [await freePort(), await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
+    const run = start({
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_DATA_DIR: dataDir,
+      INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort),
+    });
+    try {
+      await eventually(() => run.output().includes('energy-pipeline is running'), 30_000, 100);
+      expect(run.output()).toContain('starting a private redis-server');
+      expect(run.output()).toContain(`curl -X POST http://localhost:${ingestPort}/readings`);
+      const res = await fetch(`http://127.0.0.1:${ingestPort}/readings`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedReading()),
+      });
+      expect(res.status).toBe(202);
+      await eventually(async () => {
+        const m = (await (await fetch(`http://127.0.0.1:${processPort}/metrics`)).json()) as { processed: { total: number } };
+        return m.processed.total === 1;
+      });
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+      // Its Redis went with it.
+      await expect(fetch(`http://127.0.0.1:${ingestPort}/health`)).rejects.toThrow();
+      const probe = await import('ioredis').then(({ Redis }) => new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null }));
+      probe.on('error', () => {});
+      await expect(probe.connect()).rejects.toThrow();
+      probe.disconnect();
+    } finally {
+      run.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('says how to get Redis when none answers and redis-server is not installed', async () => {
+    // A PATH with node and nothing else.
+    const bin = mkdtempSync(join(tmpdir(), 'ep-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    try {
+      const run = start({ PATH: bin, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain('redis-server is not installed');
+      expect(run.output()).toContain('apt-get install -y redis-server');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   it('runs ingest with auth off, and says so', async () => {
     const [ingestPort, processPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@energy-pipeline/source', 'scripts/start.ts'], {

@@ -100,6 +100,22 @@ describe('leaving the group', () => {
   });
 });
 
+describe('a dropped connection', () => {
+  it('is reconnected and reading resumes, for the blocking reader and the command connection alike', async () => {
+    const w = worker({ CONSUMER_NAME: 'dropped', READ_BLOCK_MS: '1000' });
+    w.start();
+    await addReadings(redis.client, [reading(1)]);
+    await eventually(async () => (await processed()) === 1);
+
+    // What a proxy restart or a NAT timeout does: the server closes the worker's sockets
+    // (its blocking reader and its command connection) under it.
+    expect(await redis.client.call('CLIENT', 'KILL', 'USER', 'default', 'SKIPME', 'yes')).toBe(2);
+    await addReadings(redis.client, [reading(2), reading(3)]);
+    await eventually(async () => (await processed()) === 3, 15_000, 50);
+    expect(w.status().running).toBe(true);
+  });
+});
+
 describe('a Redis that stops answering', () => {
   it('does not hang the reader: the watchdog reconnects and processing resumes', async () => {
     const w = worker({ READ_BLOCK_MS: '100', REDIS_COMMAND_TIMEOUT_MS: '500' });
