@@ -22,6 +22,7 @@ const valueSets: Record<string, string[]> = {
   keda: ['--set', 'process.keda.enabled=true'],
   'autoscaling off': ['--set', 'ingest.autoscaling.enabled=false'],
   'process hpa': ['--set', 'process.autoscaling.enabled=true'],
+  gke: ['--values', join(chartDir, 'values-gke.yaml'), '--set', 'redis.external.host=10.0.0.3', '--set', 'redis.external.cidr=10.0.0.0/29'],
   'monitoring and auth': [
     '--set', 'metrics.serviceMonitor.enabled=true',
     '--set', 'metrics.podMonitoring.enabled=true',
