@@ -19,8 +19,13 @@ const services = [
 ] as const;
 
 // The Node that runs the tests runs the images' steps too (CI does this on Node 20 and on 24).
-const PATH = `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`;
-const baseEnv = { PATH, HOME: process.env['HOME'] ?? tmpdir() };
+// The machine's environment is kept (e.g. NODE_EXTRA_CA_CERTS, without which npm's registry
+// requests can stall here), but not the npm_* variables of the `npm test` that started vitest.
+const baseEnv: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !/^npm_/i.test(e[0]))),
+  PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
+  HOME: process.env['HOME'] ?? tmpdir(),
+};
 
 interface Running {
   child: ChildProcess;
@@ -96,7 +101,8 @@ describe('container images, replayed outside Docker', () => {
   it('starts both images from their CMD and reports healthy', async () => {
     for (const { service } of services) {
       const image = images[service]!;
-      const env = { ...image.env, PORT: String(await freePort()), REDIS_URL: redis.url, LOG_LEVEL: 'warn' };
+      // AUTH_DISABLED: the smoke test posts without an API key, as on a development cluster.
+      const env = { ...image.env, PORT: String(await freePort()), REDIS_URL: redis.url, LOG_LEVEL: 'warn', AUTH_DISABLED: 'true' };
       running[service] = run(image.cmd, join(image.root, image.workdir), env);
     }
     for (const { service } of services) {
