@@ -40,9 +40,12 @@ export abstract class EnergyPipelineError extends Error {
 
   /** Whether sending the same request again later may succeed. */
   get retryable(): boolean {
-    return false;
+    return RETRYABLE.has(this.kind);
   }
 }
+
+/** Kinds that a later attempt may get past: the server or the network, not the request. */
+const RETRYABLE: ReadonlySet<ErrorKind> = new Set(['rate_limited', 'unavailable', 'network', 'timeout']);
 
 /** 400: the request (or a reading) is invalid; `issues` names each wrong field. Not retried. */
 export class ValidationError extends EnergyPipelineError {
@@ -62,17 +65,11 @@ export class AuthError extends EnergyPipelineError {
 /** 429: too many requests; retried after `retryAfterMs` until the retry budget runs out. */
 export class RateLimitedError extends EnergyPipelineError {
   readonly kind = 'rate_limited' as const;
-  override get retryable() {
-    return true;
-  }
 }
 
 /** 502, 503 or 504: the service or what it depends on (Redis) is down or overloaded. Retried. */
 export class UnavailableError extends EnergyPipelineError {
   readonly kind = 'unavailable' as const;
-  override get retryable() {
-    return true;
-  }
 }
 
 /** Any other non-2xx answer (404, 413, 415, 500, ...). Not retried. */
@@ -83,17 +80,11 @@ export class HttpError extends EnergyPipelineError {
 /** The request did not get an answer: DNS, refused or reset connection. Retried. */
 export class NetworkError extends EnergyPipelineError {
   readonly kind = 'network' as const;
-  override get retryable() {
-    return true;
-  }
 }
 
 /** No answer within `timeoutMs`. Retried: the reading_id makes a resend safe. */
 export class TimeoutError extends EnergyPipelineError {
   readonly kind = 'timeout' as const;
-  override get retryable() {
-    return true;
-  }
 }
 
 /** Thrown by `ReadingBuffer.add()` when the buffer is full and its policy is `reject`. */

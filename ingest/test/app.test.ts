@@ -1,28 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
 import { buildIngestApp } from '../src/app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { ingestConfig, seedReading } from './helpers.js';
+import { ingestConfig, seedReading, useIngestApp } from './helpers.js';
 
-let redis: TestRedis;
-let app: FastifyInstance;
+const t = useIngestApp();
 const stream = 'test_readings';
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-  app = buildIngestApp(ingestConfig(redis.url));
-  await app.ready();
-});
-afterAll(async () => {
-  await app.close();
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.client.del(stream);
-});
-
 const post = (payload: unknown, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url: '/readings', payload: payload as string, headers: { 'content-type': 'application/json', ...headers } });
+  t.app.inject({ method: 'POST', url: '/readings', payload: payload as string, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('POST /readings', () => {
   it("accepts the seed's curl body with 202 and the seed's response shape, and appends it to the stream", async () => {
@@ -32,7 +16,7 @@ describe('POST /readings', () => {
     const json = res.json();
     expect(json).toEqual({ status: 'success', stream_id: expect.stringMatching(/^\d+-\d+$/), message: 'Reading successfully ingested' });
 
-    const entries = await redis.client.xrange(stream, '-', '+');
+    const entries = await t.redis.client.xrange(stream, '-', '+');
     expect(entries).toHaveLength(1);
     const [id, fields] = entries[0]!;
     expect(id).toBe(json.stream_id);
@@ -56,7 +40,7 @@ describe('POST /readings', () => {
     expect(body.error).toBe('validation_failed');
     expect(body.issues.map((i: { path: string }) => i.path)).toContain(field);
     expect(body.message).toContain(field);
-    expect(await redis.client.xlen(stream)).toBe(0);
+    expect(await t.redis.client.xlen(stream)).toBe(0);
   });
 
   it('answers malformed JSON, an empty body and a JSON array with 400', async () => {
@@ -65,13 +49,13 @@ describe('POST /readings', () => {
       expect(res.statusCode, payload).toBe(400);
       expect(res.json().error).toMatch(/bad_request|validation_failed/);
     }
-    expect(await redis.client.xlen(stream)).toBe(0);
+    expect(await t.redis.client.xlen(stream)).toBe(0);
   });
 
   it('answers a __proto__ key with 400 and writes nothing', async () => {
     const res = await post('{"__proto__": {"x": 1}, "site_id": "s", "device_id": "d", "power_reading": 1, "timestamp": "2024-01-15T10:30:00Z"}');
     expect(res.statusCode).toBe(400);
-    expect(await redis.client.xlen(stream)).toBe(0);
+    expect(await t.redis.client.xlen(stream)).toBe(0);
   });
 
   it('answers a wrong content type with 415', async () => {
@@ -81,7 +65,7 @@ describe('POST /readings', () => {
   });
 
   it('answers an oversized body with 413', async () => {
-    const small = buildIngestApp(ingestConfig(redis.url, { BODY_LIMIT_BYTES: '256' }));
+    const small = buildIngestApp(ingestConfig(t.redis.url, { BODY_LIMIT_BYTES: '256' }));
     try {
       const res = await small.inject({
         method: 'POST', url: '/readings', headers: { 'content-type': 'application/json' },
@@ -95,7 +79,7 @@ describe('POST /readings', () => {
   });
 
   it('answers an unknown route with a 404 error body', async () => {
-    const res = await app.inject({ method: 'GET', url: '/nope' });
+    const res = await t.app.inject({ method: 'GET', url: '/nope' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: 'not_found', message: 'No route GET /nope' });
   });
@@ -103,17 +87,17 @@ describe('POST /readings', () => {
 
 describe('GET /health and /metrics', () => {
   it('reports Redis up', async () => {
-    const res = await app.inject({ method: 'GET', url: '/health' });
+    const res = await t.app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'ok', redis: 'up', stream });
   });
 
   it('reports stream length, ends and the accepted and rejected counts', async () => {
-    const before = (await app.inject({ method: 'GET', url: '/metrics' })).json();
+    const before = (await t.app.inject({ method: 'GET', url: '/metrics' })).json();
     const a = (await post(JSON.stringify(seedReading()))).json().stream_id;
     const b = (await post(JSON.stringify(seedReading()))).json().stream_id;
     await post(JSON.stringify(seedReading({ power_reading: 'x' })));
-    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    const res = await t.app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     const m = res.json();
     expect(m.stream).toEqual({ name: stream, length: 2, first_id: a, last_id: b, groups: 0 });

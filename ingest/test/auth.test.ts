@@ -1,15 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@energy-pipeline/contract/server';
-import { buildIngestApp } from '../src/app.js';
 import { findKey, hashToken, parseApiKeys } from '../src/api-keys.js';
 import { loadIngestConfig } from '../src/config.js';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, freePort } from '../../test/support/redis-server.js';
 import { spawnService } from '../../test/support/spawn-service.js';
-import { ingestConfig, seedReading } from './helpers.js';
+import { seedReading, useIngestApp } from './helpers.js';
 
 const stream = 'test_readings';
 // Two keys valid at once (rotation): one for any site, one scoped to two sites (one with a `:`).
@@ -17,25 +15,11 @@ const FLEET = 'fleet-token-6b1f0e6c2f0d4a8e9d51';
 const GATEWAY = 'gateway-token-0c9e4b7a1d2f4e6b8a03';
 const API_KEYS = `${hashToken(FLEET)}\n${hashToken(GATEWAY)}:site-001,site:002`;
 
-let redis: TestRedis;
-let app: FastifyInstance;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  app = buildIngestApp(ingestConfig(redis.url, { API_KEYS }));
-  await app.ready();
-});
-afterAll(async () => {
-  await app.close();
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.client.del(stream);
-});
+const t = useIngestApp({ API_KEYS });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url, payload, headers });
+  t.app.inject({ method: 'POST', url, payload, headers });
 
 describe('API keys', () => {
   it('answers 401 with WWW-Authenticate without a key, with a wrong one, or another scheme, and stores nothing', async () => {
@@ -54,14 +38,14 @@ describe('API keys', () => {
         expect(res.json()).toMatchObject({ error: 'unauthorized', message: expect.any(String) });
       }
     }
-    expect(await redis.client.xlen(stream)).toBe(0);
+    expect(await t.redis.client.xlen(stream)).toBe(0);
   });
 
   it('accepts either of two configured keys (rotation)', async () => {
     expect((await post('/readings', seedReading(), bearer(FLEET))).statusCode).toBe(202);
     expect((await post('/readings', seedReading(), bearer(GATEWAY))).statusCode).toBe(202);
     expect((await post('/readings', seedReading(), { authorization: `bearer   ${FLEET}` })).statusCode).toBe(202);
-    expect(await redis.client.xlen(stream)).toBe(3);
+    expect(await t.redis.client.xlen(stream)).toBe(3);
   });
 
   it("answers 403 for a reading outside the key's sites, and stores it for a site inside", async () => {
@@ -70,7 +54,7 @@ describe('API keys', () => {
     expect(outside.json()).toEqual({ error: 'forbidden', message: expect.stringContaining('site-003') });
     expect((await post('/readings', seedReading({ site_id: 'site:002' }), bearer(GATEWAY))).statusCode).toBe(202);
     expect((await post('/readings', seedReading({ site_id: 'site-003' }), bearer(FLEET))).statusCode).toBe(202);
-    expect(await redis.client.xlen(stream)).toBe(2);
+    expect(await t.redis.client.xlen(stream)).toBe(2);
   });
 
   it('rejects out-of-scope batch items one by one as forbidden and stores the rest', async () => {
@@ -80,19 +64,19 @@ describe('API keys', () => {
     const body = res.json();
     expect(body).toMatchObject({ accepted: 2, rejected: 1 });
     expect(body.results[1]).toMatchObject({ index: 1, status: 'rejected', error: 'forbidden' });
-    expect(await redis.client.xlen(stream)).toBe(2);
+    expect(await t.redis.client.xlen(stream)).toBe(2);
   });
 
   it('keeps health, metrics, the OpenAPI document and the docs open', async () => {
     for (const url of ['/health', '/metrics', '/openapi.json', '/docs/']) {
-      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
     }
   });
 
   it('counts unauthenticated and forbidden readings by reason', async () => {
     await post('/readings', seedReading());
     await post('/readings', seedReading({ site_id: 'elsewhere' }), bearer(GATEWAY));
-    const { rejected_by_reason } = (await app.inject({ method: 'GET', url: '/metrics' })).json().readings;
+    const { rejected_by_reason } = (await t.app.inject({ method: 'GET', url: '/metrics' })).json().readings;
     expect(rejected_by_reason.unauthorized).toBeGreaterThanOrEqual(1);
     expect(rejected_by_reason.forbidden).toBeGreaterThanOrEqual(1);
   });
@@ -139,7 +123,7 @@ describe('logs', () => {
   it('carry request ids and never a token', async () => {
     const port = await freePort();
     const svc = spawnService('ingest', {
-      REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', API_KEYS, LOG_LEVEL: 'trace', REDIS_STREAM: stream,
+      REDIS_URL: t.redis.url, PORT: String(port), HOST: '127.0.0.1', API_KEYS, LOG_LEVEL: 'trace', REDIS_STREAM: stream,
     });
     try {
       const base = `http://127.0.0.1:${port}`;

@@ -1,27 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { buildIngestApp } from '../src/app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { ingestConfig, seedReading } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { seedReading, useIngestApp } from './helpers.js';
 
-let redis: TestRedis;
-let app: FastifyInstance;
+const t = useIngestApp({ BATCH_MAX_READINGS: '5' });
 const stream = 'test_readings';
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-  app = buildIngestApp(ingestConfig(redis.url, { BATCH_MAX_READINGS: '5' }));
-  await app.ready();
-});
-afterAll(async () => {
-  await app.close();
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.client.del(stream);
-});
-
-const postBatch = (payload: unknown) => app.inject({ method: 'POST', url: '/readings/batch', payload: payload as object });
+const postBatch = (payload: unknown) => t.app.inject({ method: 'POST', url: '/readings/batch', payload: payload as object });
 
 describe('POST /readings/batch', () => {
   it('stores every valid reading in request order and answers per item', async () => {
@@ -30,7 +13,7 @@ describe('POST /readings/batch', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ accepted: 3, rejected: 0 });
-    const entries = await redis.client.xrange(stream, '-', '+');
+    const entries = await t.redis.client.xrange(stream, '-', '+');
     expect(body.results.map((r: { stream_id: string }) => r.stream_id)).toEqual(entries.map(([id]) => id));
     expect(entries.map(([, f]) => f[f.indexOf('device_id') + 1])).toEqual(['d0', 'd1', 'd2']);
   });
@@ -42,7 +25,7 @@ describe('POST /readings/batch', () => {
     expect(body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
     expect(body.results[1].issues.map((i: { path: string }) => i.path)).toEqual(['readings.1.power_reading']);
     expect(body.results[2].issues.map((i: { path: string }) => i.path)).toContain('readings.2.power_readng');
-    expect(await redis.client.xlen(stream)).toBe(1);
+    expect(await t.redis.client.xlen(stream)).toBe(1);
   });
 
   it.each([
@@ -55,6 +38,6 @@ describe('POST /readings/batch', () => {
     expect(res.statusCode).toBe(400);
     const paths = res.json().issues.map((i: { path: string }) => i.path);
     expect(paths.some((p: string) => p === 'readings' || p === 'extra')).toBe(true);
-    expect(await redis.client.xlen(stream)).toBe(0);
+    expect(await t.redis.client.xlen(stream)).toBe(0);
   });
 });

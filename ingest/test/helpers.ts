@@ -1,4 +1,8 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildIngestApp } from '../src/app.js';
 import { loadIngestConfig, type IngestConfig } from '../src/config.js';
+import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 
 /**
  * Config as main.ts would build it from the environment, pointed at a test Redis. Auth is off
@@ -16,3 +20,24 @@ export const seedReading = (overrides: Record<string, unknown> = {}) => ({
   timestamp: new Date().toISOString(),
   ...overrides,
 });
+
+/**
+ * An ingest app on a private redis-server for one test file, with an empty stream before each
+ * test: `const t = useIngestApp(env)`, then `t.app` and `t.redis` inside tests.
+ */
+export function useIngestApp(env: Record<string, string> = {}) {
+  const t = {} as { app: FastifyInstance; redis: TestRedis };
+  beforeAll(async () => {
+    t.redis = await startRedisServer();
+    t.app = buildIngestApp(ingestConfig(t.redis.url, env));
+    await t.app.ready();
+  });
+  afterAll(async () => {
+    await t.app?.close();
+    await t.redis?.stop();
+  });
+  beforeEach(async () => {
+    await t.redis.client.del('test_readings');
+  });
+  return t;
+}
