@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toIssues, validationError, type ErrorBody, type Issue } from '../errors.js';
 
@@ -66,16 +67,26 @@ export function installHttpDefaults(app: FastifyInstance) {
   );
 }
 
+const ROUTINE_PATHS = new Set(['/health', '/metrics']);
+
+/** GET /health and GET /metrics: probes and scrapes, not worth a log line each. */
+export const isRoutineRequest = (request: { method: string; url: string }) =>
+  request.method === 'GET' && ROUTINE_PATHS.has(request.url.split('?')[0]!);
+
 /**
  * Fastify options both services share: pino at `level`, request ids taken from an incoming
  * `x-request-id` (so a gateway's id follows the reading) or made up, and no secrets in logs.
  */
-export function serverOptions(level: string, bodyLimit = 1_048_576) {
+export function serverOptions(level: string, bodyLimit = 1_048_576, destination?: { write(line: string): void }) {
   return {
     logger: {
       level,
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+      ...(destination ? { stream: destination } : {}),
     },
+    // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
+    // would drown the requests that matter. Their failures still show (handlers log them).
+    logController: new LogController({ disableRequestLogging: isRoutineRequest }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit,
