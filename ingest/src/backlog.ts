@@ -1,12 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { isMissingStreamOrGroup, xinfoRecord } from '@energy-pipeline/contract/server';
 
-/** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
-function record(reply: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
-  return out;
-}
 
 /**
  * The consumer group's backlog (entries not yet delivered, plus delivered and not acknowledged),
@@ -54,12 +49,12 @@ export class BacklogMonitor {
     try {
       const [groups, length] = await Promise.all([
         (this.redis.call('XINFO', 'GROUPS', this.stream) as Promise<unknown[][]>).catch((err: Error) => {
-          if (/no such key/i.test(err.message)) return [];
+          if (isMissingStreamOrGroup(err)) return [];
           throw err;
         }),
         this.redis.xlen(this.stream),
       ]);
-      const info = groups.map(record).find((g) => g.name === this.group);
+      const info = groups.map(xinfoRecord).find((g) => g.name === this.group);
       if (!info) this.value = length;
       else this.value = Number(info.pending) + (info.lag === null || info.lag === undefined ? 0 : Number(info.lag));
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import { xinfoRecord } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { Periodic } from './periodic.js';
@@ -65,7 +66,7 @@ export class Claimer {
     const consumers = (await this.redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
     let removed = 0;
     for (const c of consumers) {
-      const info = Object.fromEntries(Array.from({ length: c.length / 2 }, (_, i) => [c[2 * i], c[2 * i + 1]]));
+      const info = xinfoRecord(c);
       const idle = Number(info.inactive ?? info.idle);
       if (info.name === name || Number(info.pending) > 0 || idle < consumerIdleDeleteMs) continue;
       removed += await this.redis.leaveGroup(stream, group, String(info.name));

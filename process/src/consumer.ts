@@ -63,7 +63,7 @@ export class Consumer {
     // A blocked XREADGROUP would otherwise hold the stop for up to BLOCK ms.
     this.blocking.disconnect(true);
     await this.loop;
-    await this.drainOwnPending(Date.now() + FINAL_DRAIN_MS).catch((err: Error) =>
+    await this.drainOwnPending(true).catch((err: Error) =>
       this.log.warn({ err: err.message }, 'final drain failed; entries stay pending for others to claim'),
     );
   }
@@ -119,11 +119,13 @@ export class Consumer {
    * their delivery counts (so that one that keeps failing ends in the dead letters).
    * Returns how many failed again.
    */
-  private async drainOwnPending(deadline = Infinity): Promise<number> {
+  private async drainOwnPending(finalPass = false): Promise<number> {
     const { stream, group, name, readCount } = this.config;
+    // The loop's passes end when it is told to stop; the final pass of a stop, after a bound.
+    const deadline = finalPass ? Date.now() + FINAL_DRAIN_MS : Infinity;
     let cursor = '0';
     let failed = 0;
-    while (Date.now() < deadline && (!this.stopping || deadline !== Infinity)) {
+    while (finalPass ? Date.now() < deadline : !this.stopping) {
       const reply = (await this.commands.call(
         'XREADGROUP', 'GROUP', group, name, 'COUNT', readCount, 'STREAMS', stream, cursor,
       )) as ReadReply;

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
+import { isMissingStreamOrGroup } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
@@ -44,7 +45,7 @@ export function processRouter(d: RouteDeps) {
     health: async () => {
       const pending = await (d.redis.call('XPENDING', stream, group) as Promise<[number, unknown, unknown, [string, string][] | null]>)
         .then((summary) => Number(summary[3]?.find(([consumer]) => consumer === name)?.[1] ?? 0))
-        .catch((err: Error) => (/NOGROUP|no such key/i.test(err.message) ? 0 : null));
+        .catch((err: unknown) => (isMissingStreamOrGroup(err) ? 0 : null));
       const status = d.worker.status();
       const up = pending !== null;
       const body = {

@@ -1,29 +1,21 @@
 import type { Redis } from 'ioredis';
-import { redisKeys, streamSummary } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, redisKeys, streamSummary, xinfoRecord } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 
-/** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
-function record(reply: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
-  return out;
-}
-
-const isNoGroup = (err: unknown) => err instanceof Error && /NOGROUP|no such key/i.test(err.message);
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
 export async function readStreamStats(redis: Redis, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
   const keys = redisKeys({ stream, group });
-  const [summary, groups, stats] = await Promise.all([
+  const [summary, groups, stats, deadLetterLength] = await Promise.all([
     streamSummary(redis, stream),
     (redis.call('XINFO', 'GROUPS', stream) as Promise<unknown[][]>).catch((err) => {
-      if (isNoGroup(err)) return [];
+      if (isMissingStreamOrGroup(err)) return [];
       throw err;
     }),
     redis.hgetall(keys.stats),
+    redis.xlen(keys.deadLetters),
   ]);
-  const deadLetterLength = await redis.xlen(keys.deadLetters);
-  const info = groups.map(record).find((g) => g.name === group);
+  const info = groups.map(xinfoRecord).find((g) => g.name === group);
   let consumers: { name: string; pending: number; idle_ms: number }[] = [];
   let oldestPending: string | null = null;
   if (info) {
@@ -31,7 +23,7 @@ export async function readStreamStats(redis: Redis, { stream, group }: Pick<Cons
       redis.call('XINFO', 'CONSUMERS', stream, group) as Promise<unknown[][]>,
       redis.call('XPENDING', stream, group) as Promise<[number, string | null, string | null, unknown]>,
     ]);
-    consumers = consumerReplies.map(record).map((c) => ({
+    consumers = consumerReplies.map(xinfoRecord).map((c) => ({
       name: String(c.name),
       pending: Number(c.pending),
       idle_ms: Number(c.idle),

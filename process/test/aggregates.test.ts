@@ -1,32 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
+import { describe, expect, it } from 'vitest';
 import { redisKeys } from '@energy-pipeline/contract/server';
-import { ProcessWorker } from '../src/worker.js';
 import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { STREAM, addReadings, dumpAggregates, processConfig, reading, shuffled } from './helpers.js';
+import { eventually } from '../../test/support/redis-server.js';
+import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 
-const log = pino({ level: 'silent' });
-let redis: TestRedis;
-const workers: ProcessWorker[] = [];
+const t = useWorkers();
 const start = (env: Record<string, string>) => {
-  const w = new ProcessWorker(processConfig(redis.url, env), log);
-  workers.push(w);
+  const w = t.worker(env);
   w.start();
   return w;
 };
-const processedBy = async (group: string) => Number((await redis.client.hget(redisKeys({ stream: STREAM, group }).stats, 'processed')) ?? 0);
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => redis.stop());
-beforeEach(async () => {
-  await redis.client.flushall(); // our own private server
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close()));
-});
+const processedBy = async (group: string) => Number((await t.redis.client.hget(redisKeys({ stream: STREAM, group }).stats, 'processed')) ?? 0);
 
 describe('aggregates', () => {
   it('give the same figures with one consumer or eight, whatever the delivery order', async () => {
@@ -37,13 +21,13 @@ describe('aggregates', () => {
         reading(i, { timestamp: new Date(base + i * 5_000).toISOString(), power_reading: ((i * 7919) % 20_000) / 3 - 2_000 }),
       ),
     );
-    await addReadings(redis.client, readings);
+    await addReadings(t.redis.client, readings);
     start({ CONSUMER_GROUP: 'one', CONSUMER_NAME: 'solo', READ_COUNT: '500' });
     for (let i = 0; i < 8; i++) start({ CONSUMER_GROUP: 'eight', CONSUMER_NAME: `c${i}`, READ_COUNT: '7' });
     await eventually(async () => (await processedBy('one')) === 2_000 && (await processedBy('eight')) === 2_000, 30_000);
 
-    const one = await dumpAggregates(redis.client, 'one');
-    const eight = await dumpAggregates(redis.client, 'eight');
+    const one = await dumpAggregates(t.redis.client, 'one');
+    const eight = await dumpAggregates(t.redis.client, 'eight');
     expect(Object.keys(one).length).toBeGreaterThan(100);
     expect(eight).toEqual(one);
   });
@@ -51,40 +35,40 @@ describe('aggregates', () => {
   it('keep count, sum, min, max per minute and hour for devices and sites, and per-device parts for site energy', async () => {
     const minute = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
     const at = (s: number) => new Date(minute + s * 1000).toISOString();
-    await addReadings(redis.client, [
+    await addReadings(t.redis.client, [
       { site_id: 's', device_id: 'meter', power_reading: 1000, timestamp: at(0) },
       { site_id: 's', device_id: 'meter', power_reading: 3000, timestamp: at(30) },
       { site_id: 's', device_id: 'pv', power_reading: -500.5, timestamp: at(10) },
     ]);
-    start({});
+    const w = start({});
     const k = redisKeys({ stream: STREAM, group: 'test_group' });
-    await eventually(async () => (await redis.client.hget(k.stats, 'processed')) === '3');
+    await eventually(async () => (await t.redis.client.hget(k.stats, 'processed')) === '3');
 
     const startS = bucketStartS('minute', minute);
-    expect(await redis.client.hgetall(k.deviceBucket('minute', 's', 'meter', startS))).toEqual({
+    expect(await t.redis.client.hgetall(k.deviceBucket('minute', 's', 'meter', startS))).toEqual({
       count: '2', sum_mw: '4000000', min_mw: '1000000', max_mw: '3000000',
     });
-    expect(await redis.client.hgetall(k.siteBucket('minute', 's', startS))).toEqual({
+    expect(await t.redis.client.hgetall(k.siteBucket('minute', 's', startS))).toEqual({
       count: '3', sum_mw: '3499500', min_mw: '-500500', max_mw: '3000000',
       'c:meter': '2', 's:meter': '4000000', 'c:pv': '1', 's:pv': '-500500',
     });
     const hourKey = k.deviceBucket('hour', 's', 'pv', bucketStartS('hour', minute + 10_000));
-    expect(await redis.client.hget(hourKey, 'count')).toBe('1');
+    expect(await t.redis.client.hget(hourKey, 'count')).toBe('1');
     // Buckets expire on their own time, not their last write's.
-    const expireAt = await redis.client.call('EXPIRETIME', hourKey);
-    expect(expireAt).toBe(bucketExpiryS('hour', bucketStartS('hour', minute + 10_000), workers[0]!.config.consumer.retention));
+    const expireAt = await t.redis.client.call('EXPIRETIME', hourKey);
+    expect(expireAt).toBe(bucketExpiryS('hour', bucketStartS('hour', minute + 10_000), w.config.consumer.retention));
   });
 
   it('leave out a bucket already past its retention but still count the reading', async () => {
     const old = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
-    await addReadings(redis.client, [{ site_id: 's', device_id: 'd', power_reading: 1, timestamp: old }]);
+    await addReadings(t.redis.client, [{ site_id: 's', device_id: 'd', power_reading: 1, timestamp: old }]);
     start({});
     const k = redisKeys({ stream: STREAM, group: 'test_group' });
-    await eventually(async () => (await redis.client.hget(k.stats, 'processed')) === '1');
+    await eventually(async () => (await t.redis.client.hget(k.stats, 'processed')) === '1');
     const startMs = Date.parse(old);
-    expect(await redis.client.exists(k.deviceBucket('minute', 's', 'd', bucketStartS('minute', startMs)))).toBe(0);
-    expect(await redis.client.hget(k.deviceBucket('hour', 's', 'd', bucketStartS('hour', startMs)), 'count')).toBe('1');
-    expect(await redis.client.hget(k.device('s', 'd'), 'count')).toBe('1');
+    expect(await t.redis.client.exists(k.deviceBucket('minute', 's', 'd', bucketStartS('minute', startMs)))).toBe(0);
+    expect(await t.redis.client.hget(k.deviceBucket('hour', 's', 'd', bucketStartS('hour', startMs)), 'count')).toBe('1');
+    expect(await t.redis.client.hget(k.device('s', 'd'), 'count')).toBe('1');
   });
 });
 

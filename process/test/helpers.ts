@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 import { encodeReading, redisKeys } from '@energy-pipeline/contract/server';
 import type { Reading } from '@energy-pipeline/contract';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import pino from 'pino';
 import { loadProcessConfig, type ProcessConfig } from '../src/config.js';
+import { ProcessWorker } from '../src/worker.js';
+import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 
 export const STREAM = 'test_readings';
 export const GROUP = 'test_group';
@@ -98,4 +102,36 @@ export function shuffled<T>(items: T[], seed = 42): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/**
+ * Workers on one private redis-server for a test file, emptied before each test and closed
+ * after it: `const t = useWorkers()`, then `t.worker(env)` and `t.redis` inside tests.
+ */
+export function useWorkers({ appendonly = false, env: defaults = {} as Record<string, string> } = {}) {
+  const log = pino({ level: 'silent' });
+  const workers: ProcessWorker[] = [];
+  const t = {
+    redis: undefined as unknown as TestRedis,
+    /** A worker (not started) with `env` over the defaults; closed after the test. */
+    worker(env: Record<string, string> = {}) {
+      const w = new ProcessWorker(processConfig(t.redis.url, { ...defaults, ...env }), log);
+      workers.push(w);
+      return w;
+    },
+    /** Entries applied by the test group so far. */
+    processed: async () => Number((await t.redis.client.hget(keys.stats, 'processed')) ?? 0),
+  };
+  beforeAll(async () => {
+    t.redis = await startRedisServer({ appendonly });
+  });
+  afterAll(async () => t.redis?.stop());
+  beforeEach(async () => {
+    await t.redis.client.flushall(); // our own private server
+  });
+  afterEach(async () => {
+    t.redis.thaw(); // a test that froze it may have failed half-way
+    await Promise.all(workers.splice(0).map((w) => w.close()));
+  });
+  return t;
 }

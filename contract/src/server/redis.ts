@@ -67,6 +67,16 @@ export async function closeRedis(redis: Redis): Promise<void> {
   }
 }
 
+/** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
+export function xinfoRecord(reply: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+  return out;
+}
+
+/** The error XINFO, XPENDING and friends give for a stream or group that does not exist (yet). */
+export const isMissingStreamOrGroup = (err: unknown) => err instanceof Error && /NOGROUP|no such key/i.test(err.message);
+
 /** Stream length and ends; a missing stream is an empty one. */
 export async function streamSummary(redis: Redis, stream: string) {
   try {
@@ -82,7 +92,7 @@ export async function streamSummary(redis: Redis, stream: string) {
       groups: Number(get('groups')),
     };
   } catch (err) {
-    if (err instanceof Error && /no such key/i.test(err.message)) {
+    if (isMissingStreamOrGroup(err)) {
       return { name: stream, length: 0, first_id: null, last_id: null, groups: 0 };
     }
     throw err;
