@@ -11,6 +11,16 @@ export const ID_MAX_LENGTH = 128;
 /** Largest accepted magnitude of `power_reading`, in watts (1 GW: far beyond any single device). */
 export const MAX_POWER_W = 1e9;
 
+/**
+ * A device's reading sequence number: a non-negative integer that JSON numbers carry exactly
+ * (at most 2^53 - 1), so that every language's JSON library reads the same value.
+ */
+export const SeqSchema = z
+  .number({ message: 'must be a non-negative integer' })
+  .int('must be a non-negative integer')
+  .min(0, 'must be a non-negative integer')
+  .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER}`);
+
 export const IdSchema = z
   .string()
   .min(1, 'must not be empty')
@@ -35,6 +45,10 @@ export const ReadingSchema = z
     timestamp: TimestampSchema.describe('When the device measured the power'),
     reading_id: IdSchema.optional().describe(
       'Client-chosen id that makes retries idempotent: a reading_id seen before is not stored twice',
+    ),
+    seq: SeqSchema.optional().describe(
+      "The device's sequence number for this reading: strictly increasing, per site_id and device_id, " +
+        'in the order the device takes readings. The SDK assigns it.',
     ),
   })
   .describe('One power reading from one device');

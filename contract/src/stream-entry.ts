@@ -14,6 +14,7 @@ export function encodeReading(reading: Reading, receivedAtMs: number): string[] 
     'received_at', String(receivedAtMs),
   ];
   if (reading.reading_id !== undefined) fields.push('reading_id', reading.reading_id);
+  if (reading.seq !== undefined) fields.push('seq', String(reading.seq));
   return fields;
 }
 
@@ -35,6 +36,7 @@ export function decodeReading(fields: readonly string[]): DecodeResult {
   if (typeof raw.power_reading === 'string' && raw.power_reading.trim() !== '') {
     raw.power_reading = Number(raw.power_reading);
   }
+  if (typeof raw.seq === 'string' && /^\d+$/.test(raw.seq)) raw.seq = Number(raw.seq);
   const parsed = ReadingSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, issues: toIssues('body', parsed.error.issues) };
   const reading = parsed.data;

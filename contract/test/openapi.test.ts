@@ -62,7 +62,7 @@ describe('the ingest document', () => {
     const single = op('/readings').requestBody!.content['application/json']!.schema;
     const items = op('/readings/batch').requestBody!.content['application/json']!.schema.properties!.readings!.items!;
     expect(items.properties).toEqual(single.properties);
-    expect(Object.keys(items.properties!)).toEqual(['site_id', 'device_id', 'power_reading', 'timestamp', 'reading_id']);
+    expect(Object.keys(items.properties!)).toEqual(['site_id', 'device_id', 'power_reading', 'timestamp', 'reading_id', 'seq']);
   });
 
   it('describes the bearer API key scheme', () => {

@@ -12,6 +12,11 @@ describe('stream entry codec', () => {
     });
   });
 
+  it('carries a sequence number through the stream', () => {
+    const decoded = decodeReading(encodeReading({ ...reading, seq: 2 ** 53 - 1 }, 1));
+    expect(decoded.ok && decoded.value.reading.seq).toBe(2 ** 53 - 1);
+  });
+
   it('rejects an entry from a foreign producer, naming the field', () => {
     const decoded = decodeReading(['site_id', 's1', 'device_id', 'd1', 'power_reading', 'lots', 'timestamp', 'x']);
     expect(decoded.ok).toBe(false);
