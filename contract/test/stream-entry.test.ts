@@ -8,13 +8,21 @@ describe('stream entry codec', () => {
     const decoded = decodeReading(encodeReading(reading, 1));
     expect(decoded).toEqual({
       ok: true,
-      value: { reading, powerMw: -12346, timestampMs: Date.parse(reading.timestamp) },
+      value: { reading, powerMw: -12346, powerText: '-12.3456', timestampMs: Date.parse(reading.timestamp) },
     });
   });
 
   it('carries a sequence number through the stream', () => {
     const decoded = decodeReading(encodeReading({ ...reading, seq: 2 ** 53 - 1 }, 1));
     expect(decoded.ok && decoded.value.reading.seq).toBe(2 ** 53 - 1);
+  });
+
+  it("keeps a foreign producer's decimal text and refuses text that only Number() reads", () => {
+    const fields = ['site_id', 's1', 'device_id', 'd1', 'timestamp', '2024-01-15T10:30:00Z', 'power_reading'];
+    const decoded = decodeReading([...fields, '1500.50']);
+    expect(decoded.ok && [decoded.value.powerText, decoded.value.powerMw]).toEqual(['1500.50', 1_500_500]);
+    const hex = decodeReading([...fields, '0x10']);
+    expect(!hex.ok && hex.issues.map((i) => i.path)).toEqual(['power_reading']);
   });
 
   it('rejects an entry from a foreign producer, naming the field', () => {

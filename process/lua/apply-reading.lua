@@ -11,7 +11,7 @@
 -- KEYS[7] device minute  KEYS[8] device hour         KEYS[9] site minute  KEYS[10] site hour
 -- ARGV[1] group  ARGV[2] entry id  ARGV[3] site_id  ARGV[4] device_id
 -- ARGV[5] power in integer mW  ARGV[6] timestamp in epoch ms  ARGV[7] timestamp as sent
--- ARGV[8] power_reading as sent
+-- ARGV[8] power_reading as sent (decimal watts; min and max keep it as sent)
 -- ARGV[9] minute-bucket expiry, ARGV[10] hour-bucket expiry (epoch s; 0 = past retention, skip)
 -- Returns 1 when applied, 0 when the entry was already acknowledged.
 
@@ -28,7 +28,8 @@ if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
 end
 
 local mw = ARGV[5]
-local power = tonumber(mw)
+local sent = ARGV[8]
+local power = tonumber(sent)
 local at = tonumber(ARGV[6])
 local device = ARGV[4]
 
@@ -41,13 +42,14 @@ local function id_after(a, b)
 end
 
 -- Count, sum, min and max are order-free: the same readings give the same figures whatever
--- order or consumer applies them. Sums are integer mW so that addition order cannot matter.
+-- order or consumer applies them. Sums are integer mW so that addition order cannot matter;
+-- min and max are the decimal texts as sent, compared as numbers.
 local function add(key)
   redis.call('HINCRBY', key, 'count', 1)
   redis.call('HINCRBY', key, 'sum_mw', mw)
-  local cur = redis.call('HMGET', key, 'min_mw', 'max_mw')
-  if not cur[1] or power < tonumber(cur[1]) then redis.call('HSET', key, 'min_mw', mw) end
-  if not cur[2] or power > tonumber(cur[2]) then redis.call('HSET', key, 'max_mw', mw) end
+  local cur = redis.call('HMGET', key, 'min_w', 'max_w')
+  if not cur[1] or power < tonumber(cur[1]) then redis.call('HSET', key, 'min_w', sent) end
+  if not cur[2] or power > tonumber(cur[2]) then redis.call('HSET', key, 'max_w', sent) end
 end
 
 -- A site bucket also keeps each device's count and sum, from which the site's energy is the

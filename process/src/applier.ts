@@ -81,7 +81,7 @@ export class Applier {
         deadLetter(id, 'max_deliveries', `delivered ${count} times without being processed`, count, fields);
         continue;
       }
-      const { reading, powerMw, timestampMs } = decoded.value;
+      const { reading, powerMw, powerText, timestampMs } = decoded.value;
       const { site_id: site, device_id: device } = reading;
       const minute = bucketStartS('minute', timestampMs);
       const hour = bucketStartS('hour', timestampMs);
@@ -89,7 +89,7 @@ export class Applier {
         k.stream, k.stats, k.sites, k.site(site), k.siteDevices(site), k.device(site, device),
         k.deviceBucket('minute', site, device, minute), k.deviceBucket('hour', site, device, hour),
         k.siteBucket('minute', site, minute), k.siteBucket('hour', site, hour),
-        group, id, site, device, powerMw, timestampMs, reading.timestamp, String(reading.power_reading),
+        group, id, site, device, powerMw, timestampMs, reading.timestamp, powerText,
         bucketExpiryS('minute', minute, this.options.retention, now), bucketExpiryS('hour', hour, this.options.retention, now),
       );
       kinds.push('applied');

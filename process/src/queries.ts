@@ -26,7 +26,8 @@ export class QueryError extends Error {
   }
 }
 
-const mwToW = (mw: string | undefined) => (mw === undefined ? null : Number(mw) / 1000);
+/** Min and max are stored as the decimal texts the devices sent. */
+const watts = (text: string | undefined) => (text === undefined ? null : Number(text));
 
 function powerStats(h: Record<string, string>, start: number, bucket: Bucket) {
   const count = Number(h.count);
@@ -35,8 +36,8 @@ function powerStats(h: Record<string, string>, start: number, bucket: Bucket) {
     start: new Date(start * 1000).toISOString(),
     count,
     mean_w: meanW,
-    min_w: mwToW(h.min_mw)!,
-    max_w: mwToW(h.max_mw)!,
+    min_w: watts(h.min_w)!,
+    max_w: watts(h.max_w)!,
     energy_wh: (meanW * BUCKET_SECONDS[bucket]) / 3600,
   };
 }
@@ -132,8 +133,8 @@ export class Queries {
       device_id: deviceId,
       count,
       mean_w: count ? Number(h.sum_mw) / count / 1000 : null,
-      min_w: mwToW(h.min_mw),
-      max_w: mwToW(h.max_mw),
+      min_w: watts(h.min_w),
+      max_w: watts(h.max_w),
       latest: h.latest_id
         ? { timestamp: h.latest_timestamp!, power_reading: Number(h.latest_power), stream_id: h.latest_id }
         : null,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
+import { Queries } from '../src/queries.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 
@@ -46,10 +47,10 @@ describe('aggregates', () => {
 
     const startS = bucketStartS('minute', minute);
     expect(await t.redis.client.hgetall(k.deviceBucket('minute', 's', 'meter', startS))).toEqual({
-      count: '2', sum_mw: '4000000', min_mw: '1000000', max_mw: '3000000',
+      count: '2', sum_mw: '4000000', min_w: '1000', max_w: '3000',
     });
     expect(await t.redis.client.hgetall(k.siteBucket('minute', 's', startS))).toEqual({
-      count: '3', sum_mw: '3499500', min_mw: '-500500', max_mw: '3000000',
+      count: '3', sum_mw: '3499500', min_w: '-500.5', max_w: '3000',
       'c:meter': '2', 's:meter': '4000000', 'c:pv': '1', 's:pv': '-500500',
     });
     const hourKey = k.deviceBucket('hour', 's', 'pv', bucketStartS('hour', minute + 10_000));
@@ -57,6 +58,21 @@ describe('aggregates', () => {
     // Buckets expire on their own time, not their last write's.
     const expireAt = await t.redis.client.call('EXPIRETIME', hourKey);
     expect(expireAt).toBe(bucketExpiryS('hour', bucketStartS('hour', minute + 10_000), w.config.consumer.retention));
+  });
+
+  it('sum milliwatts rounded half away from zero from the text sent, and keep min and max as sent', async () => {
+    const at = new Date(Date.now() - 60_000).toISOString();
+    await addReadings(t.redis.client, [
+      { site_id: 's', device_id: 'd', power_reading: 0.0015, timestamp: at },
+      { site_id: 's', device_id: 'd', power_reading: -0.0015, timestamp: at },
+      { site_id: 's', device_id: 'e', power_reading: 1.0005, timestamp: at },
+    ]);
+    start({});
+    const k = redisKeys({ stream: STREAM, group: 'test_group' });
+    await eventually(async () => (await t.redis.client.hget(k.stats, 'processed')) === '3');
+    expect(await t.redis.client.hgetall(k.device('s', 'd'))).toMatchObject({ count: '2', sum_mw: '0', min_w: '-0.0015', max_w: '0.0015' });
+    expect(await t.redis.client.hget(k.device('s', 'e'), 'sum_mw')).toBe('1001');
+    expect(await new Queries(t.redis.client, k, 100).device('s', 'd')).toMatchObject({ mean_w: 0, min_w: -0.0015, max_w: 0.0015 });
   });
 
   it('leave out a bucket already past its retention but still count the reading', async () => {

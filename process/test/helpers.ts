@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { encodeReading, redisKeys } from '@energy-pipeline/contract/server';
+import { encodeReading, milliwatts, redisKeys } from '@energy-pipeline/contract/server';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
@@ -48,25 +48,24 @@ export async function addReadings(redis: Redis, readings: Reading[]): Promise<st
 
 /** The totals the processor should arrive at, computed independently from the readings. */
 export function expectedDeviceTotals(readings: Reading[]) {
-  const out = new Map<string, { count: number; sum_mw: number; min_mw: number; max_mw: number }>();
+  const out = new Map<string, { count: number; sum_mw: number; min_w: number; max_w: number }>();
   for (const r of readings) {
     const key = keys.device(r.site_id, r.device_id);
-    const mw = Math.round(r.power_reading * 1000);
-    const t = out.get(key) ?? { count: 0, sum_mw: 0, min_mw: Infinity, max_mw: -Infinity };
+    const t = out.get(key) ?? { count: 0, sum_mw: 0, min_w: Infinity, max_w: -Infinity };
     t.count += 1;
-    t.sum_mw += mw;
-    t.min_mw = Math.min(t.min_mw, mw);
-    t.max_mw = Math.max(t.max_mw, mw);
+    t.sum_mw += milliwatts(String(r.power_reading));
+    t.min_w = Math.min(t.min_w, r.power_reading);
+    t.max_w = Math.max(t.max_w, r.power_reading);
     out.set(key, t);
   }
   return out;
 }
 
 export async function actualDeviceTotals(redis: Redis, deviceKeys: Iterable<string>) {
-  const out = new Map<string, { count: number; sum_mw: number; min_mw: number; max_mw: number }>();
+  const out = new Map<string, { count: number; sum_mw: number; min_w: number; max_w: number }>();
   for (const key of deviceKeys) {
     const h = await redis.hgetall(key);
-    out.set(key, { count: Number(h.count), sum_mw: Number(h.sum_mw), min_mw: Number(h.min_mw), max_mw: Number(h.max_mw) });
+    out.set(key, { count: Number(h.count), sum_mw: Number(h.sum_mw), min_w: Number(h.min_w), max_w: Number(h.max_w) });
   }
   return out;
 }

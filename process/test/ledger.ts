@@ -1,4 +1,5 @@
 import type { Reading } from '@energy-pipeline/contract';
+import { milliwatts } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS, type Retention } from '../src/buckets.js';
 
 /** A reading that got a 2xx, with the stream id it was given. */
@@ -30,29 +31,30 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
     const s = out[key] as string[];
     if (!s.includes(member)) s.push(member);
   };
-  const add = (key: string, mw: number) => {
+  const add = (key: string, mw: number, sent: number) => {
     const h = hash(key);
     h.count = String(Number(h.count ?? 0) + 1);
     h.sum_mw = String(Number(h.sum_mw ?? 0) + mw);
-    if (h.min_mw === undefined || mw < Number(h.min_mw)) h.min_mw = String(mw);
-    if (h.max_mw === undefined || mw > Number(h.max_mw)) h.max_mw = String(mw);
+    if (h.min_w === undefined || sent < Number(h.min_w)) h.min_w = String(sent);
+    if (h.max_w === undefined || sent > Number(h.max_w)) h.max_w = String(sent);
   };
 
   for (const { reading: r, id } of ledger) {
-    const mw = Math.round(r.power_reading * 1000);
+    const mw = milliwatts(String(r.power_reading));
+    const w = r.power_reading;
     const at = Date.parse(r.timestamp);
     const site = r.site_id;
     const dev = r.device_id;
     set('sites', site);
     set(`site-devices:${site}`, dev);
-    add(`site:${site}`, mw);
-    add(`device:${site}/${dev}`, mw);
+    add(`site:${site}`, mw, w);
+    add(`device:${site}/${dev}`, mw, w);
     for (const bucket of ['minute', 'hour'] as const) {
       const start = bucketStartS(bucket, at);
       if (bucketExpiryS(bucket, start, retention, nowMs) === 0) continue;
-      add(`device-${bucket}:${site}/${dev}:${start}`, mw);
+      add(`device-${bucket}:${site}/${dev}:${start}`, mw, w);
       const siteKey = `site-${bucket}:${site}:${start}`;
-      add(siteKey, mw);
+      add(siteKey, mw, w);
       const h = hash(siteKey);
       h[`c:${dev}`] = String(Number(h[`c:${dev}`] ?? 0) + 1);
       h[`s:${dev}`] = String(Number(h[`s:${dev}`] ?? 0) + mw);

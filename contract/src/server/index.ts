@@ -7,4 +7,5 @@ export * from './metrics.js';
 export * from './redis.js';
 export * from '../openapi.js';
 export * from '../redis-keys.js';
+export * from '../milliwatts.js';
 export * from '../stream-entry.js';
