@@ -44,7 +44,8 @@ const shape = {
   READING_MAX_AGE_S: positiveInt(7 * 24 * 3600),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   BATCH_MAX_READINGS: positiveInt(1_000),
-  IDEMPOTENCY_WINDOW_S: positiveInt(24 * 3600),
+  /** 8 days: at least READING_MAX_AGE_S + READING_MAX_FUTURE_SKEW_S, checked below. */
+  IDEMPOTENCY_WINDOW_S: positiveInt(8 * 24 * 3600),
   API_KEYS: keyList.optional(),
   API_KEYS_FILE: keyFile.optional(),
   AUTH_DISABLED: booleanFlag(false),
@@ -94,7 +95,10 @@ export interface IngestConfig {
   bodyLimitBytes: number;
   /** Most readings one POST /readings/batch may carry. @default 1000 */
   batchMaxReadings: number;
-  /** How long a reading_id is remembered: a repeat within it gets the original stream id. @default 86400 */
+  /**
+   * How long a reading_id is remembered: a repeat within it gets the original stream id. Never
+   * shorter than the accepted age plus the future skew (loadIngestConfig refuses it). @default 691200
+   */
   idempotencyWindowS: number;
   auth: AuthConfig;
   limits: LimitsConfig;
@@ -110,6 +114,16 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     throw new ConfigError(
       'Invalid configuration:\n  API_KEYS: no API key configured; set API_KEYS or API_KEYS_FILE ' +
         '(or AUTH_DISABLED=true for local development)',
+    );
+  }
+  // A resend is recognised only while its reading_id is remembered. A reading's first copy arrives
+  // at the earliest READING_MAX_FUTURE_SKEW_S before its timestamp, and a copy is accepted until
+  // READING_MAX_AGE_S after it: the window must span both, or a late resend is counted twice.
+  const needed = e.READING_MAX_AGE_S + e.READING_MAX_FUTURE_SKEW_S;
+  if (e.IDEMPOTENCY_WINDOW_S < needed) {
+    throw new ConfigError(
+      `Invalid configuration:\n  IDEMPOTENCY_WINDOW_S: ${e.IDEMPOTENCY_WINDOW_S} s is shorter than READING_MAX_AGE_S + ` +
+        `READING_MAX_FUTURE_SKEW_S (${needed} s): a resend older than the window would be counted twice`,
     );
   }
   return {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashTag, ingestKeys } from '@energy-pipeline/contract/server';
 import { buildIngestApp } from '../src/app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { loadIngestConfig } from '../src/config.js';
+import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { ingestConfig, seedReading } from './helpers.js';
 
 const stream = 'test_readings';
@@ -13,8 +14,9 @@ let replica: FastifyInstance;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildIngestApp(ingestConfig(redis.url, { IDEMPOTENCY_WINDOW_S: String(WINDOW_S) }));
-  replica = buildIngestApp(ingestConfig(redis.url, { IDEMPOTENCY_WINDOW_S: String(WINDOW_S) }));
+  const env = { IDEMPOTENCY_WINDOW_S: String(WINDOW_S), READING_MAX_AGE_S: String(WINDOW_S - 600) };
+  app = buildIngestApp(ingestConfig(redis.url, env));
+  replica = buildIngestApp(ingestConfig(redis.url, env));
   await Promise.all([app.ready(), replica.ready()]);
 });
 afterAll(async () => {
@@ -104,5 +106,35 @@ describe('reading_id makes retries idempotent', () => {
     await post(seedReading({ reading_id: 'm-1' }));
     const text = (await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain' } })).body;
     expect(text).toMatch(/^ep_ingest_readings_accepted_total\{route="\/readings",duplicate="true"\} [1-9]/m);
+  });
+});
+
+describe('the idempotency window', () => {
+  it('refuses to start shorter than the accepted age plus the future skew; the defaults pass', () => {
+    const base = { REDIS_URL: redis.url, AUTH_DISABLED: 'true' };
+    expect(() => loadIngestConfig(base)).not.toThrow();
+    expect(() => loadIngestConfig({ ...base, IDEMPOTENCY_WINDOW_S: '86400' })).toThrow(
+      /IDEMPOTENCY_WINDOW_S: 86400 s is shorter than READING_MAX_AGE_S \+ READING_MAX_FUTURE_SKEW_S \(605100 s\)/,
+    );
+    expect(() =>
+      loadIngestConfig({ ...base, IDEMPOTENCY_WINDOW_S: '3600', READING_MAX_AGE_S: '3000', READING_MAX_FUTURE_SKEW_S: '601' }),
+    ).toThrow(/IDEMPOTENCY_WINDOW_S/);
+  });
+
+  it('outlives every reading it accepts: a resend after the window is refused as too old, not stored again', async () => {
+    const short = buildIngestApp(ingestConfig(redis.url, { IDEMPOTENCY_WINDOW_S: '3', READING_MAX_AGE_S: '2', READING_MAX_FUTURE_SKEW_S: '1' }));
+    await short.ready();
+    try {
+      const reading = seedReading({ reading_id: 'late', timestamp: new Date(Date.now() - 500).toISOString() });
+      expect((await short.inject({ method: 'POST', url: '/readings', payload: reading })).statusCode).toBe(202);
+      const key = ingestKeys(stream).readingId(reading.site_id, reading.device_id, 'late');
+      await eventually(async () => (await redis.client.exists(key)) === 0, 5_000, 100);
+      const resend = await short.inject({ method: 'POST', url: '/readings', payload: reading });
+      expect(resend.statusCode).toBe(400);
+      expect(resend.json().issues[0].path).toBe('timestamp');
+      expect(await redis.client.xlen(stream)).toBe(1);
+    } finally {
+      await short.close();
+    }
   });
 });
