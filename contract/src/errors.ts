@@ -9,12 +9,23 @@ export const IssueSchema = z.object({
 });
 export type Issue = z.infer<typeof IssueSchema>;
 
+/**
+ * Whether a write that failed may have been stored anyway. `not_stored`: nothing was stored.
+ * `unknown`: the store did not answer in time and may have kept it; a resend is safe only when
+ * the reading carries its identity (a `reading_id`), which makes the repeat recognisable.
+ */
+export const WriteOutcomeSchema = z.enum(['not_stored', 'unknown']);
+export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;
+
 /** The one error body every route answers with, whatever the status. */
 export const ErrorSchema = z
   .object({
     error: z.string().describe('Stable machine-readable code, e.g. validation_failed, unavailable'),
     message: z.string().describe('Human-readable summary; names the wrong fields for validation errors'),
     issues: z.array(IssueSchema).optional(),
+    outcome: WriteOutcomeSchema.optional().describe(
+      'On a failed write: `not_stored`, or `unknown` when the store did not answer in time and may have kept it',
+    ),
   })
   .describe('Error');
 export type ErrorBody = z.infer<typeof ErrorSchema>;

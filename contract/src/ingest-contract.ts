@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { ErrorSchema, IssueSchema } from './errors.js';
+import { ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
 import { ReadingSchema } from './reading.js';
 
 const c = initContract();
@@ -40,10 +40,11 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
       .string()
       .describe(
         'validation_failed (fix the reading), forbidden (the API key may not write for its site_id) ' +
-          'or unavailable (retry it)',
+          'or unavailable (retry it; see outcome)',
       ),
     message: z.string(),
     issues: z.array(IssueSchema).optional(),
+    outcome: WriteOutcomeSchema.optional().describe('For unavailable: not_stored, or unknown when it may have been stored'),
   }),
 ]);
 

@@ -3,6 +3,7 @@ import fastifyCompress from '@fastify/compress';
 import { initServer } from '@ts-rest/fastify';
 import { checkTimestampWindow, ingestContract, validationError } from '@energy-pipeline/contract';
 import {
+  RedisBreaker,
   closeRedis,
   createRedis,
   installDocs,
@@ -32,19 +33,24 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     defineScripts(createRedis({ url, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
     'commands',
   );
-  // Rate-limit counters on their own connection, so their traffic never queues behind writes.
+  // Rate-limit counters on their own connection, so their traffic never queues behind writes, with
+  // a quarter of the write budget: a limiter that cannot count lets the request through, and the
+  // write still answers within REDIS_COMMAND_TIMEOUT_MS of the request's arrival.
   const rateLimitRedis = metrics.instrumentRedis(
-    createRedis({ url, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs }),
+    createRedis({ url, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
     'rate-limit',
   );
-  const writer = new StreamWriter(redis, stream, config.idempotencyWindowS);
+  const breaker = new RedisBreaker(redis, {}, (open) =>
+    open ? app.log.error('Redis is not answering: writes get 503 at once until a PING gets through') : app.log.info('Redis answers again'),
+  );
+  const writer = new StreamWriter(redis, stream, config.idempotencyWindowS, breaker);
   const counters = new ReadingCounters(metrics.registry);
   const backlog = new BacklogMonitor(redis, stream, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
 
   installHttpDefaults(app);
   installAuth(app, config.auth);
-  installBackpressure(app, config.limits, { redis, rateLimitRedis, backlog, registry: metrics.registry });
+  installBackpressure(app, config.limits, { redis, rateLimitRedis, breaker, backlog, registry: metrics.registry });
   installOverloadShedding(app, config.limits);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
   app.register(fastifyCompress, { globalCompression: false, requestEncodings: ['gzip', 'deflate'] });
@@ -59,6 +65,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   });
   app.addHook('onClose', async () => {
     backlog.stop();
+    breaker.close();
     await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -71,6 +78,21 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     status: 503 as const,
     body: { error: 'unavailable', message: `${what}; retry later` },
   });
+  /** A write that failed: honest about whether it may have been stored. */
+  const writeFailed = (what: 'reading' | 'batch', err: StoreUnavailableError) => ({
+    status: 503 as const,
+    body: {
+      error: 'unavailable',
+      outcome: err.outcome,
+      message:
+        err.outcome === 'unknown'
+          ? `Redis did not answer in time: the ${what} may have been stored. Resend only readings that carry a ` +
+            'reading_id, which makes a repeat recognisable; without one a resend may be counted twice'
+          : `The ${what} was not stored: Redis is unavailable; retry later`,
+    },
+  });
+  /** What is left of the request's Redis budget: a write answers within REDIS_COMMAND_TIMEOUT_MS of arrival. */
+  const budgetMs = (elapsedMs: number) => Math.max(1, commandTimeoutMs - elapsedMs);
 
   const s = initServer();
   const router = s.router(ingestContract, {
@@ -83,16 +105,16 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
         return { status: 403, body: { error: 'forbidden', message: `This API key may not write readings for site '${body.site_id}'` } };
       }
       try {
-        const { id, duplicate } = await writer.append(body);
+        const { id, duplicate } = await writer.append(body, budgetMs(reply.elapsedTime));
         counters.accept('/readings', duplicate);
         // A repeat gets the very answer the first attempt got; the header tells the two apart.
         if (duplicate) reply.header('idempotent-replayed', 'true');
         return { status: 202, body: { status: 'success', stream_id: id, message: 'Reading successfully ingested' } };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
-        app.log.warn({ err: err.message }, 'reading not stored');
+        app.log.warn({ err: err.message, outcome: err.outcome }, 'reading not acknowledged');
         reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
-        return unavailable('The reading was not stored: Redis is unavailable');
+        return writeFailed('reading', err);
       }
     },
     postReadingsBatch: async ({ body, request, reply }) => {
@@ -102,24 +124,25 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
       const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
-      const written = valid.length > 0 ? await writer.appendMany(valid) : [];
+      const written = valid.length > 0 ? await writer.appendMany(valid, budgetMs(reply.elapsedTime)) : [];
       const result = batchResults(checked, written);
       for (const r of result.results) {
         if (r.status === 'accepted') counters.accept('/readings/batch', r.duplicate);
         else counters.reject('/readings/batch', itemReason(r.error));
       }
       if (written.length > 0 && written.every((w) => w instanceof StoreUnavailableError)) {
-        app.log.warn({ err: (written[0] as Error).message }, 'batch not stored');
+        const failure = written.find((w) => w.outcome === 'unknown') ?? written[0]!;
+        app.log.warn({ err: failure.message, outcome: failure.outcome }, 'batch not acknowledged');
         reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
-        return unavailable('The batch was not stored: Redis is unavailable');
+        return writeFailed('batch', failure);
       }
       return { status: 200, body: result };
     },
     health: async () => {
-      const up = await redis.ping().then(
+      const up = !breaker.open && (await redis.ping().then(
         () => true,
         () => false,
-      );
+      ));
       const body = {
         status: up ? ('ok' as const) : ('unavailable' as const),
         redis: up ? ('up' as const) : ('down' as const),

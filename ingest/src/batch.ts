@@ -38,9 +38,14 @@ export function batchResults(checked: Checked[], written: (Appended | StoreUnava
   const results: ItemResult[] = checked.map((c) => {
     if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
     const outcome = written[next++]!;
-    return outcome instanceof StoreUnavailableError
-      ? { index: c.index, status: 'rejected', error: 'unavailable', message: 'Not stored: Redis is unavailable; retry this reading' }
-      : { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: outcome.duplicate };
+    if (!(outcome instanceof StoreUnavailableError)) {
+      return { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: outcome.duplicate };
+    }
+    const message =
+      outcome.outcome === 'unknown'
+        ? 'Redis did not answer in time: it may have been stored; resend it only with a reading_id'
+        : 'Not stored: Redis is unavailable; retry this reading';
+    return { index: c.index, status: 'rejected', error: 'unavailable', outcome: outcome.outcome, message };
   });
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, rejected: results.length - accepted, results };

@@ -4,7 +4,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX } from '@energy-pipeline/contract/server';
+import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker } from '@energy-pipeline/contract/server';
 import { isWriteRoute } from './auth.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { LimitsConfig } from './config.js';
@@ -14,15 +14,16 @@ export const REDIS_RETRY_AFTER_S = 1;
 /** Retry-After for an overloaded event loop or heap: long enough for the backlog of work to clear. */
 const OVERLOAD_RETRY_AFTER_S = 5;
 
-function unavailable(reply: FastifyReply, retryAfterS: number, message: string): ErrorBody {
+function unavailable(reply: FastifyReply, retryAfterS: number, message: string, stored?: 'not_stored'): ErrorBody {
   reply.status(503).header('retry-after', String(retryAfterS));
-  return { error: 'unavailable', message };
+  return { error: 'unavailable', message, ...(stored ? { outcome: stored } : {}) };
 }
 
 /**
  * Limits on the write routes, in the order they apply, all before a body is read:
  * 1. (auth.ts: no valid key → 401)
- * 2. Redis not connected, or the consumer backlog past `maxBacklog` → 503 (installBackpressure);
+ * 2. Redis not connected or not answering (the breaker is open), or the consumer backlog past
+ *    `maxBacklog` → 503 (installBackpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
  * 4. past the key's rate limit → 429 (@fastify/rate-limit, per API key, or per client IP when
  *    auth is off; counted in Redis so the limit holds across replicas). Its counters live on
@@ -44,9 +45,9 @@ export function installOverloadShedding(app: FastifyInstance, limits: LimitsConf
 export function installBackpressure(
   app: FastifyInstance,
   limits: LimitsConfig,
-  deps: { redis: Redis; rateLimitRedis: Redis; backlog: BacklogMonitor; registry: Registry },
+  deps: { redis: Redis; rateLimitRedis: Redis; breaker: RedisBreaker; backlog: BacklogMonitor; registry: Registry },
 ) {
-  const { redis, backlog } = deps;
+  const { redis, backlog, breaker } = deps;
   new Gauge({
     name: 'ep_ingest_backlog',
     help: 'Consumer-group backlog (lag + pending) as last read by this instance; writes get 503 past ep_ingest_backlog_limit',
@@ -59,8 +60,10 @@ export function installBackpressure(
 
   app.addHook('onRequest', async (request, reply) => {
     if (!isWriteRoute(request)) return;
-    if (redis.status !== 'ready') {
-      return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, 'Redis is unavailable; nothing was stored, retry later'));
+    // Before the rate limiter, so that a Redis that does not answer costs no wait at all here.
+    if (redis.status !== 'ready' || breaker.open) {
+      const why = breaker.open ? 'Redis is not answering' : 'Redis is unavailable';
+      return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored'));
     }
     if (limits.maxBacklog > 0 && backlog.value !== null && backlog.value > limits.maxBacklog) {
       request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');

@@ -2,6 +2,7 @@
 export * from './config.js';
 export * from './docs.js';
 export * from './http.js';
+export * from './breaker.js';
 export * from './lifecycle.js';
 export * from './metrics.js';
 export * from './redis.js';
