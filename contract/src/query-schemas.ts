@@ -65,12 +65,18 @@ export const SitesSchema = z
 export const SitePathSchema = z.strictObject({ site_id: IdSchema });
 export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });
 
-export const DeadLetterReasonSchema = z.enum(['invalid', 'max_deliveries']);
+/**
+ * Why an entry or reading could not be applied: it failed validation (`invalid`), it was delivered
+ * MAX_DELIVERIES times without being applied (`max_deliveries`), or adding it would take a sum
+ * past the int64 range of the aggregates (`overflow`).
+ */
+export const DeadLetterReasonSchema = z.enum(['invalid', 'max_deliveries', 'overflow']);
 
 export const DeadLetterSchema = z
   .object({
     id: z.string().describe('Id in the dead-letter stream'),
     original_id: z.string().describe('Id the entry had in the main stream'),
+    index: z.number().int().optional().describe('For one reading of a batch entry: its place in the batch'),
     reason: DeadLetterReasonSchema,
     detail: z.string().describe('Why: the validation issues or the last processing error'),
     deliveries: z.number().int(),

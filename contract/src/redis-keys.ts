@@ -29,11 +29,11 @@ export function redisKeys({ stream, group }: KeyScope) {
     stream,
     /** Hash of counters: processed, invalid. */
     stats: `${prefix}:stats`,
-    /** Set of site ids seen. */
+    /** Sorted set of site ids seen, all with score 0: ZRANGE … BYLEX pages through them in id order. */
     sites: `${prefix}:sites`,
     /** Hash of per-site totals. */
     site: (siteId: string) => `${prefix}:site:${siteId}`,
-    /** Set of device ids seen at a site. */
+    /** Sorted set (score 0, as `sites`) of device ids seen at a site. */
     siteDevices: (siteId: string) => `${prefix}:site-devices:${siteId}`,
     /** Hash of per-device totals and the latest reading; `/` cannot occur in an id. */
     device: (siteId: string, deviceId: string) => `${prefix}:device:${siteId}/${deviceId}`,

@@ -4,7 +4,11 @@ import { ReadingSchema, type Reading } from './reading.js';
 
 /**
  * The stream entry is the contract between ingest (which writes it) and process (which reads
- * it). Field names match the HTTP body so that `XRANGE` output reads like the API.
+ * it). There are two shapes:
+ * - one reading, its fields named as in the HTTP body so that `XRANGE` output reads like the
+ *   API: the seed's format, which other tools may read and write;
+ * - a batch: the field `readings` holds a JSON array of readings as POST /readings/batch
+ *   accepted them. One entry per accepted batch costs Redis one XADD instead of one per reading.
  */
 export function encodeReading(reading: Reading, receivedAtMs: number): string[] {
   const fields = [
@@ -19,7 +23,15 @@ export function encodeReading(reading: Reading, receivedAtMs: number): string[] 
   return fields;
 }
 
-export interface DecodedEntry {
+/** The field of a batch entry that holds its readings. */
+export const BATCH_FIELD = 'readings';
+
+/** A batch entry's fields; `readingsJson` is the JSON array of the readings, e.g. from encodeReadingsJson. */
+export function encodeBatch(readingsJson: string, count: number, receivedAtMs: number): string[] {
+  return [BATCH_FIELD, readingsJson, 'count', String(count), 'received_at', String(receivedAtMs)];
+}
+
+export interface DecodedReading {
   reading: Reading;
   /** Measurement time in epoch milliseconds. */
   timestampMs: number;
@@ -29,12 +41,47 @@ export interface DecodedEntry {
   powerText: string;
 }
 
-export type DecodeResult = { ok: true; value: DecodedEntry } | { ok: false; issues: Issue[] };
+export type DecodeResult = { ok: true; value: DecodedReading } | { ok: false; issues: Issue[] };
 
-/** Decodes and re-validates an entry: the stream may hold entries written by older or foreign producers. */
+/** One reading of a decoded entry, by its position in the entry (0 for a single-reading entry). */
+export type DecodedItem = DecodeResult & { ord: number; raw: unknown };
+
+/**
+ * What an entry holds: its readings, each valid or not, or nothing usable at all (a batch whose
+ * JSON does not parse). The stream may hold entries written by older or foreign producers, so
+ * every reading is validated again.
+ */
+export type EntryContent = { ok: true; batch: boolean; items: DecodedItem[] } | { ok: false; issues: Issue[] };
+
+export function decodeEntry(fields: readonly string[]): EntryContent {
+  const raw = fieldsObject(fields);
+  if (!(BATCH_FIELD in raw)) return { ok: true, batch: false, items: [{ ...decodeReadingObject(raw), ord: 0, raw }] };
+  let items: unknown;
+  try {
+    items = JSON.parse(raw[BATCH_FIELD]!);
+  } catch {
+    return { ok: false, issues: [{ in: 'body', path: BATCH_FIELD, message: 'is not valid JSON' }] };
+  }
+  if (!Array.isArray(items)) return { ok: false, issues: [{ in: 'body', path: BATCH_FIELD, message: 'must be a JSON array' }] };
+  return { ok: true, batch: true, items: items.map((item, ord) => ({ ...decodeReadingObject(item), ord, raw: item })) };
+}
+
+/** Decodes and re-validates a single-reading entry's fields. */
 export function decodeReading(fields: readonly string[]): DecodeResult {
-  const raw: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1];
+  return decodeReadingObject(fieldsObject(fields));
+}
+
+/** A flat [field, value, …] list (XRANGE, XREADGROUP) as an object. */
+export function fieldsObject(fields: readonly string[]): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) raw[fields[i]!] = fields[i + 1]!;
+  return raw;
+}
+
+/** A reading as stream fields (strings) or as JSON (numbers), validated as the API validates it. */
+function decodeReadingObject(input: unknown): DecodeResult {
+  if (typeof input !== 'object' || input === null) return { ok: false, issues: [{ in: 'body', path: '', message: 'must be an object' }] };
+  const raw: Record<string, unknown> = { ...input };
   delete raw.received_at;
   const sent = raw.power_reading;
   if (typeof sent === 'string' && sent.trim() !== '') raw.power_reading = Number(sent);
@@ -49,8 +96,5 @@ export function decodeReading(fields: readonly string[]): DecodeResult {
   if (!Number.isSafeInteger(powerMw)) {
     return { ok: false, issues: [{ in: 'body', path: 'power_reading', message: 'must be a decimal number of watts' }] };
   }
-  return {
-    ok: true,
-    value: { reading, timestampMs: Date.parse(reading.timestamp), powerMw, powerText },
-  };
+  return { ok: true, value: { reading, timestampMs: Date.parse(reading.timestamp), powerMw, powerText } };
 }

@@ -11,12 +11,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 if #groups == 0 then return 0 end
 
-local function less(a, b)
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  if tonumber(ams) ~= tonumber(bms) then return tonumber(ams) < tonumber(bms) end
-  return tonumber(aseq) < tonumber(bseq)
-end
+-- @include stream-id
 
 local minid = nil
 for _, group in ipairs(groups) do
@@ -26,7 +21,7 @@ for _, group in ipairs(groups) do
   if tonumber(info['pending']) > 0 then
     boundary = redis.call('XPENDING', KEYS[1], info['name'])[2]
   end
-  if minid == nil or less(boundary, minid) then minid = boundary end
+  if minid == nil or compare_ids(boundary, minid) < 0 then minid = boundary end
 end
 if minid == '0-0' then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', minid)

@@ -1,17 +1,19 @@
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { decodeReading, redisKeys, type RedisKeys } from '@energy-pipeline/contract/server';
+import { ReplyError } from 'ioredis';
+import { BUCKET_SECONDS, type Bucket } from '@energy-pipeline/contract';
+import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type RedisKeys } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS, type Retention } from './buckets.js';
 
 /** A stream entry as XREADGROUP returns it; fields are null when the entry was deleted. */
 export type StreamEntry = [id: string, fields: string[] | null];
 
 export interface ApplyResult {
-  /** Entries whose contribution this call applied. */
+  /** Readings whose contribution this call applied. */
   applied: number;
-  /** Entries this call moved to the dead-letter stream. */
+  /** Entries, or readings of batch entries, this call moved to the dead-letter stream. */
   deadLettered: number;
-  /** Entries another consumer had already acknowledged. */
+  /** Entries another consumer had already acknowledged (or deleted from the stream). */
   skipped: number;
   /** Entries whose step failed; they stay pending and are delivered again. */
   failed: string[];
@@ -28,17 +30,29 @@ export interface ApplierOptions {
   onApplied?: (result: ApplyResult) => void;
 }
 
-const fieldsObject = (fields: string[]) => {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
-  return out;
-};
+/** The aggregation buckets, in the order lua/apply-entries.lua is told them. */
+const KINDS: readonly Bucket[] = Object.keys(BUCKET_SECONDS) as Bucket[];
+/**
+ * Most readings one script call applies: a call blocks Redis while it runs (about a millisecond
+ * per few hundred readings), and Lua's unpack() takes at most about 8000 values. An entry is never
+ * split, so one larger batch entry gets a call of its own.
+ */
+export const MAX_READINGS_PER_CALL = 2_000;
+
+type Reading = [site: string, device: string, mw: number, atMs: number, power: string, timestamp: string, ord: number,
+  starts: number[], expiries: number[], readingId: string, seq: number];
+type Payload =
+  | { id: string; deleted: true }
+  | { id: string; dead: [reason: string, detail: string, deliveries: number, fields: string] }
+  | { id: string; r: Reading[]; bad: [ord: number, reason: string, detail: string, fields: string][] };
 
 /**
- * Applies a batch of entries in one round trip. Each entry's effect and its XACK run as one
- * script, so a crash at any point leaves every entry either applied-and-acknowledged or
- * pending (to be delivered again), never applied twice. Entries that fail validation, or that
- * were delivered more than `maxDeliveries` times, go to the dead-letter stream instead.
+ * Applies entries to the aggregates with one script call per batch (lua/apply-entries.lua): each
+ * entry's effect and its XACK happen together, so a crash at any point leaves every entry either
+ * applied-and-acknowledged or pending (to be delivered again), never applied twice. Entries that
+ * fail validation, or that were delivered more than `maxDeliveries` times, go to the dead-letter
+ * stream in the same call. When Redis refuses a call (a key of the wrong type, say), its entries
+ * are retried one per call, so that one poisoned entry does not hold back the others.
  */
 export class Applier {
   private readonly keys: RedisKeys;
@@ -54,62 +68,17 @@ export class Applier {
   async apply(entries: readonly StreamEntry[], deliveries?: ReadonlyMap<string, number>): Promise<ApplyResult> {
     const result: ApplyResult = { applied: 0, deadLettered: 0, skipped: 0, failed: [] };
     if (entries.length === 0) return result;
-    const { group, maxDeliveries } = this.options;
-    const k = this.keys;
-    const pipeline = this.redis.pipeline();
-    const kinds: ('applied' | 'deadLettered' | 'skipped')[] = [];
     const now = Date.now();
-    const deadLetter = (id: string, reason: string, detail: string, count: number, fields: string[]) => {
-      pipeline.deadLetter(k.stream, k.deadLetters, k.stats, group, id, reason, detail, count, now, JSON.stringify(fieldsObject(fields)));
-      kinds.push('deadLettered');
-    };
-
-    for (const [id, fields] of entries) {
-      const count = deliveries?.get(id) ?? 1;
-      if (!fields) {
-        // Deleted from the stream while pending: nothing left to apply.
-        pipeline.xack(k.stream, group, id);
-        kinds.push('skipped');
-        continue;
+    const payloads = entries.map((entry) => this.payload(entry, deliveries?.get(entry[0]) ?? 1, now));
+    for (const chunk of chunks(payloads)) {
+      try {
+        this.add(result, chunk, await this.call(chunk, now));
+      } catch (err) {
+        // Nothing went through: Redis is gone, not one bad entry. Let the caller back off.
+        if (!(err instanceof ReplyError)) throw err;
+        await this.applyOneByOne(chunk, now, result, err as Error);
       }
-      const decoded = decodeReading(fields);
-      if (!decoded.ok) {
-        deadLetter(id, 'invalid', JSON.stringify(decoded.issues), count, fields);
-        continue;
-      }
-      if (count > maxDeliveries) {
-        deadLetter(id, 'max_deliveries', `delivered ${count} times without being processed`, count, fields);
-        continue;
-      }
-      const { reading, powerMw, powerText, timestampMs } = decoded.value;
-      const { site_id: site, device_id: device } = reading;
-      const minute = bucketStartS('minute', timestampMs);
-      const hour = bucketStartS('hour', timestampMs);
-      pipeline.applyReading(
-        k.stream, k.stats, k.sites, k.site(site), k.siteDevices(site), k.device(site, device),
-        k.deviceBucket('minute', site, device, minute), k.deviceBucket('hour', site, device, hour),
-        k.siteBucket('minute', site, minute), k.siteBucket('hour', site, hour),
-        group, id, site, device, powerMw, timestampMs, reading.timestamp, powerText,
-        bucketExpiryS('minute', minute, this.options.retention, now), bucketExpiryS('hour', hour, this.options.retention, now),
-      );
-      kinds.push('applied');
     }
-
-    const replies = (await pipeline.exec()) ?? [];
-    const errors = replies.filter(([err]) => err);
-    // Nothing went through: Redis is gone, not one bad entry. Let the caller back off.
-    if (errors.length === replies.length) throw errors[0]![0];
-    replies.forEach(([err, done], i) => {
-      const [id] = entries[i]!;
-      if (err) {
-        result.failed.push(id);
-        this.options.log.warn({ id, err: err.message }, 'entry not processed; it stays pending');
-      } else if (kinds[i] === 'skipped' || done === 1) {
-        result[kinds[i]!] += 1;
-      } else {
-        result.skipped += 1;
-      }
-    });
     if (result.skipped > 0) {
       // Another consumer claimed and finished them while this one held them: harmless, but a
       // sign that CLAIM_MIN_IDLE_MS is close to how long this consumer takes.
@@ -118,6 +87,85 @@ export class Applier {
     this.options.onApplied?.(result);
     return result;
   }
+
+  private async applyOneByOne(chunk: Payload[], now: number, result: ApplyResult, cause: Error) {
+    if (chunk.length === 1) {
+      result.failed.push(chunk[0]!.id);
+      this.options.log.warn({ id: chunk[0]!.id, err: cause.message }, 'entry not processed; it stays pending');
+      return;
+    }
+    for (const one of chunk) {
+      try {
+        this.add(result, [one], await this.call([one], now));
+      } catch (err) {
+        if (!(err instanceof ReplyError)) throw err;
+        result.failed.push(one.id);
+        this.options.log.warn({ id: one.id, err: (err as Error).message }, 'entry not processed; it stays pending');
+      }
+    }
+  }
+
+  private call(chunk: Payload[], now: number) {
+    const k = this.keys;
+    const batch = JSON.stringify({ kinds: KINDS, entries: chunk });
+    return this.redis.applyEntries(k.stream, k.stats, k.deadLetters, k.sites, this.options.group, now, batch);
+  }
+
+  private add(result: ApplyResult, chunk: Payload[], [outcomes, applied, dead]: [number[], number, number]) {
+    result.applied += applied;
+    result.deadLettered += dead;
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 0 && !('deleted' in chunk[i]!)) result.skipped += 1;
+    });
+  }
+
+  /** What the script needs of one entry: its readings with their buckets, or why it is dead. */
+  private payload([id, fields]: StreamEntry, count: number, now: number): Payload {
+    // Deleted from the stream while pending: nothing left to apply.
+    if (!fields) return { id, deleted: true };
+    const entryFields = () => JSON.stringify(fieldsObject(fields));
+    if (count > this.options.maxDeliveries) {
+      return { id, dead: ['max_deliveries', `delivered ${count} times without being processed`, count, entryFields()] };
+    }
+    const content = decodeEntry(fields);
+    if (!content.ok) return { id, dead: ['invalid', JSON.stringify(content.issues), count, entryFields()] };
+    // A single-reading entry that is invalid goes whole; a batch keeps its valid readings.
+    if (!content.batch && !content.items[0]!.ok) {
+      return { id, dead: ['invalid', JSON.stringify(content.items[0]!.issues), count, entryFields()] };
+    }
+    const r: Reading[] = [];
+    const bad: [number, string, string, string][] = [];
+    for (const item of content.items) {
+      if (item.ok) r.push(this.reading(item, now));
+      else bad.push([item.ord, 'invalid', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
+    }
+    return { id, r, bad };
+  }
+
+  private reading(item: Extract<DecodedItem, { ok: true }>, now: number): Reading {
+    const { reading, timestampMs, powerMw, powerText } = item.value;
+    const starts = KINDS.map((kind) => bucketStartS(kind, timestampMs));
+    const expiries = KINDS.map((kind, i) => bucketExpiryS(kind, starts[i]!, this.options.retention, now));
+    return [reading.site_id, reading.device_id, powerMw, timestampMs, powerText, reading.timestamp, item.ord,
+      starts, expiries, reading.reading_id ?? '', reading.seq ?? -1];
+  }
+}
+
+/** Consecutive runs of payloads holding at most MAX_READINGS_PER_CALL readings (an entry is never split). */
+function* chunks(payloads: Payload[]): Generator<Payload[]> {
+  let chunk: Payload[] = [];
+  let readings = 0;
+  for (const p of payloads) {
+    const n = 'r' in p ? p.r.length : 0;
+    if (chunk.length > 0 && readings + n > MAX_READINGS_PER_CALL) {
+      yield chunk;
+      chunk = [];
+      readings = 0;
+    }
+    chunk.push(p);
+    readings += n;
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /** Delivery counts of `entries` held by `consumer`, from XPENDING; used when re-delivering. */

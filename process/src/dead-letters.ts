@@ -1,8 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@energy-pipeline/contract/server';
+import type { z } from 'zod';
+import { DeadLetterReasonSchema } from '@energy-pipeline/contract';
+import { fieldsObject, type RedisKeys } from '@energy-pipeline/contract/server';
+
+type Reason = z.infer<typeof DeadLetterReasonSchema>;
 
 export interface DeadLetterFilter {
-  reason?: 'invalid' | 'max_deliveries' | undefined;
+  reason?: Reason | undefined;
   site_id?: string | undefined;
   device_id?: string | undefined;
 }
@@ -10,7 +14,8 @@ export interface DeadLetterFilter {
 export interface DeadLetter {
   id: string;
   original_id: string;
-  reason: 'invalid' | 'max_deliveries';
+  index?: number;
+  reason: Reason;
   detail: string;
   deliveries: number;
   failed_at: string;
@@ -22,18 +27,20 @@ export const BULK_LIMIT = 10_000;
 const PAGE = 500;
 
 function parse([id, flat]: [string, string[]]): DeadLetter {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+  const f = fieldsObject(flat);
   let fields: Record<string, string> = {};
   try {
-    fields = JSON.parse(f.fields ?? '{}');
+    // Values as the stream holds them: strings (a batch reading's JSON has numbers).
+    fields = Object.fromEntries(Object.entries(JSON.parse(f.fields ?? '{}') as object).map(([k, v]) => [k, String(v)]));
   } catch {
     // A dead letter written by something else: show it without its fields.
   }
+  const reason = DeadLetterReasonSchema.safeParse(f.reason);
   return {
     id,
     original_id: f.original_id ?? '',
-    reason: f.reason === 'invalid' ? 'invalid' : 'max_deliveries',
+    ...(f.index !== undefined ? { index: Number(f.index) } : {}),
+    reason: reason.success ? reason.data : 'max_deliveries',
     detail: f.detail ?? '',
     deliveries: Number(f.deliveries ?? 0),
     failed_at: new Date(Number(f.failed_at ?? 0)).toISOString(),

@@ -42,7 +42,7 @@ function powerStats(h: Record<string, string>, start: number, bucket: Bucket) {
   };
 }
 
-/** Reads the aggregates that lua/apply-reading.lua writes. */
+/** Reads the aggregates that lua/apply-entries.lua writes. */
 export class Queries {
   constructor(
     private readonly redis: Redis,
@@ -71,9 +71,9 @@ export class Queries {
   }
 
   async sites() {
-    const ids = (await this.redis.smembers(this.keys.sites)).sort();
+    const ids = await this.redis.zrange(this.keys.sites, 0, -1);
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.scard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
+    for (const id of ids) pipeline.zcard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
     const replies = await this.exec(pipeline);
     return {
       sites: ids.map((site_id, i) => ({ site_id, devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) })),
@@ -82,7 +82,7 @@ export class Queries {
 
   /** Null when the site was never seen. */
   async siteDevices(siteId: string) {
-    const ids = (await this.redis.smembers(this.keys.siteDevices(siteId))).sort();
+    const ids = await this.redis.zrange(this.keys.siteDevices(siteId), 0, -1);
     if (ids.length === 0) return null;
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.device(siteId, id));

@@ -3,16 +3,26 @@ import type { Redis, Result } from 'ioredis';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
 const luaDir = new URL('../lua/', import.meta.url);
-const lua = (name: string) => readFileSync(new URL(`${name}.lua`, luaDir), 'utf8');
+const read = (path: string) => readFileSync(new URL(path, luaDir), 'utf8');
+
+/**
+ * A script's source with its `-- @include <name>` lines replaced by lua/includes/<name>.lua:
+ * helpers shared between scripts are written once, and each script still loads as one body
+ * (EVALSHA cannot call another script).
+ */
+export function luaSource(name: string): string {
+  return read(`${name}.lua`).replace(/^-- @include ([\w-]+)$/gm, (_, include: string) => read(`includes/${include}.lua`).trimEnd());
+}
 
 type Args = (string | number)[];
 
+/** What lua/apply-entries.lua returns: an outcome per entry, readings applied, readings dead-lettered. */
+export type ApplyReply = [outcomes: number[], applied: number, deadLettered: number];
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/apply-reading.lua: 1 applied, 0 already acknowledged. */
-    applyReading(...keysThenArgs: Args): Result<number, Context>;
-    /** lua/dead-letter.lua: 1 dead-lettered, 0 already acknowledged. */
-    deadLetter(...keysThenArgs: Args): Result<number, Context>;
+    /** lua/apply-entries.lua */
+    applyEntries(...keysThenArgs: Args): Result<ApplyReply, Context>;
     /** lua/leave-group.lua: 1 left, 0 still holds entries. */
     leaveGroup(...keysThenArgs: Args): Result<number, Context>;
     /** lua/trim-stream.lua: entries removed. */
@@ -23,8 +33,7 @@ declare module 'ioredis' {
 }
 
 const scripts = {
-  applyReading: { file: 'apply-reading', keys: 10 },
-  deadLetter: { file: 'dead-letter', keys: 3 },
+  applyEntries: { file: 'apply-entries', keys: 4 },
   leaveGroup: { file: 'leave-group', keys: 1 },
   trimStream: { file: 'trim-stream', keys: 1 },
   replayDeadLetter: { file: 'replay-dead-letter', keys: 2 },
@@ -33,7 +42,7 @@ const scripts = {
 /** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
 export function defineScripts(redis: Redis): Redis {
   for (const [name, { file, keys }] of Object.entries(scripts)) {
-    redis.defineCommand(name, { numberOfKeys: keys, lua: lua(file) });
+    redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(file) });
   }
   return redis;
 }

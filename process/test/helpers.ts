@@ -82,7 +82,7 @@ export async function dumpAggregates(redis: Redis, group: string): Promise<Recor
       const type = await redis.type(key);
       const name = key.slice(prefix.length);
       if (type === 'hash') out[name] = await redis.hgetall(key);
-      else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
+      else if (type === 'zset') out[name] = await redis.zrange(key, 0, -1);
     }
   } while (cursor !== '0');
   return out;

@@ -2,18 +2,20 @@ import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS, type Retention } from '../src/buckets.js';
 
-/** A reading that got a 2xx, with the stream id it was given. */
+/** A reading that got a 2xx, with the stream id it was given (and its place in a batch entry). */
 export interface LedgerEntry {
   reading: Reading;
   id: string;
+  ord?: number;
 }
 
 type Hash = Record<string, string>;
 
-const idAfter = (a: string, b: string) => {
+/** (entry id, place in the entry) after (b, bOrd): stream ids compare as (ms, seq). */
+const after = (a: string, aOrd: number, b: string, bOrd: number) => {
   const [ams, aseq] = a.split('-').map(Number) as [number, number];
   const [bms, bseq] = b.split('-').map(Number) as [number, number];
-  return ams !== bms ? ams > bms : aseq > bseq;
+  return ams !== bms ? ams > bms : aseq !== bseq ? aseq > bseq : aOrd > bOrd;
 };
 
 /**
@@ -39,7 +41,7 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
     if (h.max_w === undefined || sent > Number(h.max_w)) h.max_w = String(sent);
   };
 
-  for (const { reading: r, id } of ledger) {
+  for (const { reading: r, id, ord = 0 } of ledger) {
     const mw = milliwatts(String(r.power_reading));
     const w = r.power_reading;
     const at = Date.parse(r.timestamp);
@@ -60,8 +62,11 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
       h[`s:${dev}`] = String(Number(h[`s:${dev}`] ?? 0) + mw);
     }
     const d = hash(`device:${site}/${dev}`);
-    const newer = d.latest_at_ms === undefined || at > Number(d.latest_at_ms) || (at === Number(d.latest_at_ms) && idAfter(id, d.latest_id!));
-    if (newer) Object.assign(d, { latest_at_ms: String(at), latest_id: id, latest_timestamp: r.timestamp, latest_power: String(r.power_reading) });
+    const newer =
+      d.latest_at_ms === undefined || at > Number(d.latest_at_ms) || (at === Number(d.latest_at_ms) && after(id, ord, d.latest_id!, Number(d.latest_ord)));
+    if (newer) {
+      Object.assign(d, { latest_at_ms: String(at), latest_id: id, latest_ord: String(ord), latest_timestamp: r.timestamp, latest_power: String(r.power_reading) });
+    }
   }
   for (const value of Object.values(out)) if (Array.isArray(value)) value.sort();
   out.stats = { processed: String(ledger.length) };
