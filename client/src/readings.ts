@@ -18,8 +18,8 @@ export function withReadingId(reading: ReadingInput): IdentifiedReading {
 
 export interface SendReadingResult {
   reading_id: string;
-  /** Stream entry the reading was stored under (the original one for a repeated reading_id). */
-  stream_id: string;
+  /** Stream entry the reading was stored under; null for a repeat of a reading stored earlier. */
+  stream_id: string | null;
 }
 
 export interface AcceptedReading {
@@ -27,7 +27,8 @@ export interface AcceptedReading {
   index: number;
   reading_id: string;
   status: 'accepted';
-  stream_id: string;
+  /** Entry the reading was stored under (shared by its batch); null for a repeat stored earlier. */
+  stream_id: string | null;
   /** The reading_id had been accepted before: this was a resend, stored once. */
   duplicate: boolean;
 }

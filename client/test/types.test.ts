@@ -43,7 +43,7 @@ describe('SDK types', () => {
     expectTypeOf(client.sendReading).returns.resolves.toEqualTypeOf<SendReadingResult>();
     expectTypeOf<ReadingResult>().toHaveProperty('reading_id').toEqualTypeOf<string>();
     const narrow = (r: ReadingResult) => {
-      if (r.status === 'accepted') expectTypeOf(r.stream_id).toEqualTypeOf<string>();
+      if (r.status === 'accepted') expectTypeOf(r.stream_id).toEqualTypeOf<string | null>();
       // @ts-expect-error only accepted results carry a stream id
       else void r.stream_id;
     };

@@ -8,7 +8,11 @@ const c = initContract();
 export const ReadingAcceptedSchema = z
   .object({
     status: z.literal('success'),
-    stream_id: z.string().describe('Redis stream entry id the reading was stored under'),
+    stream_id: z
+      .string()
+      .nullable()
+      .describe('Redis stream entry id the reading was stored under; null for a repeat, stored earlier'),
+    duplicate: z.boolean().describe('A repeat of a reading accepted earlier (same device and seq, or timestamp): not stored again'),
     message: z.string(),
   })
   .describe('ReadingAccepted');
@@ -30,8 +34,8 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({
     index: z.number().int().describe('Position in the request'),
     status: z.literal('accepted'),
-    stream_id: z.string(),
-    duplicate: z.boolean().describe('The reading_id was accepted before; stream_id is the original one'),
+    stream_id: z.string().nullable().describe('Entry the reading was stored under (shared by the batch); null for a repeat'),
+    duplicate: z.boolean().describe('A repeat of a reading accepted earlier: not stored again'),
   }),
   z.object({
     index: z.number().int(),
@@ -39,7 +43,8 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
     error: z
       .string()
       .describe(
-        'validation_failed (fix the reading), forbidden (the API key may not write for its site_id) ' +
+        'validation_failed (fix the reading), forbidden (the API key may not write for its site_id), ' +
+          'out_of_order (older than what is remembered of its device: cannot be told from a repeat; not stored) ' +
           'or unavailable (retry it; see outcome)',
       ),
     message: z.string(),
@@ -114,6 +119,10 @@ export const ingestContract = c.router(
         ...bodyErrors,
         ...writeErrors,
         403: ErrorSchema.describe("The API key may not write readings for this reading's site_id"),
+        409: ErrorSchema.describe(
+          'out_of_order: the reading is older than what is remembered of its device, so it cannot be told apart ' +
+            'from a repeat; it was not stored. Send readings in order, or number them with seq.',
+        ),
         ...serverErrors,
       },
     },

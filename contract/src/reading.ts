@@ -27,11 +27,18 @@ export const IdSchema = z
   .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`)
   .regex(ID_PATTERN, 'may contain only letters, digits and . _ : - and must start with a letter or digit');
 
+/**
+ * Earliest accepted measurement time. A reading may be any age (a meter that was offline for months
+ * still delivers its spool), but one from before 2000 comes from a device whose clock was never set
+ * (1970-01-01 is an RTC's zero), and counting it would only pollute the figures.
+ */
+export const EARLIEST_TIMESTAMP = '2000-01-01T00:00:00Z';
+const earliestMs = Date.parse(EARLIEST_TIMESTAMP);
+
 /** ISO 8601 date-time with an explicit zone (`Z` or `+hh:mm`): a zone-less time is ambiguous. */
-export const TimestampSchema = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:30:00Z',
-});
+export const TimestampSchema = z.iso
+  .datetime({ offset: true, abort: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:30:00Z' })
+  .refine((t) => Date.parse(t) >= earliestMs, `must not be before ${EARLIEST_TIMESTAMP}: is the device's clock set?`);
 
 export const ReadingSchema = z
   .strictObject({
@@ -59,7 +66,7 @@ export type Reading = z.infer<typeof ReadingSchema>;
 export interface TimestampWindow {
   /** How far into the future a timestamp may be, for device clock skew. */
   maxFutureSkewMs: number;
-  /** How old a reading may be when it arrives, for devices that buffered while offline. */
+  /** How old a reading may be when it arrives, for devices that buffered while offline; 0 = any age. */
   maxAgeMs: number;
 }
 
@@ -74,7 +81,7 @@ export function checkTimestampWindow(timestamp: string, window: TimestampWindow,
   if (at > nowMs + window.maxFutureSkewMs) {
     return `is more than ${Math.round(window.maxFutureSkewMs / 1000)} s in the future`;
   }
-  if (at < nowMs - window.maxAgeMs) {
+  if (window.maxAgeMs > 0 && at < nowMs - window.maxAgeMs) {
     return `is more than ${Math.round(window.maxAgeMs / 1000)} s old`;
   }
   return null;

@@ -52,20 +52,30 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 /**
  * Keys ingest writes beside the stream. They belong to the stream, not to a consumer group
  * (a reading is either in the stream or not, whoever reads it), and carry its hash tag so the
- * idempotent append script may touch both in one slot.
+ * append script may touch both in one slot.
  */
 export function ingestKeys(stream: string) {
   const prefix = `ep:${hashTag(stream)}`;
   return {
     stream,
     /**
-     * String holding the stream id a reading_id was first stored under, with a TTL (the
-     * idempotency window). Scoped by site and device so that two devices choosing the same
-     * reading_id never collide; `/` cannot occur in an id.
+     * Hash of what each device has sent: per device and identity space, the values not seen yet
+     * as a list of gaps (ingest/lua/append-readings.lua). Memory grows with devices, not readings.
      */
-    readingId: (siteId: string, deviceId: string, readingId: string) =>
-      `${prefix}:reading-id:${siteId}/${deviceId}/${readingId}`,
+    dedupe: `${prefix}:dedupe`,
   };
+}
+
+/**
+ * A reading's identity: its device's `seq` when it has one, else its device and timestamp (one
+ * device's reading at one instant is one reading). Returns the dedupe hash field and the value to
+ * look up in it; `/` and `@` cannot occur in an id.
+ */
+export function readingIdentity(reading: { site_id: string; device_id: string; seq?: number | undefined; timestamp: string }) {
+  const device = `${reading.site_id}/${reading.device_id}`;
+  return reading.seq !== undefined
+    ? { field: device, value: reading.seq }
+    : { field: `${device}@t`, value: Date.parse(reading.timestamp) };
 }
 
 /** Prefix of @fastify/rate-limit's per-key counters; independent of any stream. */

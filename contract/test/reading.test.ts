@@ -45,6 +45,12 @@ describe('ReadingSchema', () => {
     expect([...new Set(issues.map((i) => i.path))]).toEqual([field]);
   });
 
+  it('refuses a timestamp from before 2000, the mark of an unset device clock', () => {
+    expect(ReadingSchema.safeParse({ ...valid, timestamp: '2000-01-01T00:00:00Z' }).success).toBe(true);
+    const unset = issuesOf({ ...valid, timestamp: '1970-01-01T00:00:00Z' });
+    expect(unset).toEqual([expect.objectContaining({ path: 'timestamp', message: expect.stringContaining('clock') })]);
+  });
+
   it('names a missing field', () => {
     const { power_reading: _, ...rest } = valid;
     expect(issuesOf(rest).map((i) => i.path)).toEqual(['power_reading']);
@@ -77,6 +83,10 @@ describe('checkTimestampWindow', () => {
   it('rejects one too far in the future or too old', () => {
     expect(checkTimestampWindow('2024-01-15T12:05:01Z', window, now)).toMatch(/future/);
     expect(checkTimestampWindow('2024-01-14T11:59:59Z', window, now)).toMatch(/old/);
+  });
+
+  it('takes any age when no maximum is set', () => {
+    expect(checkTimestampWindow('2001-06-01T00:00:00Z', { ...window, maxAgeMs: 0 }, now)).toBeNull();
   });
 
   it('honours the zone offset', () => {

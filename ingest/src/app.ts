@@ -18,11 +18,11 @@ import type { IngestConfig } from './config.js';
 import { mayWrite } from './api-keys.js';
 import { installAuth } from './auth.js';
 import { BacklogMonitor } from './backlog.js';
-import { batchResults, checkItem, itemReason } from './batch.js';
+import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
 import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
 import { defineScripts } from './scripts.js';
-import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
+import { type Appended, StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
 /** Builds the ingest API. It never listens: main.ts does, tests use `app.inject`. */
 export function buildIngestApp(config: IngestConfig): FastifyInstance {
@@ -43,7 +43,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   const breaker = new RedisBreaker(redis, {}, (open) =>
     open ? app.log.error('Redis is not answering: writes get 503 at once until a PING gets through') : app.log.info('Redis answers again'),
   );
-  const writer = new StreamWriter(redis, stream, config.idempotencyWindowS, breaker);
+  const writer = new StreamWriter(redis, stream, { dedupeMaxGaps: config.dedupeMaxGaps, breaker });
   const counters = new ReadingCounters(metrics.registry);
   const backlog = new BacklogMonitor(redis, stream, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
@@ -86,9 +86,16 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       outcome: err.outcome,
       message:
         err.outcome === 'unknown'
-          ? `Redis did not answer in time: the ${what} may have been stored. Resend only readings that carry a ` +
-            'reading_id, which makes a repeat recognisable; without one a resend may be counted twice'
+          ? `Redis did not answer in time: the ${what} may have been stored. Resending is safe: a repeat ` +
+            'is recognised by its device and seq (or timestamp) and not stored twice'
           : `The ${what} was not stored: Redis is unavailable; retry later`,
+    },
+  });
+  const outOfOrder = (reading: { site_id: string; device_id: string; seq?: number | undefined }) => ({
+    status: 409 as const,
+    body: {
+      error: 'out_of_order',
+      message: outOfOrderMessage(reading),
     },
   });
   /** What is left of the request's Redis budget: a write answers within REDIS_COMMAND_TIMEOUT_MS of arrival. */
@@ -105,11 +112,18 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
         return { status: 403, body: { error: 'forbidden', message: `This API key may not write readings for site '${body.site_id}'` } };
       }
       try {
-        const { id, duplicate } = await writer.append(body, budgetMs(reply.elapsedTime));
+        const appended = await writer.append(body, budgetMs(reply.elapsedTime));
+        if (appended.status === 'unverifiable') return outOfOrder(body);
+        const duplicate = appended.status === 'repeat';
         counters.accept('/readings', duplicate);
-        // A repeat gets the very answer the first attempt got; the header tells the two apart.
+        // A repeat gets a 202 too: it is stored (from before). The header tells the two apart.
         if (duplicate) reply.header('idempotent-replayed', 'true');
-        return { status: 202, body: { status: 'success', stream_id: id, message: 'Reading successfully ingested' } };
+        return {
+          status: 202,
+          body: duplicate
+            ? { status: 'success', stream_id: null, duplicate, message: 'Reading already accepted earlier; not stored again' }
+            : { status: 'success', stream_id: appended.id, duplicate, message: 'Reading successfully ingested' },
+        };
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         app.log.warn({ err: err.message, outcome: err.outcome }, 'reading not acknowledged');
@@ -124,17 +138,19 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
       const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
-      const written = valid.length > 0 ? await writer.appendMany(valid, budgetMs(reply.elapsedTime)) : [];
+      let written: Appended[] = [];
+      try {
+        if (valid.length > 0) written = await writer.appendBatch(valid, budgetMs(reply.elapsedTime));
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        app.log.warn({ err: err.message, outcome: err.outcome }, 'batch not acknowledged');
+        reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
+        return writeFailed('batch', err);
+      }
       const result = batchResults(checked, written);
       for (const r of result.results) {
         if (r.status === 'accepted') counters.accept('/readings/batch', r.duplicate);
         else counters.reject('/readings/batch', itemReason(r.error));
-      }
-      if (written.length > 0 && written.every((w) => w instanceof StoreUnavailableError)) {
-        const failure = written.find((w) => w.outcome === 'unknown') ?? written[0]!;
-        app.log.warn({ err: failure.message, outcome: failure.outcome }, 'batch not acknowledged');
-        reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
-        return writeFailed('batch', failure);
       }
       return { status: 200, body: result };
     },

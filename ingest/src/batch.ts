@@ -10,7 +10,7 @@ import {
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
 import { mayWrite, type ApiKey } from './api-keys.js';
-import { StoreUnavailableError, type Appended } from './stream-writer.js';
+import type { Appended } from './stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;
 type Rejection = { error: string; message: string; issues?: Issue[] };
@@ -32,20 +32,27 @@ export function checkItem(item: unknown, index: number, window: TimestampWindow,
   return { index, reading: parsed.data };
 }
 
+/** Why a reading older than its device's remembered window is refused: it may or may not be a repeat. */
+export function outOfOrderMessage(reading: { site_id: string; device_id: string; seq?: number | undefined }): string {
+  const what = reading.seq !== undefined ? `seq ${reading.seq}` : 'this timestamp';
+  return (
+    `Not stored: ${what} is older than what is remembered of device '${reading.device_id}' at site '${reading.site_id}', ` +
+    'so it cannot be told apart from a repeat. Send a device\'s readings in order, or number them with seq'
+  );
+}
+
 /** Puts rejections and write outcomes back into request order. */
-export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError)[]) {
+export function batchResults(checked: Checked[], written: Appended[]) {
   let next = 0;
   const results: ItemResult[] = checked.map((c) => {
     if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
     const outcome = written[next++]!;
-    if (!(outcome instanceof StoreUnavailableError)) {
-      return { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: outcome.duplicate };
+    if (outcome.status === 'unverifiable') {
+      return { index: c.index, status: 'rejected', error: 'out_of_order', message: outOfOrderMessage(c.reading) };
     }
-    const message =
-      outcome.outcome === 'unknown'
-        ? 'Redis did not answer in time: it may have been stored; resend it only with a reading_id'
-        : 'Not stored: Redis is unavailable; retry this reading';
-    return { index: c.index, status: 'rejected', error: 'unavailable', outcome: outcome.outcome, message };
+    return outcome.status === 'stored'
+      ? { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: false }
+      : { index: c.index, status: 'accepted', stream_id: null, duplicate: true };
   });
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, rejected: results.length - accepted, results };

@@ -40,12 +40,12 @@ const shape = {
   PORT: port(8000),
   /** How far in the future a reading's timestamp may be (device clock skew). */
   READING_MAX_FUTURE_SKEW_S: positiveInt(300),
-  /** How old a reading may be on arrival (devices that buffered while offline): 7 days. */
-  READING_MAX_AGE_S: positiveInt(7 * 24 * 3600),
+  /** How old a reading may be on arrival; 0 = any age (repeats are recognised however late). */
+  READING_MAX_AGE_S: limit(0),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   BATCH_MAX_READINGS: positiveInt(1_000),
-  /** 8 days: at least READING_MAX_AGE_S + READING_MAX_FUTURE_SKEW_S, checked below. */
-  IDEMPOTENCY_WINDOW_S: positiveInt(8 * 24 * 3600),
+  /** Gaps remembered per device and identity space; at least 2 (ingest/lua/append-readings.lua). */
+  DEDUPE_MAX_GAPS: z.coerce.number().int().min(2).max(1_000).default(16),
   API_KEYS: keyList.optional(),
   API_KEYS_FILE: keyFile.optional(),
   AUTH_DISABLED: booleanFlag(false),
@@ -96,10 +96,12 @@ export interface IngestConfig {
   /** Most readings one POST /readings/batch may carry. @default 1000 */
   batchMaxReadings: number;
   /**
-   * How long a reading_id is remembered: a repeat within it gets the original stream id. Never
-   * shorter than the accepted age plus the future skew (loadIngestConfig refuses it). @default 691200
+   * How many gaps in what a device sent are remembered, per device and identity space: a device
+   * that numbers its readings (seq) needs two, however late a repeat comes; one without seq needs
+   * one per reading, so this is how far back its repeats are recognised. Memory per device grows
+   * with it (see the README's sizing table). @default 16
    */
-  idempotencyWindowS: number;
+  dedupeMaxGaps: number;
   auth: AuthConfig;
   limits: LimitsConfig;
   /** How long a SIGTERM waits for in-flight requests. @default 10000 */
@@ -116,16 +118,6 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
         '(or AUTH_DISABLED=true for local development)',
     );
   }
-  // A resend is recognised only while its reading_id is remembered. A reading's first copy arrives
-  // at the earliest READING_MAX_FUTURE_SKEW_S before its timestamp, and a copy is accepted until
-  // READING_MAX_AGE_S after it: the window must span both, or a late resend is counted twice.
-  const needed = e.READING_MAX_AGE_S + e.READING_MAX_FUTURE_SKEW_S;
-  if (e.IDEMPOTENCY_WINDOW_S < needed) {
-    throw new ConfigError(
-      `Invalid configuration:\n  IDEMPOTENCY_WINDOW_S: ${e.IDEMPOTENCY_WINDOW_S} s is shorter than READING_MAX_AGE_S + ` +
-        `READING_MAX_FUTURE_SKEW_S (${needed} s): a resend older than the window would be counted twice`,
-    );
-  }
   return {
     redis: redisConfigFrom(e),
     host: e.HOST,
@@ -137,7 +129,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     batchMaxReadings: e.BATCH_MAX_READINGS,
-    idempotencyWindowS: e.IDEMPOTENCY_WINDOW_S,
+    dedupeMaxGaps: e.DEDUPE_MAX_GAPS,
     auth: { keys: e.AUTH_DISABLED ? [] : keys, disabled: e.AUTH_DISABLED },
     limits: {
       rateLimitMax: e.RATE_LIMIT_MAX,

@@ -52,6 +52,7 @@ const reasons: Record<number, string> = {
   400: 'invalid',
   401: 'unauthorized',
   403: 'forbidden',
+  409: 'out_of_order',
   413: 'too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',

@@ -5,15 +5,18 @@ import type { Redis, Result } from 'ioredis';
 const luaDir = new URL('../lua/', import.meta.url);
 const lua = (name: string) => readFileSync(new URL(`${name}.lua`, luaDir), 'utf8');
 
+/** What lua/append-readings.lua returns: the new entry's id (null when nothing was new), then an outcome per reading. */
+export type AppendReply = [id: string | null, ...outcomes: number[]];
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/append-once.lua: [stream id, 1 if it is the original of a repeat else 0]. */
-    appendOnce(...keysThenArgs: (string | number)[]): Result<[string, number], Context>;
+    /** lua/append-readings.lua */
+    appendReadings(...keysThenArgs: (string | number)[]): Result<AppendReply, Context>;
   }
 }
 
 /** Registers ingest's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
 export function defineScripts(redis: Redis): Redis {
-  redis.defineCommand('appendOnce', { numberOfKeys: 2, lua: lua('append-once') });
+  redis.defineCommand('appendReadings', { numberOfKeys: 2, lua: lua('append-readings') });
   return redis;
 }

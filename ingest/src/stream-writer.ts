@@ -1,6 +1,13 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
-import { classifyRedisFailure, encodeReading, ingestKeys, type RedisBreaker, withDeadline } from '@energy-pipeline/contract/server';
+import {
+  classifyRedisFailure,
+  encodeReading,
+  ingestKeys,
+  readingIdentity,
+  type RedisBreaker,
+  withDeadline,
+} from '@energy-pipeline/contract/server';
 
 /**
  * Redis could not take the write. `outcome` says what the client may assume: `not_stored` when
@@ -23,19 +30,27 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-export interface Appended {
-  /** Where the reading is in the stream: for a repeat of a reading_id, where it was first stored. */
-  id: string;
-  /** The reading_id was stored before within the idempotency window; nothing was appended now. */
-  duplicate: boolean;
+/**
+ * What became of one reading: `stored` in the entry `id`; `repeat` of a reading stored earlier
+ * (nothing appended); `unverifiable`: older than what is remembered of its device, so it cannot be
+ * told apart from a repeat, and it was not stored.
+ */
+export type Appended = { status: 'stored'; id: string } | { status: 'repeat' } | { status: 'unverifiable' };
+
+const STATUS = ['stored', 'repeat', 'unverifiable'] as const;
+
+export interface StreamWriterOptions {
+  /** Gaps remembered per device and identity space (lua/append-readings.lua). @default 16 */
+  dedupeMaxGaps: number;
+  breaker: RedisBreaker;
 }
 
 /**
- * Appends readings to the stream. It never trims: only the processor knows what is safe to drop.
- * A reading with a reading_id goes through lua/append-once.lua, which appends it only if that id
- * (per site and device) was not stored within `idempotencyWindowS`; others are plain XADDs.
- * The connection must carry ingest's scripts (scripts.ts). Every call goes through `breaker`,
- * and is answered by `deadlineMs` after it started whatever Redis does.
+ * Appends readings to the stream through lua/append-readings.lua, which stores each reading once
+ * per identity (its device's seq, or its device and timestamp) and remembers it per device. A single
+ * reading becomes an entry of the seed's format; a batch becomes one entry holding all its new
+ * readings, one XADD for the lot. It never trims: only the processor knows what is safe to drop.
+ * Every call goes through the breaker and is answered by `deadlineMs` whatever Redis does.
  */
 export class StreamWriter {
   private readonly keys: ReturnType<typeof ingestKeys>;
@@ -43,55 +58,40 @@ export class StreamWriter {
   constructor(
     private readonly redis: Redis,
     stream: string,
-    private readonly idempotencyWindowS: number,
-    private readonly breaker: RedisBreaker,
+    private readonly options: StreamWriterOptions,
   ) {
     this.keys = ingestKeys(stream);
   }
 
+  /** Appends one reading as an entry of its own. Throws StoreUnavailableError. */
   async append(reading: Reading, deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended> {
-    const [outcome] = await this.appendMany([reading], deadlineMs, receivedAtMs);
-    if (outcome instanceof StoreUnavailableError) throw outcome;
-    return outcome!;
+    const { field, value } = readingIdentity(reading);
+    const [appended] = await this.run(deadlineMs, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
+    return appended!;
   }
 
-  /**
-   * Appends many readings in one round trip. A pipeline is not atomic, so each reading gets
-   * its own outcome: where it is stored, or the error that kept it out.
-   */
-  async appendMany(
-    readings: readonly Reading[],
-    deadlineMs: number,
-    receivedAtMs = Date.now(),
-  ): Promise<(Appended | StoreUnavailableError)[]> {
-    let replies: [Error | null, unknown][];
+  /** Appends many readings as one entry, atomically: all get an outcome, or the call throws. */
+  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended[]> {
+    const args: (string | number)[] = [receivedAtMs];
+    for (const reading of readings) {
+      const { field, value } = readingIdentity(reading);
+      args.push(field, value, JSON.stringify(reading));
+    }
+    return this.run(deadlineMs, 'batch', args);
+  }
+
+  private async run(deadlineMs: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
+    let reply: [string | null, ...number[]];
     try {
-      this.breaker.assertClosed();
-      const pipeline = this.redis.pipeline();
-      for (const reading of readings) this.queue(pipeline, reading, receivedAtMs);
-      replies = (await withDeadline(pipeline.exec(), deadlineMs)) ?? [];
-      this.breaker.record(replies.find(([err]) => err)?.[0] ?? null);
+      this.options.breaker.assertClosed();
+      const call = this.redis.appendReadings(this.keys.stream, this.keys.dedupe, this.options.dedupeMaxGaps, mode, ...args);
+      reply = await withDeadline(call, deadlineMs);
+      this.options.breaker.record(null);
     } catch (err) {
-      this.breaker.record(err);
-      const failure = StoreUnavailableError.from(err, `XADD to ${this.keys.stream}`);
-      return readings.map(() => failure);
+      this.options.breaker.record(err);
+      throw StoreUnavailableError.from(err, `Append to ${this.keys.stream}`);
     }
-    return readings.map((_, i) => {
-      const [err, reply] = replies[i] ?? [new Error('no reply'), null];
-      if (err) return StoreUnavailableError.from(err, 'XADD');
-      if (typeof reply === 'string') return { id: reply, duplicate: false };
-      if (Array.isArray(reply) && typeof reply[0] === 'string') return { id: reply[0], duplicate: reply[1] === 1 };
-      return new StoreUnavailableError('XADD returned no id', 'unknown');
-    });
-  }
-
-  private queue(pipeline: ChainableCommander, reading: Reading, receivedAtMs: number) {
-    const fields = encodeReading(reading, receivedAtMs);
-    if (reading.reading_id === undefined) {
-      pipeline.xadd(this.keys.stream, '*', ...fields);
-      return;
-    }
-    const idKey = this.keys.readingId(reading.site_id, reading.device_id, reading.reading_id);
-    pipeline.appendOnce(this.keys.stream, idKey, this.idempotencyWindowS, ...fields);
+    const [id, ...outcomes] = reply;
+    return outcomes.map((o) => (o === 0 ? { status: 'stored', id: id! } : { status: STATUS[o] as 'repeat' | 'unverifiable' }));
   }
 }

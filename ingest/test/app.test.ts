@@ -14,7 +14,12 @@ describe('POST /readings', () => {
     const res = await post(JSON.stringify(body));
     expect(res.statusCode).toBe(202);
     const json = res.json();
-    expect(json).toEqual({ status: 'success', stream_id: expect.stringMatching(/^\d+-\d+$/), message: 'Reading successfully ingested' });
+    expect(json).toEqual({
+      status: 'success',
+      stream_id: expect.stringMatching(/^\d+-\d+$/),
+      duplicate: false,
+      message: 'Reading successfully ingested',
+    });
 
     const entries = await t.redis.client.xrange(stream, '-', '+');
     expect(entries).toHaveLength(1);
@@ -31,7 +36,6 @@ describe('POST /readings', () => {
     ['a number sent as a string', { power_reading: '1500' }, 'power_reading'],
     ['a zone-less timestamp', { timestamp: '2024-01-15T10:30:00' }, 'timestamp'],
     ['a timestamp far in the future', { timestamp: new Date(Date.now() + 3600_000).toISOString() }, 'timestamp'],
-    ['a timestamp too old', { timestamp: '2001-01-01T00:00:00Z' }, 'timestamp'],
     ['an unsafe site id', { site_id: 'site/../1' }, 'site_id'],
   ])('rejects %s with 400 naming the field, and writes nothing', async (_, patch, field) => {
     const res = await post(JSON.stringify(seedReading(patch)));
@@ -41,6 +45,18 @@ describe('POST /readings', () => {
     expect(body.issues.map((i: { path: string }) => i.path)).toContain(field);
     expect(body.message).toContain(field);
     expect(await t.redis.client.xlen(stream)).toBe(0);
+  });
+
+  it('rejects a timestamp older than READING_MAX_AGE_S when one is set, naming the field', async () => {
+    const strict = buildIngestApp(ingestConfig(t.redis.url, { READING_MAX_AGE_S: String(7 * 24 * 3600) }));
+    try {
+      const res = await strict.inject({ method: 'POST', url: '/readings', payload: seedReading({ timestamp: '2001-01-01T00:00:00Z' }) });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().issues.map((i: { path: string }) => i.path)).toEqual(['timestamp']);
+      expect(await t.redis.client.xlen(stream)).toBe(0);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('answers malformed JSON, an empty body and a JSON array with 400', async () => {

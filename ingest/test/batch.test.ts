@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { storedReadings } from '../../test/support/stream.js';
 import { seedReading, useIngestApp } from './helpers.js';
 
 const t = useIngestApp({ BATCH_MAX_READINGS: '5' });
@@ -13,9 +14,11 @@ describe('POST /readings/batch', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ accepted: 3, rejected: 0 });
-    const entries = await t.redis.client.xrange(stream, '-', '+');
-    expect(body.results.map((r: { stream_id: string }) => r.stream_id)).toEqual(entries.map(([id]) => id));
-    expect(entries.map(([, f]) => f[f.indexOf('device_id') + 1])).toEqual(['d0', 'd1', 'd2']);
+    // One entry for the batch, its readings in request order.
+    const stored = await storedReadings(t.redis.client, stream);
+    expect(body.results.map((r: { stream_id: string }) => r.stream_id)).toEqual(stored.map((r) => r.entryId));
+    expect(new Set(stored.map((r) => r.entryId)).size).toBe(1);
+    expect(stored.map((r) => r.fields.device_id)).toEqual(['d0', 'd1', 'd2']);
   });
 
   it('stores the valid readings and reports the invalid ones with their position and field', async () => {
@@ -25,7 +28,7 @@ describe('POST /readings/batch', () => {
     expect(body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
     expect(body.results[1].issues.map((i: { path: string }) => i.path)).toEqual(['readings.1.power_reading']);
     expect(body.results[2].issues.map((i: { path: string }) => i.path)).toContain('readings.2.power_readng');
-    expect(await t.redis.client.xlen(stream)).toBe(1);
+    expect(await storedReadings(t.redis.client, stream)).toHaveLength(1);
   });
 
   it.each([

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { storedReadings } from '../../test/support/stream.js';
 import { ingestConfig, seedReading } from './helpers.js';
 
 /** The documented bound: a write is answered within REDIS_COMMAND_TIMEOUT_MS of its arrival. */
@@ -58,8 +59,7 @@ describe('a frozen Redis (SIGSTOP)', () => {
     await eventually(async () => (await app.inject({ method: 'POST', url: '/readings', payload: seedReading() })).statusCode === 202, 10_000, 100);
     // "unknown" was the truth: the three writes Redis had read were executed once it woke up;
     // the refused ones were never sent.
-    const entries = await redis.client.xrange('test_readings', '-', '+');
-    const ids = entries.map(([, f]) => f[f.indexOf('reading_id') + 1]);
+    const ids = (await storedReadings(redis.client, 'test_readings')).map((r) => r.fields.reading_id);
     expect(ids).toEqual(expect.arrayContaining(['frozen-0', 'frozen-1', 'frozen-2']));
     expect(ids).not.toContain('after-open');
     expect(ids).not.toContain('batch-open');

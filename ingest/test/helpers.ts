@@ -13,13 +13,22 @@ export function ingestConfig(redisUrl: string, env: Record<string, string> = {})
   return loadIngestConfig({ REDIS_URL: redisUrl, LOG_LEVEL: 'silent', REDIS_STREAM: 'test_readings', ...auth, ...env });
 }
 
-export const seedReading = (overrides: Record<string, unknown> = {}) => ({
-  site_id: 'site-001',
-  device_id: 'device-001',
-  power_reading: 1500.5,
-  timestamp: new Date().toISOString(),
-  ...overrides,
-});
+let lastMs = 0;
+/**
+ * The seed's example reading, now. Each call gets a later timestamp than the one before: a
+ * reading without seq is identified by its device and timestamp, so two calls in the same
+ * millisecond would otherwise be one reading sent twice.
+ */
+export const seedReading = (overrides: Record<string, unknown> = {}) => {
+  lastMs = Math.max(Date.now(), lastMs + 1);
+  return {
+    site_id: 'site-001',
+    device_id: 'device-001',
+    power_reading: 1500.5,
+    timestamp: new Date(lastMs).toISOString(),
+    ...overrides,
+  };
+};
 
 /**
  * An ingest app on a private redis-server for one test file, with an empty stream before each

@@ -21,7 +21,7 @@ describe('ts-rest on fastify 5', () => {
     const router = s.router(ingestContract, {
       postReading: async ({ body }) => ({
         status: 202,
-        body: { status: 'success', stream_id: `0-${body.power_reading}`, message: 'ok' },
+        body: { status: 'success', stream_id: `0-${body.power_reading}`, duplicate: false, message: 'ok' },
       }),
       postReadingsBatch: async ({ body }) => ({ status: 200, body: { accepted: 0, rejected: body.readings.length, results: [] } }),
       health: async () => ({ status: 200, body: { status: 'ok', redis: 'up', stream: 's', uptime_s: 0 } }),

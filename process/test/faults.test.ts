@@ -11,6 +11,7 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { spawnService, type ServiceProcess } from '../../test/support/spawn-service.js';
+import { storedReadings } from '../../test/support/stream.js';
 import { ProcessWorker } from '../src/worker.js';
 import { GROUP, STREAM, dumpAggregates, keys, processConfig } from './helpers.js';
 import { expectedAggregates, type LedgerEntry } from './ledger.js';
@@ -29,15 +30,33 @@ function random(seed: number) {
   };
 }
 
+/**
+ * Readings of 40 devices at 5 sites. Devices 0-29 number their readings (seq) and send them at
+ * random times of the last 3 hours; devices 30-39 send no seq, so they are identified by their
+ * timestamps, which increase as a device's clock would. No device has two readings at one
+ * instant, so "latest" never needs the stream id to break a tie.
+ */
 function makeReadings(count: number, rand: () => number): Reading[] {
   const now = Date.now();
-  return Array.from({ length: count }, (_, i) => ({
-    site_id: `site-${i % 5}`,
-    device_id: `device-${i % 40}`,
-    power_reading: Math.round((rand() * 20_000 - 5_000) * 1000) / 1000,
-    timestamp: new Date(now - Math.floor(rand() * 3 * 3600_000)).toISOString(),
-    reading_id: `r-${i}`,
-  }));
+  const used = new Set<string>();
+  const seqs = new Map<string, number>();
+  return Array.from({ length: count }, (_, i) => {
+    const device = i % 40;
+    const device_id = `device-${device}`;
+    const numbered = device < 30;
+    let at = numbered ? now - 3 * 3600_000 + Math.floor(rand() * 3 * 3600_000) : now - 3 * 3600_000 + i * 100;
+    while (used.has(`${device_id}@${at}`)) at += 1;
+    used.add(`${device_id}@${at}`);
+    const seq = (seqs.get(device_id) ?? 0) + 1;
+    seqs.set(device_id, seq);
+    return {
+      site_id: `site-${i % 5}`,
+      device_id,
+      power_reading: Math.round((rand() * 20_000 - 5_000) * 1000) / 1000,
+      timestamp: new Date(at).toISOString(),
+      ...(numbered ? { seq } : { reading_id: `r-${i}` }),
+    };
+  });
 }
 
 /**
@@ -51,13 +70,17 @@ async function send(ingest: FastifyInstance, readings: Reading[], batchSize: num
     while (todo.length > 0) {
       const res = await ingest.inject({ method: 'POST', url: '/readings/batch', payload: { readings: todo } });
       if (res.statusCode === 200) {
-        const results = res.json().results as { status: string; stream_id?: string }[];
+        const results = res.json().results as { status: string; stream_id: string | null; error?: string }[];
         const retry: Reading[] = [];
+        let ord = 0; // place in the batch entry: the readings stored now, in request order
         results.forEach((r, j) => {
-          // A duplicate is a reading an earlier attempt stored without us hearing back: this
-          // is its first 2xx, with its original stream id.
-          if (r.status === 'accepted') ledger.push({ reading: todo[j]!, id: r.stream_id! });
-          else retry.push(todo[j]!);
+          // A duplicate is a reading an earlier attempt stored without us hearing back (a 503
+          // whose outcome was unknown): this is its first 2xx. Its entry is looked up later.
+          if (r.status === 'accepted') ledger.push({ reading: todo[j]!, id: r.stream_id, ord: r.stream_id ? ord++ : 0 });
+          else {
+            expect(r.error).toBe('unavailable');
+            retry.push(todo[j]!);
+          }
         });
         todo = retry;
       } else {
@@ -70,7 +93,20 @@ async function send(ingest: FastifyInstance, readings: Reading[], batchSize: num
   return ledger;
 }
 
+/** Names the entry of every repeat in the ledger, from the stream (which must still hold it). */
+async function resolveRepeats(redis: TestRedis, ledger: LedgerEntry[]) {
+  if (ledger.every((e) => e.id !== null)) return;
+  const identity = (r: Record<string, unknown>) => `${r.site_id}/${r.device_id}/${r.seq ?? r.timestamp}`;
+  const where = new Map((await storedReadings(redis.client, STREAM)).map((s) => [identity(s.fields), s]));
+  for (const e of ledger.filter((x) => x.id === null)) {
+    const stored = where.get(identity(e.reading as unknown as Record<string, unknown>));
+    if (!stored) throw new Error(`a repeat's original is no longer in the stream: ${identity(e.reading as never)}`);
+    Object.assign(e, { id: stored.entryId, ord: stored.ord });
+  }
+}
+
 async function expectLedgerApplied(redis: TestRedis, ledger: LedgerEntry[], retention: ProcessWorker['config']['consumer']['retention']) {
+  await resolveRepeats(redis, ledger);
   await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === String(ledger.length), 90_000, 250);
   // Nothing pending, nothing dead-lettered, nothing counted twice.
   expect((await redis.client.xpending(STREAM, GROUP))[0]).toBe(0);

@@ -2,10 +2,13 @@ import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS, type Retention } from '../src/buckets.js';
 
-/** A reading that got a 2xx, with the stream id it was given (and its place in a batch entry). */
+/**
+ * A reading that got a 2xx, with the entry it was stored in and its place there; null for a
+ * repeat, whose entry the answer does not name.
+ */
 export interface LedgerEntry {
   reading: Reading;
-  id: string;
+  id: string | null;
   ord?: number;
 }
 
@@ -62,6 +65,7 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
       h[`s:${dev}`] = String(Number(h[`s:${dev}`] ?? 0) + mw);
     }
     const d = hash(`device:${site}/${dev}`);
+    if (id === null) throw new Error('every ledger entry needs its stream entry: resolve repeats first');
     const newer =
       d.latest_at_ms === undefined || at > Number(d.latest_at_ms) || (at === Number(d.latest_at_ms) && after(id, ord, d.latest_id!, Number(d.latest_ord)));
     if (newer) {
