@@ -33,13 +33,18 @@ const keyOf = (siteId: string, deviceId: string) => `${siteId}/${deviceId}`;
 /**
  * Where a device's counter starts without a persisted mark: the clock in microseconds, so that a
  * restarted process continues above its last run as long as the clock did not go back and no
- * device sent a million readings a second.
+ * device sent a million readings a second. `Date.now() * 1000`, plus the sub-millisecond part of
+ * `performance.now()` where there is one, so that two one-shot processes (CLI sends) for one
+ * device in the same millisecond are unlikely to start at the same number.
  */
-export const clockStart = (nowMs: number) => Math.floor(nowMs) * 1000;
+export function clockMicros(): number {
+  const subMs = typeof performance === 'undefined' ? 0 : Math.floor((performance.now() % 1) * 1000);
+  return Date.now() * 1000 + subMs;
+}
 
 /**
  * Hands out each device's numbers in the order asked for. Without a store a device starts at
- * {@link clockStart}; with one it starts at the mark of the last run (or the clock for a device
+ * the clock ({@link clockMicros}); with one it starts at the mark of the last run (or the clock for a device
  * the store has not seen).
  */
 export class Sequencer {
@@ -47,7 +52,8 @@ export class Sequencer {
   private persisted = new Map<string, number>();
   private store: SequenceStore | undefined;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** @param now the clock, in microseconds */
+  constructor(private readonly now: () => number = clockMicros) {}
 
   /**
    * Persists this sequencer's counters in `store` from now on. Numbers already handed out in
@@ -70,7 +76,7 @@ export class Sequencer {
     const key = keyOf(siteId, deviceId);
     let counter = this.counters.get(key);
     if (!counter) {
-      const start = this.persisted.get(key) ?? clockStart(this.now());
+      const start = this.persisted.get(key) ?? Math.floor(this.now());
       counter = { next: start, mark: this.store ? start : Number.POSITIVE_INFINITY };
       this.counters.set(key, counter);
     }

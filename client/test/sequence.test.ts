@@ -25,17 +25,17 @@ function memoryStore(initial: [string, string, number][] = [], block = 10) {
 
 describe('Sequencer', () => {
   it('without a store, starts each device at the clock in microseconds and counts up per device', () => {
-    let now = 1_700_000_000_123;
+    let now = 1_700_000_000_123_000;
     const seq = new Sequencer(() => now);
     expect([seq.next('s', 'a'), seq.next('s', 'a'), seq.next('s', 'b')]).toEqual([1_700_000_000_123_000, 1_700_000_000_123_001, 1_700_000_000_123_000]);
-    now += 5;
+    now += 5_000;
     expect(seq.next('s', 'b')).toBe(1_700_000_000_123_001); // the clock sets only the start
     expect(seq.next('t', 'a')).toBe(1_700_000_000_128_000); // another site, another device
   });
 
   it('with a store, reserves a block before handing out its first number, and the next block when it is used up', () => {
     const { store, reservations } = memoryStore([['s', 'a', 500]]);
-    const seq = new Sequencer(() => 1_000);
+    const seq = new Sequencer(() => 1_000_000);
     seq.attach(store);
     expect(Array.from({ length: 12 }, () => seq.next('s', 'a'))).toEqual(Array.from({ length: 12 }, (_, i) => 500 + i));
     expect(reservations).toEqual(['s/a@500', 's/a@510']);
@@ -44,17 +44,17 @@ describe('Sequencer', () => {
 
   it('restarts at the reserved mark, skipping the rest of the block but never reusing a number', () => {
     const { store, marks } = memoryStore();
-    const first = new Sequencer(() => 2_000);
+    const first = new Sequencer(() => 2_000_000);
     first.attach(store);
     const used = [first.next('s', 'a'), first.next('s', 'a'), first.next('s', 'a')];
-    const second = new Sequencer(() => 1_000); // the clock went back meanwhile
+    const second = new Sequencer(() => 1_000_000); // the clock went back meanwhile
     second.attach({ marks: () => marks.values(), reserve: store.reserve });
     expect(second.next('s', 'a')).toBe(2_000_010);
     expect(used).toEqual([2_000_000, 2_000_001, 2_000_002]);
   });
 
   it('attached late, continues above what it handed out in memory; a second store is refused', () => {
-    const seq = new Sequencer(() => 3_000);
+    const seq = new Sequencer(() => 3_000_000);
     const early = [seq.next('s', 'a'), seq.next('s', 'a')];
     const { store, reservations } = memoryStore([['s', 'a', 7]]);
     seq.attach(store);
@@ -111,7 +111,7 @@ describe('seq on the wire', () => {
     expect(resent!.seq).toBe(first!.seq);
     expect(resent!.reading_id).toBe(first!.reading_id);
     expect(first!.seq).toBeGreaterThanOrEqual(before);
-    expect(first!.seq).toBeLessThanOrEqual(Date.now() * 1000);
+    expect(first!.seq).toBeLessThan((Date.now() + 1) * 1000);
     // meter-0 twice (readings 0 and 4), in the order given; meter-1 its own counter; a given seq kept.
     expect(batch.map((r) => r.seq)).toEqual([first!.seq! + 1, expect.any(Number), 42]);
     expect(batch[1]!.seq).toBeGreaterThanOrEqual(before);
