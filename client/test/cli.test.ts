@@ -75,6 +75,7 @@ describe('energy-pipeline CLI', () => {
     expect([notNumber.code, notNumber.stderr]).toEqual([2, expect.stringContaining("'--power <watts>' argument '12kW' is invalid")]);
     expect((await cli(['query', 'nonsense'])).stderr).toContain('Allowed choices are metrics, health');
     expect((await cli([])).code).toBe(2);
+    expect((await cli(['help', 'send'])).code).toBe(0);
     const missing = await cli(['send', '--site', 'site-1']);
     expect([missing.code, missing.stderr.includes('--device, --power')]).toEqual([2, true]);
   });

@@ -14,9 +14,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Commander has printed the message (or the help, or the version) already.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      return EXIT.usage;
+      // Commander has printed the message (or the help, or the version) already. It exits 0 for
+      // help asked for and the version, 1 for any wrong command line (no command included).
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const command = argv.find((a) => program.commands.some((c) => c.name() === a)) ?? '';
     return reportError(err, io, command);
