@@ -1,7 +1,9 @@
 import { ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
+import { fitBatch, readingBytes } from './batches.js';
 import type { EnergyPipelineClient } from './client.js';
 import { BufferClosedError, BufferFullError, UnavailableError, ValidationError } from './errors.js';
-import { type IdentifiedReading, type ReadingInput, type RejectedReading, withReadingId } from './readings.js';
+import type { AcceptedReading, IdentifiedReading, ReadingInput, RejectedReading } from './readings.js';
+import type { SequenceStore } from './sequence.js';
 
 /**
  * Durable storage behind a buffer (see `openSpool` in `@energy-pipeline/client/node`). Calls are
@@ -14,6 +16,8 @@ export interface BufferStore {
   /** The server answered for these readings (accepted, or rejected for good): forget them. */
   acknowledge(readingIds: readonly string[]): void;
   close(): void;
+  /** Where the client's per-device `seq` counters are persisted, if this store keeps them. */
+  readonly sequence?: SequenceStore;
 }
 
 /**
@@ -31,6 +35,11 @@ export interface BufferOptions {
    * @default the client's batchSize (1000)
    */
   maxBatchSize?: number;
+  /**
+   * Bytes of JSON per request; a send starts as soon as this many are waiting.
+   * @default the client's maxBatchBytes (1000000)
+   */
+  maxBatchBytes?: number;
   /**
    * How often waiting readings are sent even when fewer than `maxBatchSize`, in ms.
    * @default 1000
@@ -51,9 +60,18 @@ export interface BufferOptions {
   maxRetryIntervalMs?: number;
   /** Durable storage, so readings survive a restart. @default none (memory only) */
   store?: BufferStore;
+  /**
+   * The server accepted these readings (once per request; a resend it recognised is accepted
+   * too, with `duplicate: true`). `results[i]` belongs to `readings[i]`. For logs, metrics, or
+   * marking readings as delivered elsewhere.
+   */
+  onSuccess?: (readings: IdentifiedReading[], results: AcceptedReading[]) => void;
   /** A reading the server refused for good (validation): it is not kept. */
   onRejected?: (reading: IdentifiedReading, result: RejectedReading) => void;
-  /** A background send failed; its readings stay buffered and are retried. */
+  /**
+   * A background send failed; its readings stay buffered and are retried. Also gets what another
+   * callback threw: a throwing callback never changes what the buffer keeps.
+   */
   onError?: (error: unknown) => void;
   /** A reading dropped by the `drop-oldest` policy. */
   onDrop?: (reading: IdentifiedReading) => void;
@@ -73,8 +91,11 @@ export interface BufferStats {
 }
 
 interface Entry {
-  seq: number;
+  /** Position in add() order, for flush(). */
+  order: number;
   reading: IdentifiedReading;
+  /** Its share of a batch body, in bytes. */
+  bytes: number;
 }
 
 /**
@@ -84,9 +105,11 @@ interface Entry {
 export class ReadingBuffer {
   private readonly queue: Entry[] = [];
   private inFlight = 0;
-  private seq = 0;
+  private added = 0;
+  private queuedBytes = 0;
   private readonly counts = { sent: 0, rejected: 0, dropped: 0, restored: 0 };
   private readonly maxBatchSize: number;
+  private readonly maxBatchBytes: number;
   private readonly capacity: number;
   private readonly timer: ReturnType<typeof setInterval>;
   private chain: Promise<unknown> = Promise.resolve();
@@ -100,9 +123,12 @@ export class ReadingBuffer {
     private readonly options: BufferOptions = {},
   ) {
     this.maxBatchSize = Math.min(options.maxBatchSize ?? client.batchSize, client.batchSize);
+    this.maxBatchBytes = Math.min(options.maxBatchBytes ?? client.maxBatchBytes, client.maxBatchBytes);
     this.capacity = options.maxBufferedReadings ?? 10_000;
     if (this.capacity < this.maxBatchSize) throw new RangeError('maxBufferedReadings must be at least maxBatchSize');
-    for (const reading of options.store?.load() ?? []) this.queue.push({ seq: ++this.seq, reading });
+    // Numbers handed out from now on must be above those of the readings in the store.
+    if (options.store?.sequence) client.persistSequence(options.store.sequence);
+    this.push(...(options.store?.load() ?? []).map((reading) => this.entry(reading)));
     this.counts.restored = this.queue.length;
     this.timer = setInterval(() => this.tick(true), options.flushIntervalMs ?? 1000);
     // A timer must not keep a process alive on its own: close() is how readings get drained.
@@ -115,8 +141,8 @@ export class ReadingBuffer {
   }
 
   /**
-   * Validates the reading, gives it a reading_id, stores it (in the store first, when there is
-   * one) and returns the reading_id. Throws {@link ValidationError} for a reading the server would
+   * Validates the reading, gives it a reading_id and its device's next seq (unless it has them),
+   * stores it (in the store first, when there is one) and returns the reading_id. Throws {@link ValidationError} for a reading the server would
    * refuse, {@link BufferFullError} when full under the `reject` policy.
    */
   add(reading: ReadingInput): string {
@@ -127,10 +153,11 @@ export class ReadingBuffer {
       throw new ValidationError(body.message, { code: body.error, issues: body.issues });
     }
     if (this.queue.length + this.inFlight >= this.capacity) this.makeRoom();
-    const identified = withReadingId(reading);
+    const identified = this.client.identify(reading);
     this.options.store?.append(identified);
-    this.queue.push({ seq: ++this.seq, reading: identified });
-    if (this.queue.length === this.maxBatchSize) queueMicrotask(() => this.tick(false));
+    const wasFull = this.batchWaiting();
+    this.push(this.entry(identified));
+    if (!wasFull && this.batchWaiting()) queueMicrotask(() => this.tick(false));
     return identified.reading_id;
   }
 
@@ -139,9 +166,9 @@ export class ReadingBuffer {
    * unreachable past the client's retry budget; the readings stay buffered.
    */
   flush(): Promise<void> {
-    const target = this.seq;
+    const target = this.added;
     return this.exclusive(async () => {
-      while (this.queue.length > 0 && this.queue[0]!.seq <= target) await this.sendOne();
+      while (this.queue.length > 0 && this.queue[0]!.order <= target) await this.sendOne();
     });
   }
 
@@ -153,7 +180,7 @@ export class ReadingBuffer {
   close(): Promise<BufferStats> {
     this.closing ??= (async () => {
       clearInterval(this.timer);
-      await this.flush().catch((err: unknown) => this.options.onError?.(err));
+      await this.flush().catch((err: unknown) => this.notify(this.options.onError, err));
       this.options.store?.close();
       return this.stats;
     })();
@@ -163,18 +190,52 @@ export class ReadingBuffer {
   private makeRoom() {
     const oldest = this.options.overflow === 'drop-oldest' ? this.queue.shift() : undefined;
     if (!oldest) throw new BufferFullError(this.capacity);
+    this.queuedBytes -= oldest.bytes;
     this.options.store?.acknowledge([oldest.reading.reading_id]);
     this.counts.dropped += 1;
-    this.options.onDrop?.(oldest.reading);
+    this.notify(this.options.onDrop, oldest.reading);
+  }
+
+  private entry(reading: IdentifiedReading): Entry {
+    return { order: ++this.added, reading, bytes: readingBytes(reading) };
+  }
+
+  /** Puts entries at the end of the queue, or back at its head. */
+  private push(...entries: Entry[]) {
+    this.queue.push(...entries);
+    for (const e of entries) this.queuedBytes += e.bytes;
+  }
+
+  private pushFront(entries: Entry[]) {
+    this.queue.unshift(...entries);
+    for (const e of entries) this.queuedBytes += e.bytes;
+  }
+
+  /** A full batch, in readings or in bytes, is waiting. */
+  private batchWaiting(): boolean {
+    return this.queue.length >= this.maxBatchSize || this.queuedBytes >= this.maxBatchBytes;
+  }
+
+  /** Calls a user callback; what it throws goes to onError, never into the buffer's bookkeeping. */
+  private notify<A extends unknown[]>(callback: ((...args: A) => void) | undefined, ...args: A) {
+    try {
+      callback?.(...args);
+    } catch (err) {
+      if (callback !== this.options.onError && this.options.onError) this.notify(this.options.onError, err);
+      // onError itself threw, or there is none: surface it as any listener's error would be.
+      else queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   /** Background send: full batches, and on the interval (`all`) the partial one too. */
   private tick(all: boolean) {
     if (this.sending || this.queue.length === 0 || Date.now() < this.nextAttemptAt) return;
     this.exclusive(async () => {
-      while (this.queue.length >= this.maxBatchSize) await this.sendOne();
+      while (this.batchWaiting()) await this.sendOne();
       if (all && this.queue.length > 0) await this.sendOne();
-    }).catch((err: unknown) => this.options.onError?.(err));
+    }).catch((err: unknown) => this.notify(this.options.onError, err));
   }
 
   /** One send at a time keeps readings in order and the in-flight count exact. */
@@ -200,36 +261,46 @@ export class ReadingBuffer {
   }
 
   private async sendOne() {
-    const batch = this.queue.splice(0, this.maxBatchSize);
+    const n = fitBatch((i) => this.queue[i]!.bytes, this.queue.length, this.maxBatchSize, this.maxBatchBytes);
+    const batch = this.queue.splice(0, n);
+    for (const e of batch) this.queuedBytes -= e.bytes;
     this.inFlight = batch.length;
     let result: Awaited<ReturnType<EnergyPipelineClient['sendReadings']>>;
     try {
       result = await this.client.sendReadings(batch.map((e) => e.reading));
     } catch (err) {
-      this.queue.unshift(...batch);
+      this.pushFront(batch);
       throw err;
     } finally {
       this.inFlight = 0;
     }
     const done: string[] = [];
     const keep: Entry[] = [];
+    const delivered: IdentifiedReading[] = [];
+    const accepted: AcceptedReading[] = [];
+    const refused: [IdentifiedReading, RejectedReading][] = [];
     let failure: RejectedReading | undefined;
     for (const r of result.results) {
       const entry = batch[r.index]!;
       if (r.status === 'accepted') {
         this.counts.sent += 1;
         done.push(r.reading_id);
+        delivered.push(entry.reading);
+        accepted.push(r);
       } else if (r.retryable) {
         keep.push(entry);
         failure ??= r;
       } else {
         this.counts.rejected += 1;
         done.push(r.reading_id);
-        this.options.onRejected?.(entry.reading, r);
+        refused.push([entry.reading, r]);
       }
     }
     if (done.length > 0) this.options.store?.acknowledge(done);
-    this.queue.unshift(...keep);
+    this.pushFront(keep);
+    // Callbacks last: the bookkeeping above is complete whatever they do.
+    if (accepted.length > 0) this.notify(this.options.onSuccess, delivered, accepted);
+    for (const [reading, r] of refused) this.notify(this.options.onRejected, reading, r);
     if (failure) throw new UnavailableError(`${keep.length} readings not delivered: ${failure.message}`, { code: failure.error });
   }
 }

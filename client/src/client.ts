@@ -6,6 +6,7 @@ import {
   processContract,
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
+import { fitBatch, readingBytes } from './batches.js';
 import { ReadingBuffer, type BufferOptions } from './buffer.js';
 import { type ContractClient, createContractClient } from './contract-client.js';
 import { EnergyPipelineError } from './errors.js';
@@ -15,9 +16,10 @@ import {
   type ReadingResult,
   type SendReadingResult,
   type SendReadingsResult,
-  withReadingId,
+  identify,
 } from './readings.js';
 import { backoffMs, type RetryOptions, retryPolicy, sleep } from './retry.js';
+import { Sequencer, type SequenceStore } from './sequence.js';
 import type { CallOptions, TransportConfig } from './transport.js';
 
 export interface EnergyPipelineClientOptions {
@@ -25,8 +27,14 @@ export interface EnergyPipelineClientOptions {
   ingestUrl: string;
   /** Base URL of the processor API; needed only for `client.processor`. */
   processUrl?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
+  /** Sent as `Authorization: Bearer <apiKey>` to ingest, and to the processor too unless `processApiKey` is set. */
   apiKey?: string;
+  /**
+   * Key for the processor routes, when it differs from the ingest key (for example a `read` or
+   * `admin` key where ingest gets a `write` one).
+   * @default apiKey
+   */
+  processApiKey?: string;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
   /**
@@ -44,11 +52,24 @@ export interface EnergyPipelineClientOptions {
    */
   batchSize?: number;
   /**
-   * Gzip request bodies of at least this many bytes (`Content-Encoding: gzip`); 0 never does.
-   * The server must accept gzip.
-   * @default 0
+   * Most bytes of JSON in one POST /readings/batch body; `sendReadings` and the buffer split
+   * batches by this as well as by `batchSize`. Keep it below the server's `BODY_LIMIT_BYTES`
+   * (1 MiB by default), which the server applies after gzip decompression.
+   * @default 1000000
+   */
+  maxBatchBytes?: number;
+  /**
+   * Gzip ingest request bodies of at least this many bytes (`Content-Encoding: gzip`); 0 never
+   * does. Processor requests are never gzipped (their bodies are small).
+   * @default 1024
    */
   gzipMinBytes?: number;
+  /**
+   * Where the per-device `seq` counters are persisted. Rarely set by hand: a buffer whose
+   * `store` is a spool (`openSpool`) persists the client's counters in it.
+   * @default none: each device starts at the clock in microseconds (see the README)
+   */
+  sequenceStore?: SequenceStore;
   /**
    * The fetch implementation, e.g. one with a proxy agent.
    * @default globalThis.fetch
@@ -72,9 +93,11 @@ export class EnergyPipelineClient {
   /** Every ingest route as the contract defines it, with retries and typed errors. */
   readonly ingest: ContractClient<IngestContract>;
   readonly batchSize: number;
+  readonly maxBatchBytes: number;
   private readonly transport: TransportConfig;
-  private readonly headers: Record<string, string>;
+  private readonly processHeaders: Record<string, string>;
   private readonly processUrl: string | undefined;
+  private readonly sequencer = new Sequencer();
   private processClient: ContractClient<ProcessContract> | undefined;
 
   constructor(options: EnergyPipelineClientOptions) {
@@ -85,17 +108,21 @@ export class EnergyPipelineClient {
       timeoutMs: options.timeoutMs ?? 10_000,
       retry: retryPolicy(options.retry),
       fetch: fetchImpl.bind(globalThis),
-      gzipMinBytes: options.gzipMinBytes ?? 0,
+      gzipMinBytes: options.gzipMinBytes ?? 1024,
       onRetry: options.onRetry,
     };
-    this.batchSize = options.batchSize ?? 1000;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new RangeError('batchSize must be a positive integer');
-    this.headers = { ...options.headers };
-    if (options.apiKey) this.headers['authorization'] = `Bearer ${options.apiKey}`;
+    this.batchSize = positiveInt(options.batchSize ?? 1000, 'batchSize');
+    this.maxBatchBytes = positiveInt(options.maxBatchBytes ?? 1_000_000, 'maxBatchBytes');
+    if (!Number.isInteger(this.transport.gzipMinBytes) || this.transport.gzipMinBytes < 0) {
+      throw new RangeError('gzipMinBytes must be a non-negative integer');
+    }
+    const bearer = (key: string | undefined): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});
+    this.processHeaders = { ...options.headers, ...bearer(options.processApiKey ?? options.apiKey) };
     this.processUrl = options.processUrl;
+    if (options.sequenceStore) this.sequencer.attach(options.sequenceStore);
     this.ingest = createContractClient(ingestContract, {
       baseUrl: options.ingestUrl,
-      headers: this.headers,
+      headers: { ...options.headers, ...bearer(options.apiKey) },
       transport: this.transport,
       // Safe to resend: every reading carries a reading_id the server deduplicates on.
       idempotentRoutes: ['postReading', 'postReadingsBatch'],
@@ -110,21 +137,22 @@ export class EnergyPipelineClient {
     if (!this.processUrl) throw new TypeError('processUrl is required for processor routes');
     this.processClient ??= createContractClient(processContract, {
       baseUrl: this.processUrl,
-      headers: this.headers,
-      transport: this.transport,
+      headers: this.processHeaders,
+      // The processor does not take gzip bodies.
+      transport: { ...this.transport, gzipMinBytes: 0 },
     });
     return this.processClient;
   }
 
   /** Sends one reading; resolves once it is durably queued. Retries as configured. */
   async sendReading(reading: ReadingInput, options: CallOptions = {}): Promise<SendReadingResult> {
-    const body = withReadingId(reading);
+    const body = identify(reading, this.sequencer);
     const answer = await this.ingest.postReading({ body, signal: options.signal });
     return { reading_id: body.reading_id, stream_id: answer.stream_id };
   }
 
   /**
-   * Sends readings in batches of `batchSize`, in order. Readings the server could not store for
+   * Sends readings in batches of at most `batchSize` readings and `maxBatchBytes` bytes, in order. Readings the server could not store for
    * now (`unavailable`) are resent, alone, within the retry budget; accepted ones never are.
    *
    * Resolves with one result per reading, in the order given: check `rejected`. A batch that
@@ -133,10 +161,12 @@ export class EnergyPipelineClient {
    * request the server refuses as a whole).
    */
   async sendReadings(readings: readonly ReadingInput[], options: CallOptions = {}): Promise<SendReadingsResult> {
-    const items = readings.map(withReadingId);
+    const items = readings.map((r) => identify(r, this.sequencer));
+    const sizes = items.map(readingBytes);
     const results: ReadingResult[] = new Array(items.length);
-    for (let start = 0; start < items.length; start += this.batchSize) {
-      const indexes = Array.from({ length: Math.min(this.batchSize, items.length - start) }, (_, i) => start + i);
+    for (let start = 0, n = 0; start < items.length; start += n) {
+      n = fitBatch((i) => sizes[start + i]!, items.length - start, this.batchSize, this.maxBatchBytes);
+      const indexes = Array.from({ length: n }, (_, i) => start + i);
       const failure = await this.sendChunk(items, indexes, results, options);
       if (failure) {
         for (let i = start; i < items.length; i++) {
@@ -165,6 +195,22 @@ export class EnergyPipelineClient {
    */
   buffer(options: BufferOptions = {}): ReadingBuffer {
     return new ReadingBuffer(this, options);
+  }
+
+  /**
+   * Gives a reading its `reading_id` and `seq` now, as `sendReading` would; the buffer calls it
+   * before storing a reading. A reading that already has them keeps them.
+   */
+  identify(reading: ReadingInput): IdentifiedReading {
+    return identify(reading, this.sequencer);
+  }
+
+  /**
+   * Persists the per-device `seq` counters in `store` from now on (a buffer does this with its
+   * spool). One client numbers in one store; a second, different one throws.
+   */
+  persistSequence(store: SequenceStore): void {
+    this.sequencer.attach(store);
   }
 
   /** Returns the error that ended the chunk's retries, or undefined once every reading has a result. */
@@ -204,6 +250,11 @@ export class EnergyPipelineClient {
       pending = again;
     }
   }
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  return value;
 }
 
 function fromWire(index: number, reading: IdentifiedReading, item: WireItem): ReadingResult {

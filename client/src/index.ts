@@ -35,6 +35,7 @@ export type {
   SendReadingsResult,
 } from './readings.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export type { SequenceStore } from './sequence.js';
 export type { CallOptions } from './transport.js';
 export type {
   ErrorBody,

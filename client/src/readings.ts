@@ -1,19 +1,28 @@
 import type { Issue, ReadingSchema } from '@energy-pipeline/contract';
 import type { z } from 'zod';
+import type { Sequencer } from './sequence.js';
 
-/** A reading as the caller gives it; `reading_id` is optional and filled in before sending. */
+/** A reading as the caller gives it; `reading_id` and `seq` are optional and filled in before sending. */
 export type ReadingInput = z.input<typeof ReadingSchema>;
 
-/** A reading that carries its idempotency key. */
+/**
+ * A reading that carries its identity: its idempotency key and (from the SDK) its device's
+ * sequence number. Only readings spooled by an SDK older than `seq` lack one.
+ */
 export type IdentifiedReading = ReadingInput & { reading_id: string };
 
 /**
- * Gives a reading its idempotency key once, before its first attempt: every resend then carries
- * the same key, so the server can recognise a retry and never count it twice.
+ * Gives a reading its identity once, before its first attempt: a `reading_id` (a new UUID) and
+ * its device's next `seq`, unless the caller gave them. Every resend, spool replays included,
+ * then carries the same ones, so the server can recognise a retry and never count it twice.
  */
-export function withReadingId(reading: ReadingInput): IdentifiedReading {
-  if (reading.reading_id) return reading as IdentifiedReading;
-  return { ...reading, reading_id: globalThis.crypto.randomUUID() };
+export function identify(reading: ReadingInput, sequencer: Sequencer): IdentifiedReading {
+  if (reading.reading_id && reading.seq !== undefined) return reading as IdentifiedReading;
+  return {
+    ...reading,
+    reading_id: reading.reading_id || globalThis.crypto.randomUUID(),
+    seq: reading.seq ?? sequencer.next(reading.site_id, reading.device_id),
+  };
 }
 
 export interface SendReadingResult {

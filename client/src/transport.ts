@@ -7,7 +7,7 @@ export interface TransportConfig {
   timeoutMs: number;
   retry: RetryPolicy;
   fetch: typeof globalThis.fetch;
-  /** Gzip request bodies at least this long (bytes of JSON); 0 turns compression off. */
+  /** Gzip request bodies of at least this many bytes (UTF-8 JSON); 0 turns compression off. */
   gzipMinBytes: number;
   onRetry?: RetryHooks['onRetry'];
 }
@@ -21,8 +21,8 @@ export interface RawResponse {
 /** Whether a failed request may be sent again without risking a second effect. */
 export type RetryMode = 'idempotent' | 'refused-only';
 
-async function gzip(text: string): Promise<Uint8Array> {
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -47,9 +47,13 @@ export function createFetcher(config: TransportConfig): ApiFetcher {
     const signal = args.fetchOptions?.signal ?? undefined;
     const headers = { ...args.headers };
     let body: RequestInit['body'] = args.body;
-    if (config.gzipMinBytes > 0 && typeof body === 'string' && body.length >= config.gzipMinBytes) {
-      body = await gzip(body);
-      headers['content-encoding'] = 'gzip';
+    // A string's length counts UTF-16 units; only a long enough one can reach the threshold in bytes.
+    if (config.gzipMinBytes > 0 && typeof body === 'string' && body.length * 3 >= config.gzipMinBytes) {
+      const bytes = new TextEncoder().encode(body);
+      if (bytes.byteLength >= config.gzipMinBytes) {
+        body = await gzip(bytes);
+        headers['content-encoding'] = 'gzip';
+      }
     }
     try {
       const res = await config.fetch(args.path, { ...args.fetchOptions, method: args.method, headers, body });

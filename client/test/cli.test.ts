@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
@@ -5,7 +11,10 @@ import { buildFleet, householdMeter, seededRandom, solarInverter } from '../src/
 import { percentile, summarizeLatencies } from '../src/cli/stats.js';
 import type { SimulationSummary } from '../src/cli/simulate.js';
 import { eventually } from '../../test/support/redis-server.js';
-import { type Stack, startStack, streamReadingIds } from './helpers.js';
+import { acceptAll, type FakeServer, type Stack, startFakeServer, startStack, streamReadingIds } from './helpers.js';
+
+const exec = promisify(execFile);
+const repoDir = fileURLToPath(new URL('../..', import.meta.url));
 
 let stack: Stack;
 beforeAll(async () => {
@@ -13,14 +22,29 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
-async function cli(args: string[], { tty = false } = {}) {
+interface CliRun {
+  tty?: boolean;
+  env?: Record<string, string>;
+  /** Called with the Ctrl-C handler the command registers. */
+  interrupt?: (press: () => void) => void;
+}
+
+async function cli(args: string[], { tty = false, env, interrupt }: CliRun = {}) {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
     isTTY: tty,
-    env: { ENERGY_PIPELINE_INGEST_URL: stack.ingestUrl, ENERGY_PIPELINE_PROCESS_URL: stack.processUrl },
+    env: env ?? { ENERGY_PIPELINE_INGEST_URL: stack.ingestUrl, ENERGY_PIPELINE_PROCESS_URL: stack.processUrl },
+    ...(interrupt
+      ? {
+          onInterrupt: (handler: () => void) => {
+            interrupt(handler);
+            return () => {};
+          },
+        }
+      : {}),
   };
   const code = await main(args, io);
   return { code, stdout, stderr };
@@ -32,6 +56,12 @@ describe('energy-pipeline CLI', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(`Usage: energy-pipeline ${command}`);
     expect(stdout).toContain('--ingest-url');
+    expect(stdout).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 .*\n {2}130 /);
+  });
+
+  it('prints its version from package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await cli([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('lists the commands, and exits 2 on an unknown one or a bad option', async () => {
@@ -39,17 +69,29 @@ describe('energy-pipeline CLI', () => {
     expect((await cli(['launch'])).code).toBe(2);
     const bad = await cli(['send', '--sit', 'x']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--sit');
+    expect(bad.stderr).toContain("unknown option '--sit'");
+    expect(bad.stderr).toContain('Did you mean --site?');
+    const notNumber = await cli(['send', '--site', 's', '--device', 'd', '--power', '12kW']);
+    expect([notNumber.code, notNumber.stderr]).toEqual([2, expect.stringContaining("'--power <watts>' argument '12kW' is invalid")]);
+    expect((await cli(['query', 'nonsense'])).stderr).toContain('Allowed choices are metrics, health');
+    expect((await cli([])).code).toBe(2);
+    expect((await cli(['help', 'send'])).code).toBe(0);
     const missing = await cli(['send', '--site', 'site-1']);
     expect([missing.code, missing.stderr.includes('--device, --power')]).toEqual([2, true]);
   });
 
-  it('sends one reading', async () => {
+  it('sends one reading, negative power written either way', async () => {
     const { code, stdout } = await cli(['send', '--site', 'site-9', '--device', 'inv-1', '--power=-1200.5', '--reading-id', 'cli-1', '--json']);
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as { reading_id: string; stream_id: string };
     expect(result.reading_id).toBe('cli-1');
     expect(await streamReadingIds(stack)).toContain('cli-1');
+    const spaced = await cli(['send', '--site', 'site-9', '--device', 'inv-1', '--power', '-1200', '--reading-id', 'cli-2', '--seq', '7']);
+    expect(spaced.code, spaced.stderr).toBe(0);
+    const entries = await stack.redis.client.xrange(stack.stream, '-', '+');
+    const fields = entries.map(([, f]) => Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))) as Record<string, string>);
+    expect(fields.find((f) => f['reading_id'] === 'cli-2')).toMatchObject({ power_reading: '-1200', seq: '7' });
+    expect(Number(fields.find((f) => f['reading_id'] === 'cli-1')!['seq'])).toBeGreaterThan(Date.now() * 1000 - 60e9);
   });
 
   it('reports a reading the server refuses, naming the field, with exit code 1', async () => {
@@ -79,11 +121,27 @@ describe('energy-pipeline CLI', () => {
     expect(stdout).toMatch(/latency p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms/);
   });
 
-  it('draws progress on a terminal during a long run', async () => {
+  it('draws a progress bar with an ETA on a terminal (stderr) during a long run, and clears it', async () => {
     const args = ['simulate', '--sites', '1', '--devices', '1', '--interval', '500ms', '--duration', '2s'];
-    const { code, stdout } = await cli(args, { tty: true });
+    const { code, stdout, stderr } = await cli(args, { tty: true });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/\r\[=+ *\] \d+% \d+\/4 sent/);
+    const drawn = stderr.replaceAll('\x1b[2K', '<clear line>');
+    expect(drawn).toMatch(/\r<clear line>\[=*>? *\] +\d+% [1-4]\/4 · \d+ accepted, 0 rejected · \d+\/s · ETA \d+:\d\d/);
+    expect(drawn.endsWith('\r<clear line>')).toBe(true);
+    expect(stdout).not.toContain('\r');
+    const piped = await cli(args);
+    expect(piped.stderr).toBe('');
+  });
+
+  it('stops a live run on Ctrl-C, still prints the summary, and exits 130', async () => {
+    const args = ['simulate', '--sites', '1', '--devices', '2', '--interval', '100ms', '--duration', '1h', '--json'];
+    const { code, stdout } = await cli(args, { interrupt: (press) => setTimeout(press, 350) });
+    expect(code).toBe(130);
+    const summary = JSON.parse(stdout) as SimulationSummary;
+    expect(summary.interrupted).toBe(true);
+    expect(summary.readings).toBeGreaterThan(0);
+    expect(summary.readings).toBeLessThan(20);
+    expect(summary.accepted).toBe(summary.readings);
   });
 
   it('queries the processor', async () => {
@@ -112,7 +170,123 @@ describe('energy-pipeline CLI', () => {
     const points = (JSON.parse(recent.stdout) as { points: { count: number }[] }).points;
     expect(points.reduce((n, p) => n + p.count, 0)).toBeGreaterThan(0);
     expect((await cli(['query', 'dead-letters'])).stdout).toContain('0 dead letters');
+    expect((await cli(['query', 'dead-letters', '--after', '0-0', '--limit', '5'])).code).toBe(0);
   });
+});
+
+describe('the CLI against a scripted server', () => {
+  let server: FakeServer;
+  afterAll(() => server?.close());
+
+  it('exits 3 when a run ends with some readings rejected, 1 when none got through', async () => {
+    server = await startFakeServer((req) => {
+      const readings = (req.body as { readings: unknown[] }).readings;
+      const results = readings.map((_, index) =>
+        index % 2 ? { index, status: 'rejected', error: 'validation_failed', message: 'no' } : { index, status: 'accepted', stream_id: '1-1', duplicate: false },
+      );
+      const accepted = results.filter((r) => r.status === 'accepted').length;
+      return { status: 200, body: { accepted, rejected: readings.length - accepted, results } };
+    });
+    const env = { ENERGY_PIPELINE_INGEST_URL: server.url };
+    const run = await cli(['simulate', '--backfill', '--sites', '1', '--devices', '2', '--interval', '10m', '--duration', '1h'], { env });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toContain('6 accepted, 6 rejected');
+    await server.close();
+    server = await startFakeServer(() => ({ status: 401, body: { error: 'unauthorized', message: 'no key' } }));
+    const refused = await cli(['simulate', '--backfill', '--duration', '1h'], { env: { ENERGY_PIPELINE_INGEST_URL: server.url } });
+    expect(refused.code).toBe(1);
+    await server.close();
+  });
+
+  it('sends --api-key to both services, --process-api-key (or its env var) to the processor instead', async () => {
+    server = await startFakeServer((req) =>
+      req.url.startsWith('/dead-letters') ? { status: 200, body: { items: [], next: '1700000000000-5' } } : { status: 200, body: acceptAll(req.body) },
+    );
+    const env = { ENERGY_PIPELINE_INGEST_URL: server.url, ENERGY_PIPELINE_PROCESS_URL: server.url };
+    const auth = () => server.requests.map((r) => `${r.url.split('?')[0]} ${r.headers['authorization']}`);
+    await cli(['query', 'dead-letters', '--api-key', 'k-1'], { env });
+    await cli(['query', 'dead-letters', '--api-key', 'k-1', '--process-api-key', 'k-admin'], { env });
+    await cli(['query', 'dead-letters'], { env: { ...env, ENERGY_PIPELINE_API_KEY: 'k-env', ENERGY_PIPELINE_PROCESS_API_KEY: 'k-env-admin' } });
+    await cli(['simulate', '--backfill', '--sites', '1', '--devices', '1', '--duration', '10m', '--api-key', 'k-1', '--process-api-key', 'k-admin'], { env });
+    expect(auth()).toEqual(['/dead-letters Bearer k-1', '/dead-letters Bearer k-admin', '/dead-letters Bearer k-env-admin', '/readings/batch Bearer k-1']);
+    await server.close();
+  });
+
+  it('pages dead letters with --after, as its "more:" line says', async () => {
+    server = await startFakeServer((req) => ({
+      status: 200,
+      body: req.url.includes('after=') ? { items: [], next: null } : { items: [], next: '1700000000000-5' },
+    }));
+    const env = { ENERGY_PIPELINE_PROCESS_URL: server.url };
+    const first = await cli(['query', 'dead-letters', '--limit', '2'], { env });
+    const next = /more: (--after \S+)/.exec(first.stdout)?.[1];
+    expect(next).toBe('--after 1700000000000-5');
+    const second = await cli(['query', 'dead-letters', '--limit', '2', ...next!.split(' ')], { env });
+    expect(second.code).toBe(0);
+    expect(server.requests.map((r) => r.url)).toEqual(['/dead-letters?limit=2', '/dead-letters?limit=2&after=1700000000000-5']);
+    await server.close();
+  });
+});
+
+describe('shell completion', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ep-completion-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('bash: the generated function completes commands, options, choices and values', async () => {
+    const { code, stdout } = await cli(['completion', 'bash']);
+    expect(code).toBe(0);
+    writeFileSync(join(dir, 'energy-pipeline.bash'), stdout);
+    // Calls the completion function as bash would for each line typed so far.
+    const typed = ['', 'si', 'send --p', 'query --bucket ', 'query --bucket=h', 'query ', 'query --reason ', 'completion ', '--', 'send --site ', 'help q'];
+    const script = [
+      `source ${JSON.stringify(join(dir, 'energy-pipeline.bash'))}`,
+      'complete -p energy-pipeline',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansions
+      'try() { read -ra COMP_WORDS <<< "$1"; [[ "$1" == *" " || -z "$1" ]] && COMP_WORDS+=(""); COMP_WORDS=(energy-pipeline "${COMP_WORDS[@]}"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _energy_pipeline; echo "${COMPREPLY[*]}"; }',
+      ...typed.map((t) => `try ${JSON.stringify(t.replace('=', ' = '))}`),
+    ].join('\n');
+    const { stdout: out } = await exec('bash', ['-c', script]);
+    const [registered, ...answers] = out.split('\n');
+    expect(registered).toBe('complete -F _energy_pipeline energy-pipeline');
+    expect(Object.fromEntries(typed.map((t, i) => [t, answers[i]]))).toEqual({
+      '': 'send simulate query completion help',
+      si: 'simulate',
+      'send --p': '--power --process-url --process-api-key',
+      'query --bucket ': 'minute hour',
+      'query --bucket=h': 'hour',
+      'query ': 'metrics health sites devices series dead-letters',
+      'query --reason ': 'invalid max_deliveries',
+      'completion ': 'bash zsh',
+      '--': '--version --help',
+      'send --site ': '',
+      'help q': 'query',
+    });
+  });
+
+  it('zsh: one _arguments spec per command, with every option and choice of the program', async () => {
+    const { code, stdout } = await cli(['completion', 'zsh']);
+    expect(code).toBe(0);
+    expect(stdout.startsWith('#compdef energy-pipeline\n')).toBe(true);
+    expect(stdout).toContain("'query:print processed figures from the processor'");
+    expect(stdout).toContain("'--bucket[series bucket size]:size:(minute hour)'");
+    expect(stdout).toContain("'1:argument:(metrics health sites devices series dead-letters)'");
+    expect(stdout).toContain("'--seq[the device'\\''s sequence number");
+    for (const option of ['--power', '--process-api-key', '--after', '--backfill']) expect(stdout).toContain(`'${option}[`);
+    expect(stdout).toContain('compdef _energy_pipeline energy-pipeline');
+    expect((await cli(['completion', 'fish'])).code).toBe(2);
+  });
+});
+
+describe('npx energy-pipeline from the repository', () => {
+  it('runs after npm ci, with nothing built', async () => {
+    const { stdout } = await exec('npx', ['--no-install', 'energy-pipeline', '--help'], { cwd: repoDir });
+    expect(stdout).toContain('Usage: energy-pipeline [options] [command]');
+    const failed = await exec('npx', ['--no-install', 'energy-pipeline', 'send', '--site', 's'], { cwd: repoDir }).catch((e: { code: number; stderr: string }) => e);
+    expect([(failed as { code: number }).code, (failed as { stderr: string }).stderr]).toEqual([2, expect.stringContaining('missing --device, --power')]);
+  }, 60_000);
 });
 
 describe('simulated devices', () => {

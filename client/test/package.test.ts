@@ -57,7 +57,9 @@ describe('the published package', () => {
     const external = new Set(importsOf('index.js'));
     expect([...external].sort()).toEqual(['@ts-rest/core', 'zod']);
     const manifest = JSON.parse(readFileSync(join(clientDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@ts-rest/core', 'zod']);
+    // commander is the CLI's alone: the SDK entries never import it.
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@ts-rest/core', 'commander', 'zod']);
+    expect(importsOf('node.js')).not.toContain('commander');
     expect(new Set(importsOf('node.js'))).toContain('node:fs');
   });
 
@@ -101,6 +103,8 @@ describe('the published package', () => {
 
     const cli = join(project, 'node_modules', '.bin', 'energy-pipeline');
     expect((await run(cli, ['--help'], project)).stdout).toContain('simulate');
+    const { version } = JSON.parse(readFileSync(join(clientDir, 'package.json'), 'utf8')) as { version: string };
+    expect((await run(cli, ['--version'], project)).stdout).toBe(`${version}\n`);
     const sent = await run(cli, ['send', '--site', 'site-7', '--device', 'm-1', '--power', '42', '--json'], project, {
       ENERGY_PIPELINE_INGEST_URL: stack.ingestUrl,
     });

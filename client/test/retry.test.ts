@@ -146,9 +146,12 @@ describe('retries of one reading against a failing server', () => {
   });
 
   it('stops waiting when the caller aborts', async () => {
-    const s = await serve(() => ({ status: 503, body: unavailable, headers: { 'retry-after': '30' } }));
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('shutting down')), 100);
+    // Aborts during the 30 s wait that follows the first answer (a fixed delay raced a loaded machine).
+    const s = await serve(() => {
+      setTimeout(() => controller.abort(new Error('shutting down')), 50);
+      return { status: 503, body: unavailable, headers: { 'retry-after': '30' } };
+    });
     const retry = { ...quickRetry, maxElapsedMs: 60_000 };
     const err = await clientFor(s.url, { retry }).sendReading(reading(), { signal: controller.signal }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('shutting down');

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IdentifiedReading } from '../src/index.js';
 import { FileSpool, openSpool } from '../src/node/index.js';
+import { currentBootId, parseOwner, processStart } from '../src/node/spool-lock.js';
 import { acceptAll, type FakeServer, startFakeServer } from './helpers.js';
 
 let dir: string;
@@ -49,7 +50,7 @@ describe('FileSpool', () => {
     spool.acknowledge(Array.from({ length: 12 }, (_, i) => `r-${i}`));
     spool.close();
     // Nothing left to replay: no segment, no ack file.
-    expect(readdirSync(dir).filter((f) => f !== 'lock')).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f !== 'lock' && f !== 'seq.log')).toEqual([]);
   });
 
   it('empties the segment being written once everything in it is acknowledged', () => {
@@ -87,11 +88,59 @@ describe('FileSpool', () => {
     writeFileSync(join(dir, 'lock'), '2147483646'); // no such process
     expect(() => openSpool(dir).close()).not.toThrow();
   });
+
+  it('refuses to be opened twice in one process', () => {
+    const spool = openSpool(dir);
+    expect(() => openSpool(dir)).toThrow(/already open in this process/);
+    spool.close();
+  });
+
+  it('takes over a lock from an earlier boot or a reused pid, though the pid is alive now', () => {
+    expect(currentBootId()).toMatch(/^[0-9a-f-]{36}$/); // Linux, as CI
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)']);
+    try {
+      const pid = other.pid!;
+      const lock = (owner: object) => writeFileSync(join(dir, 'lock'), JSON.stringify({ pid, ...owner }));
+      // The live owner, as it wrote the lock itself: refused.
+      lock({ boot_id: currentBootId(), start: processStart(pid) });
+      expect(() => openSpool(dir)).toThrow(`in use by process ${pid}`);
+      // Written before a reboot: the pid now belongs to another program.
+      lock({ boot_id: '00000000-0000-0000-0000-000000000000', start: processStart(pid) });
+      openSpool(dir).close();
+      // Same boot, but the pid was reused by a process started later.
+      lock({ boot_id: currentBootId(), start: '1' });
+      const spool = openSpool(dir);
+      expect(parseOwner(readFileSync(join(dir, 'lock'), 'utf8'))).toEqual({ pid: process.pid, boot_id: currentBootId(), start: processStart(process.pid) });
+      spool.close();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
 });
 
 describe('a spooled buffer killed with SIGKILL', () => {
   let server: FakeServer;
   afterEach(() => server?.close());
+
+  /** Resolves once `enough(added)` holds for the reading_ids the device reported added, then SIGKILLs it. */
+  const killWhen = (device: ChildProcess, enough: (added: string[]) => boolean) =>
+    new Promise<string[]>((resolve, reject) => {
+      const added: string[] = [];
+      let stderr = '';
+      let buffered = '';
+      device.stderr!.on('data', (d) => (stderr += d));
+      device.stdout!.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) if (line.startsWith('added ')) added.push(line.slice(6));
+        if (enough(added) && device.signalCode === null) {
+          device.kill('SIGKILL');
+          resolve(added);
+        }
+      });
+      device.once('exit', () => reject(new Error(`device exited early: ${stderr}`)));
+    });
 
   const fixture = fileURLToPath(new URL('./fixtures/spool-device.ts', import.meta.url));
   const run = (...args: string[]) =>
@@ -153,4 +202,55 @@ describe('a spooled buffer killed with SIGKILL', () => {
     expect(received.length - unique.size).toBeLessThanOrEqual(20);
     expect(segments().filter((f) => statSync(join(dir, f)).size > 0)).toEqual([]);
   }, 60_000);
+
+  it('never reuses a seq across repeated kills: unique per device and increasing in add() order, each resend with its own', async () => {
+    const received: IdentifiedReading[] = [];
+    server = await startFakeServer(async (req) => {
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      received.push(...(req.body as { readings: IdentifiedReading[] }).readings);
+      return { status: 200, body: acceptAll(req.body) };
+    });
+    const rounds = 6;
+    for (let round = 0; round < rounds; round++) {
+      const seen = received.length;
+      // A small block, so that kills land before, during and after reservations; a random stop.
+      const target = 40 + Math.floor(Math.random() * 160);
+      const device = run('add', server.url, dir, '100000', `r${round}`, '7');
+      await killWhen(device, (added) => added.length >= target && received.length > seen);
+      await exited(device);
+    }
+    const restart = run('drain', server.url, dir);
+    let stderr = '';
+    restart.stderr!.on('data', (d) => (stderr += d));
+    expect(await exited(restart), stderr).toBe(0);
+
+    // One seq per reading_id, however often it was sent.
+    const seqOf = new Map<string, number>();
+    for (const r of received) {
+      expect(r.seq, r.reading_id).toEqual(expect.any(Number));
+      if (seqOf.has(r.reading_id)) expect(r.seq, r.reading_id).toBe(seqOf.get(r.reading_id));
+      seqOf.set(r.reading_id, r.seq!);
+    }
+    // In add() order (round, then index within the round), each device's numbers strictly increase.
+    const addOrder = (id: string) => id.slice(1).split('-').map(Number) as [number, number];
+    const byDevice = new Map<string, IdentifiedReading[]>();
+    for (const r of new Map(received.map((x) => [x.reading_id, x])).values()) {
+      byDevice.set(r.device_id, [...(byDevice.get(r.device_id) ?? []), r]);
+    }
+    expect([...byDevice.keys()].sort()).toEqual(['meter-1', 'meter-2']);
+    for (const [device, readings] of byDevice) {
+      readings.sort((a, b) => {
+        const [ra, ia] = addOrder(a.reading_id);
+        const [rb, ib] = addOrder(b.reading_id);
+        return ra - rb || ia - ib;
+      });
+      const seqs = readings.map((r) => r.seq!);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i], `${device} ${readings[i]!.reading_id}`).toBeGreaterThan(seqs[i - 1]!);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      // Restarts continued at the reserved mark, not at the clock: each run skipped at most a block.
+      expect(seqs.at(-1)! - seqs[0]!).toBeLessThan(seqs.length + (rounds + 1) * 7);
+    }
+    // Every round reached the server, so the check above spans all the restarts.
+    expect(new Set([...seqOf.keys()].map((id) => id.split('-')[0])).size).toBe(rounds);
+  }, 120_000);
 });

@@ -1,39 +1,24 @@
-import { type CliIo, UsageError } from './io.js';
+import { CommanderError } from 'commander';
+import { type CliIo, EXIT } from './io.js';
 import { reportError } from './output.js';
-import { query } from './query.js';
-import { send } from './send.js';
-import { simulate } from './simulate.js';
+import { buildProgram } from './program.js';
 
-const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = { send, simulate, query };
-
-export const mainHelp = `Usage: energy-pipeline <command> [options]
-
-Commands:
-  send       send one reading
-  simulate   simulate a fleet of solar inverters and household meters
-  query      print processed figures from the processor
-
-Run "energy-pipeline <command> --help" for a command's options.
-`;
-
-/** Runs the CLI; returns the exit code (0 ok, 1 failed, 2 bad command line). */
+/** Runs the CLI; returns the exit code (see `exitCodesHelp`). */
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(mainHelp);
-    return name === undefined ? 2 : 0;
-  }
-  const command = commands[name];
-  if (!command) {
-    io.stderr(`energy-pipeline: unknown command "${name}"\n\n${mainHelp}`);
-    return 2;
-  }
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
   try {
-    return await command(rest, io);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (err) {
-    // parseArgs throws TypeErrors with a code for unknown or malformed options.
-    const code = (err as { code?: string }).code;
-    if (code?.startsWith('ERR_PARSE_ARGS')) return reportError(new UsageError((err as Error).message), io, name);
-    return reportError(err, io, name);
+    if (err instanceof CommanderError) {
+      // Commander has printed the message (or the help, or the version) already. It exits 0 for
+      // help asked for and the version, 1 for any wrong command line (no command included).
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const command = argv.find((a) => program.commands.some((c) => c.name() === a)) ?? '';
+    return reportError(err, io, command);
   }
 }

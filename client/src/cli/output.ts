@@ -1,21 +1,22 @@
 import { EnergyPipelineError, ValidationError } from '../errors.js';
-import { type CliIo, UsageError } from './io.js';
+import { type CliIo, EXIT, UsageError } from './io.js';
 
 /** Prints an error the way a person can act on it and returns the exit code. */
 export function reportError(err: unknown, io: CliIo, command: string): number {
+  const prefix = command ? `energy-pipeline ${command}` : 'energy-pipeline';
   if (err instanceof UsageError) {
-    io.stderr(`energy-pipeline ${command}: ${err.message}\nRun "energy-pipeline ${command} --help" for usage.\n`);
-    return 2;
+    io.stderr(`${prefix}: ${err.message}\nRun "${prefix} --help" for usage.\n`);
+    return EXIT.usage;
   }
   if (err instanceof EnergyPipelineError) {
     const where = err.status ? `HTTP ${err.status}` : err.kind;
-    io.stderr(`energy-pipeline ${command}: ${where}: ${err.message}\n`);
+    io.stderr(`${prefix}: ${where}: ${err.message}\n`);
     if (err instanceof ValidationError) for (const i of err.issues) io.stderr(`  ${i.path || i.in}: ${i.message}\n`);
     if (err.attempts > 1) io.stderr(`  (gave up after ${err.attempts} attempts)\n`);
-    return 1;
+    return EXIT.failed;
   }
-  io.stderr(`energy-pipeline ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
-  return 1;
+  io.stderr(`${prefix}: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT.failed;
 }
 
 export function printJson(io: CliIo, value: unknown) {

@@ -1,22 +1,20 @@
-import { parseArgs } from 'node:util';
+import { DeadLetterReasonSchema } from '@energy-pipeline/contract';
+import { Argument, type Command, Option } from 'commander';
 import type { EnergyPipelineClient } from '../client.js';
-import type { CliIo } from './io.js';
-import { UsageError } from './io.js';
-import { commonHelp, commonOptions, makeClient } from './options.js';
+import { type CliIo, EXIT, UsageError } from './io.js';
+import { addCommonOptions, type CommonValues, makeClient, numberParser } from './options.js';
 import { printJson } from './output.js';
 
-const queryOptions = {
-  ...commonOptions,
-  site: { type: 'string' },
-  device: { type: 'string' },
-  bucket: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  reason: { type: 'string' },
-  limit: { type: 'string' },
-} as const;
-
-type Values = { site?: string; device?: string; bucket?: string; from?: string; to?: string; reason?: string; limit?: string };
+interface Values extends CommonValues {
+  site?: string;
+  device?: string;
+  bucket: 'minute' | 'hour';
+  from?: string;
+  to?: string;
+  reason?: (typeof DeadLetterReasonSchema.options)[number];
+  limit?: number;
+  after?: string;
+}
 type Processor = EnergyPipelineClient['processor'];
 type Metrics = Awaited<ReturnType<Processor['metrics']>>;
 type Health = Awaited<ReturnType<Processor['health']>>;
@@ -30,11 +28,7 @@ const need = (value: string | undefined, flag: string, what: string) => {
   return value;
 };
 const w = (n: number | null) => (n === null ? '-' : `${Math.round(n * 10) / 10} W`);
-const bucketOf = (v: Values): 'minute' | 'hour' => {
-  if (v.bucket !== undefined && v.bucket !== 'minute' && v.bucket !== 'hour') throw new UsageError('--bucket must be minute or hour');
-  return v.bucket ?? 'minute';
-};
-const range = (v: Values) => ({ bucket: bucketOf(v), ...(v.from ? { from: v.from } : {}), ...(v.to ? { to: v.to } : {}) });
+const range = (v: Values) => ({ bucket: v.bucket, ...(v.from ? { from: v.from } : {}), ...(v.to ? { to: v.to } : {}) });
 const seriesText = (s: Series) =>
   [
     `${s.bucket} buckets from ${s.from} to ${s.to}: ${s.points.length} with readings`,
@@ -87,20 +81,17 @@ const queries: Record<string, { about: string; fetch: (c: EnergyPipelineClient, 
     text: seriesText,
   },
   'dead-letters': {
-    about: 'entries that could not be processed (optional --reason, --site, --device, --limit)',
-    fetch: (c, v) => {
-      if (v.reason !== undefined && v.reason !== 'invalid' && v.reason !== 'max_deliveries') {
-        throw new UsageError('--reason must be invalid or max_deliveries');
-      }
-      return c.processor.listDeadLetters({
+    about: 'entries that could not be processed (optional --reason, --site, --device, --limit, --after)',
+    fetch: (c, v) =>
+      c.processor.listDeadLetters({
         query: {
-          ...(v.reason ? { reason: v.reason as 'invalid' | 'max_deliveries' } : {}),
+          ...(v.reason ? { reason: v.reason } : {}),
           ...(v.site ? { site_id: v.site } : {}),
           ...(v.device ? { device_id: v.device } : {}),
-          ...(v.limit ? { limit: Number(v.limit) } : {}),
+          ...(v.limit ? { limit: v.limit } : {}),
+          ...(v.after ? { after: v.after } : {}),
         },
-      });
-    },
+      }),
     text: (p: DeadLetterPage) =>
       [
         ...p.items.map((d) => `${d.id} ${d.reason} after ${d.deliveries} deliveries: ${d.detail} ${JSON.stringify(d.fields)}`),
@@ -109,34 +100,30 @@ const queries: Record<string, { about: string; fetch: (c: EnergyPipelineClient, 
   },
 };
 
-export const queryHelp = `Usage: energy-pipeline query [WHAT] [options]
-
-Prints processed figures from the processor API.
-
-WHAT:
-${Object.entries(queries)
-  .map(([name, q]) => `  ${name.padEnd(18)}${q.about}`)
-  .join('\n')}
-  (default: metrics)
-
-Query options:
-  --site ID, --device ID      which site or device
-  --bucket minute|hour        series bucket size (default minute)
-  --from TIME, --to TIME      series range, ISO 8601 with a zone (default: the last 60 buckets)
-  --reason R, --limit N       dead-letter filter and page size
-${commonHelp}`;
-
-export async function query(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: queryOptions, strict: true, allowPositionals: true });
-  if (values.help) {
-    io.stdout(queryHelp);
-    return 0;
-  }
-  const what = positionals[0] ?? 'metrics';
-  const q = queries[what];
-  if (!q || positionals.length > 1) throw new UsageError(`unknown query "${positionals.join(' ')}"; one of: ${Object.keys(queries).join(', ')}`);
-  const value = await q.fetch(makeClient(values, io), values);
-  if (values.json) printJson(io, value);
-  else io.stdout(`${q.text(value as never)}\n`);
-  return 0;
+export function defineQuery(program: Command, io: CliIo, done: (code: number) => void) {
+  const command = program
+    .command('query')
+    .summary('print processed figures from the processor')
+    .description('Prints processed figures from the processor API.')
+    .addArgument(
+      new Argument('[what]', Object.entries(queries).map(([name, q]) => `${name}: ${q.about}`).join('\n'))
+        .choices(Object.keys(queries))
+        .default('metrics'),
+    )
+    .addOption(new Option('--site <id>', 'which site'))
+    .addOption(new Option('--device <id>', 'which device'))
+    .addOption(new Option('--bucket <size>', 'series bucket size').choices(['minute', 'hour']).default('minute'))
+    .addOption(new Option('--from <time>', 'series start, ISO 8601 with a zone (default: 60 buckets back)'))
+    .addOption(new Option('--to <time>', 'series end (default: now)'))
+    .addOption(new Option('--reason <reason>', 'dead letters for this reason only').choices(DeadLetterReasonSchema.options))
+    .addOption(new Option('--limit <n>', 'dead letters per page (default 100)').argParser(numberParser({ min: 1, integer: true })))
+    .addOption(new Option('--after <id>', 'dead letters after this id: the next page, as printed after "more:"'));
+  addCommonOptions(command).action(async (what: string, values: Values) => {
+    const q = queries[what]!;
+    const value = await q.fetch(makeClient(values, io), values);
+    if (values.json) printJson(io, value);
+    else io.stdout(`${q.text(value as never)}\n`);
+    done(EXIT.ok);
+  });
+  return command;
 }

@@ -1,51 +1,43 @@
-import { parseArgs } from 'node:util';
-import type { CliIo } from './io.js';
-import { UsageError } from './io.js';
-import { commonHelp, commonOptions, makeClient, parseNumber } from './options.js';
+import { type Command, Option } from 'commander';
+import { type CliIo, EXIT, UsageError } from './io.js';
+import { addCommonOptions, type CommonValues, makeClient, numberParser } from './options.js';
 import { printJson } from './output.js';
 
-export const sendHelp = `Usage: energy-pipeline send --site ID --device ID --power WATTS [options]
+interface SendValues extends CommonValues {
+  site?: string;
+  device?: string;
+  power?: number;
+  timestamp?: string;
+  readingId?: string;
+  seq?: number;
+}
 
-Sends one reading and prints the stream id it was stored under.
-
-Options:
-  --site ID           site id
-  --device ID         device id
-  --power WATTS       power in watts; negative for generation or export,
-                      written with = (--power=-1200)
-  --timestamp ISO     when it was measured (default: now), e.g. 2026-01-15T10:30:00Z
-  --reading-id ID     idempotency key (default: a new UUID)
-${commonHelp}`;
-
-export async function send(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...commonOptions,
-      site: { type: 'string' },
-      device: { type: 'string' },
-      power: { type: 'string' },
-      timestamp: { type: 'string' },
-      'reading-id': { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
+export function defineSend(program: Command, io: CliIo, done: (code: number) => void) {
+  const command = program
+    .command('send')
+    .summary('send one reading')
+    .description('Sends one reading and prints the stream id it was stored under.')
+    .addOption(new Option('--site <id>', 'site id (required)'))
+    .addOption(new Option('--device <id>', 'device id (required)'))
+    .addOption(new Option('--power <watts>', 'power in watts (required); negative for generation or export, e.g. --power -1200').argParser(numberParser()))
+    .addOption(new Option('--timestamp <iso>', 'when it was measured, e.g. 2026-01-15T10:30:00Z (default: now)'))
+    .addOption(new Option('--reading-id <id>', 'idempotency key (default: a new UUID)'))
+    .addOption(new Option('--seq <n>', "the device's sequence number (default: the clock in microseconds)").argParser(numberParser({ min: 0, integer: true })));
+  addCommonOptions(command).action(async (values: SendValues) => {
+    const missing = (['site', 'device', 'power'] as const).filter((k) => values[k] === undefined);
+    if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
+    const client = makeClient(values, io);
+    const result = await client.sendReading({
+      site_id: values.site!,
+      device_id: values.device!,
+      power_reading: values.power!,
+      timestamp: values.timestamp ?? new Date().toISOString(),
+      ...(values.readingId ? { reading_id: values.readingId } : {}),
+      ...(values.seq !== undefined ? { seq: values.seq } : {}),
+    });
+    if (values.json) printJson(io, result);
+    else io.stdout(`accepted: reading ${result.reading_id} stored as ${result.stream_id}\n`);
+    done(EXIT.ok);
   });
-  if (values.help) {
-    io.stdout(sendHelp);
-    return 0;
-  }
-  const missing = (['site', 'device', 'power'] as const).filter((k) => values[k] === undefined);
-  if (missing.length > 0) throw new UsageError(`missing ${missing.map((m) => `--${m}`).join(', ')}`);
-  const client = makeClient(values, io);
-  const result = await client.sendReading({
-    site_id: values.site!,
-    device_id: values.device!,
-    power_reading: parseNumber(values.power, 'power'),
-    timestamp: values.timestamp ?? new Date().toISOString(),
-    ...(values['reading-id'] ? { reading_id: values['reading-id'] } : {}),
-  });
-  if (values.json) printJson(io, result);
-  else io.stdout(`accepted: reading ${result.reading_id} stored as ${result.stream_id}\n`);
-  return 0;
+  return command;
 }

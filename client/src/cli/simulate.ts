@@ -1,33 +1,13 @@
-import { parseArgs } from 'node:util';
+import { type Command, Option } from 'commander';
 import type { EnergyPipelineClient } from '../client.js';
 import { EnergyPipelineError } from '../errors.js';
 import type { ReadingInput } from '../readings.js';
-import type { CliIo } from './io.js';
-import { UsageError } from './io.js';
-import { commonHelp, commonOptions, makeClient, parseDuration, parseNumber } from './options.js';
+import { type CliIo, EXIT, UsageError } from './io.js';
+import { addCommonOptions, type CommonValues, makeClient, numberParser, parseDuration } from './options.js';
 import { printJson } from './output.js';
 import { buildFleet, seededRandom } from './profiles.js';
+import { startProgress } from './progress.js';
 import { type LatencySummary, RateLimiter, summarizeLatencies } from './stats.js';
-
-export const simulateHelp = `Usage: energy-pipeline simulate [options]
-
-Simulates a fleet of sites, each with one PV inverter (negative power along a bell curve over the
-day, with drifting clouds) and household meters (morning and evening peaks), and sends their
-readings. Live by default: every device reports each --interval for --duration. With --backfill,
-the readings of the last --duration are generated at once and sent as fast as --rate allows.
-Prints accepted and rejected counts and request latency percentiles at the end.
-
-Options:
-  --sites N           sites (default 2)
-  --devices N         devices per site, the first an inverter (default 5)
-  --interval DURATION time between two readings of one device (default 10s; 5m with --backfill)
-  --duration DURATION how long to simulate (default 1m; 1d with --backfill)
-  --backfill          generate the past --duration now instead of running in real time
-  --rate N            most readings per second sent (default 1000)
-  --batch-size N      readings per request (default 500)
-  --concurrency N     requests in flight at once (default 2)
-  --seed N            random seed, for a repeatable fleet (default 1)
-${commonHelp}`;
 
 interface Plan {
   sites: number;
@@ -41,6 +21,11 @@ interface Plan {
   seed: number;
 }
 
+interface SimulateValues extends CommonValues, Omit<Plan, 'intervalMs' | 'durationMs'> {
+  interval?: number;
+  duration?: number;
+}
+
 export interface SimulationSummary {
   devices: number;
   readings: number;
@@ -52,56 +37,48 @@ export interface SimulationSummary {
   latency: LatencySummary;
   /** The error that stopped the run early (bad API key, refused request), if any. */
   stopped_by?: string;
+  /** Stopped by Ctrl-C before the end. */
+  interrupted?: boolean;
 }
 
-function plan(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...commonOptions,
-      sites: { type: 'string', default: '2' },
-      devices: { type: 'string', default: '5' },
-      interval: { type: 'string' },
-      duration: { type: 'string' },
-      backfill: { type: 'boolean', default: false },
-      rate: { type: 'string', default: '1000' },
-      'batch-size': { type: 'string', default: '500' },
-      concurrency: { type: 'string', default: '2' },
-      seed: { type: 'string', default: '1' },
-    },
-    strict: true,
+const int = (min: number) => numberParser({ min, integer: true });
+
+export function defineSimulate(program: Command, io: CliIo, done: (code: number) => void) {
+  const command = program
+    .command('simulate')
+    .summary('simulate a fleet of solar inverters and household meters')
+    .description(
+      `Simulates a fleet of sites, each with one PV inverter (negative power along a bell curve over the
+day, with drifting clouds) and household meters (morning and evening peaks), and sends their
+readings. Live by default: every device reports each --interval for --duration. With --backfill,
+the readings of the last --duration are generated at once and sent as fast as --rate allows.
+Draws a progress bar with an ETA on a terminal; prints accepted and rejected counts and request
+latency percentiles at the end. Ctrl-C stops early and still prints the summary.`,
+    )
+    .addOption(new Option('--sites <n>', 'sites').argParser(int(1)).default(2))
+    .addOption(new Option('--devices <n>', 'devices per site, the first an inverter').argParser(int(1)).default(5))
+    .addOption(new Option('--interval <duration>', 'time between two readings of one device (default 10s; 5m with --backfill)').argParser(parseDuration))
+    .addOption(new Option('--duration <duration>', 'how long to simulate (default 1m; 1d with --backfill)').argParser(parseDuration))
+    .option('--backfill', 'generate the past --duration now instead of running in real time', false)
+    .addOption(new Option('--rate <n>', 'most readings per second sent').argParser(numberParser({ min: 0.001 })).default(1000))
+    .addOption(new Option('--batch-size <n>', 'readings per request').argParser(int(1)).default(500))
+    .addOption(new Option('--concurrency <n>', 'requests in flight at once').argParser(int(1)).default(2))
+    .addOption(new Option('--seed <n>', 'random seed, for a repeatable fleet').argParser(numberParser({ integer: true })).default(1));
+  addCommonOptions(command).action(async (values: SimulateValues) => {
+    const intervalMs = values.interval ?? (values.backfill ? 300_000 : 10_000);
+    const durationMs = values.duration ?? (values.backfill ? 86_400_000 : 60_000);
+    if (intervalMs <= 0) throw new UsageError('--interval must be more than 0');
+    if (durationMs < intervalMs) throw new UsageError('--duration must be at least one --interval');
+    const p: Plan = { ...values, intervalMs, durationMs };
+    const client = makeClient(values, io, { batchSize: p.batchSize });
+    const summary = await runSimulation(p, client, io);
+    if (values.json) printJson(io, summary);
+    else printSummary(io, p, summary);
+    if (summary.interrupted) return done(EXIT.interrupted);
+    if (summary.stopped_by || (summary.rejected > 0 && summary.accepted === 0)) return done(EXIT.failed);
+    done(summary.rejected > 0 ? EXIT.partial : EXIT.ok);
   });
-  if (values.help) return { help: true as const, values };
-  const intervalMs = parseDuration(values.interval ?? (values.backfill ? '5m' : '10s'), 'interval');
-  const durationMs = parseDuration(values.duration ?? (values.backfill ? '1d' : '1m'), 'duration');
-  if (intervalMs <= 0) throw new UsageError('--interval must be more than 0');
-  if (durationMs < intervalMs) throw new UsageError('--duration must be at least one --interval');
-  const planned: Plan = {
-    sites: parseNumber(values.sites, 'sites', { min: 1, integer: true }),
-    devices: parseNumber(values.devices, 'devices', { min: 1, integer: true }),
-    intervalMs,
-    durationMs,
-    backfill: values.backfill,
-    rate: parseNumber(values.rate, 'rate', { min: 0.001 }),
-    batchSize: parseNumber(values['batch-size'], 'batch-size', { min: 1, integer: true }),
-    concurrency: parseNumber(values.concurrency, 'concurrency', { min: 1, integer: true }),
-    seed: parseNumber(values.seed, 'seed', { integer: true }),
-  };
-  return { help: false as const, values, plan: planned };
-}
-
-export async function simulate(argv: string[], io: CliIo): Promise<number> {
-  const parsed = plan(argv);
-  if (parsed.help) {
-    io.stdout(simulateHelp);
-    return 0;
-  }
-  const { values, plan: p } = parsed;
-  const client = makeClient(values, io, { batchSize: p.batchSize });
-  const summary = await runSimulation(p, client, io);
-  if (values.json) printJson(io, summary);
-  else printSummary(io, p, summary);
-  return summary.rejected === 0 && !summary.stopped_by ? 0 : 1;
+  return command;
 }
 
 async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): Promise<SimulationSummary> {
@@ -140,26 +117,36 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
     inFlight.add(sending);
   };
 
-  const progress = io.isTTY ? startProgress(io, () => ({ ...tally, total, startedAt })) : undefined;
+  const progress = startProgress(io, () => ({
+    done: tally.accepted + tally.rejected,
+    total,
+    detail: `${tally.accepted} accepted, ${tally.rejected} rejected`,
+  }));
+  let interrupted = false;
+  const stopOnInterrupt = io.onInterrupt?.(() => {
+    interrupted = true;
+  });
   try {
     const first = p.backfill ? startedAt - p.durationMs : startedAt;
     let pending: ReadingInput[] = [];
-    for (let step = 0; step < steps && !stoppedBy; step++) {
+    for (let step = 0; step < steps && !stoppedBy && !interrupted; step++) {
       const due = first + step * p.intervalMs;
-      if (!p.backfill && due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      if (!p.backfill) await waitUntil(due, () => interrupted);
+      if (interrupted) break;
       const at = new Date(p.backfill ? due : Date.now());
       for (const device of fleet) {
         pending.push({ site_id: device.siteId, device_id: device.deviceId, power_reading: device.powerAt(at), timestamp: at.toISOString() });
       }
       // Live readings go out on their tick; backfilled ones wait to fill a batch.
-      while (pending.length >= p.batchSize || (!p.backfill && pending.length > 0) || (step === steps - 1 && pending.length > 0)) {
+      while (pending.length > 0 && !interrupted && (pending.length >= p.batchSize || !p.backfill || step === steps - 1)) {
         await dispatch(pending.slice(0, p.batchSize));
         pending = pending.slice(p.batchSize);
       }
     }
     await Promise.all(inFlight);
   } finally {
-    progress?.stop();
+    progress.stop();
+    stopOnInterrupt?.();
   }
   const elapsedS = (Date.now() - startedAt) / 1000;
   return {
@@ -172,31 +159,13 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
     readings_per_s: Math.round(tally.sent / Math.max(elapsedS, 0.001)),
     latency: summarizeLatencies(latencies),
     ...(stoppedBy ? { stopped_by: `${stoppedBy.kind}: ${stoppedBy.message}` } : {}),
+    ...(interrupted ? { interrupted: true } : {}),
   };
 }
 
-/** A one-line progress display, redrawn in place; only on a terminal, and only after a second. */
-function startProgress(io: CliIo, state: () => { sent: number; accepted: number; rejected: number; total: number; startedAt: number }) {
-  let drawn = false;
-  const draw = () => {
-    const s = state();
-    const elapsed = (Date.now() - s.startedAt) / 1000;
-    if (elapsed < 1) return;
-    const ratio = s.total > 0 ? s.sent / s.total : 1;
-    const width = 24;
-    const bar = '='.repeat(Math.round(ratio * width)).padEnd(width, ' ');
-    io.stdout(
-      `\r[${bar}] ${Math.floor(ratio * 100)}% ${s.sent}/${s.total} sent, ${s.accepted} accepted, ${s.rejected} rejected, ${Math.round(s.sent / elapsed)}/s `,
-    );
-    drawn = true;
-  };
-  const timer = setInterval(draw, 250);
-  return {
-    stop() {
-      clearInterval(timer);
-      if (drawn) io.stdout('\r\x1b[2K');
-    },
-  };
+/** Sleeps until `at` (epoch ms), waking early once `stop()` holds. */
+async function waitUntil(at: number, stop: () => boolean) {
+  while (!stop() && Date.now() < at) await new Promise((r) => setTimeout(r, Math.min(100, at - Date.now())));
 }
 
 function printSummary(io: CliIo, p: Plan, s: SimulationSummary) {
@@ -210,5 +179,6 @@ function printSummary(io: CliIo, p: Plan, s: SimulationSummary) {
   const reasons = Object.entries(s.rejected_by_reason);
   if (reasons.length > 0) lines.push(`Rejected by reason: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (s.stopped_by) lines.push(`Stopped early: ${s.stopped_by}`);
+  if (s.interrupted) lines.push('Interrupted: stopped early by Ctrl-C');
   io.stdout(`${lines.join('\n')}\n`);
 }

@@ -1,19 +1,9 @@
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BufferStore } from '../buffer.js';
 import type { IdentifiedReading } from '../readings.js';
+import { completeLines, writeAll } from './files.js';
+import { SeqLog } from './seq-log.js';
 import { lockDirectory } from './spool-lock.js';
 
 /**
@@ -36,6 +26,12 @@ export interface SpoolOptions {
    * @default 1048576 (1 MiB)
    */
   segmentMaxBytes?: number;
+  /**
+   * `seq` numbers reserved per device with each fsynced write of `seq.log`; a crash skips at
+   * most this many numbers of a device (harmless) and never reuses one.
+   * @default 1000
+   */
+  seqBlockSize?: number;
 }
 
 interface Segment {
@@ -50,7 +46,8 @@ const acksFile = (n: number) => `segment-${String(n).padStart(8, '0')}.acks`;
 
 /**
  * A directory of append-only segment files, one JSON reading per line, each with an `.acks`
- * file listing the reading_ids already answered for. On open, every reading of every segment
+ * file listing the reading_ids already answered for, and `seq.log`, the reservations of the
+ * per-device sequence numbers (see {@link SeqLog}). On open, every reading of every segment
  * that is not in its `.acks` is handed back for sending; a torn last line (a crash mid-write)
  * is skipped, as `add()` had not returned for it. Replays after a crash may resend a reading
  * whose acknowledgement was not yet written: its reading_id makes that harmless.
@@ -68,6 +65,8 @@ export class FileSpool implements BufferStore {
   private readonly fsync: FsyncPolicy;
   private readonly segmentMaxBytes: number;
   private restored: IdentifiedReading[] = [];
+  /** Where the client's per-device `seq` counters are persisted; a buffer attaches it. */
+  readonly sequence: SeqLog;
 
   constructor(
     readonly dir: string,
@@ -77,6 +76,7 @@ export class FileSpool implements BufferStore {
     this.segmentMaxBytes = options.segmentMaxBytes ?? 1024 * 1024;
     mkdirSync(dir, { recursive: true });
     this.releaseLock = lockDirectory(dir);
+    this.sequence = new SeqLog(dir, options.seqBlockSize ?? 1000);
     this.restore();
     this.openSegment(Math.max(0, ...this.segments.keys()) + 1);
     if (this.fsync === 'interval') {
@@ -94,7 +94,7 @@ export class FileSpool implements BufferStore {
   append(reading: IdentifiedReading): void {
     if (this.closed) throw new Error('The spool is closed');
     const line = Buffer.from(`${JSON.stringify(reading)}\n`);
-    for (let off = 0; off < line.length; ) off += writeSync(this.fd, line, off);
+    writeAll(this.fd, line);
     this.bytes += line.length;
     this.current.outstanding.add(reading.reading_id);
     this.segmentOf.set(reading.reading_id, this.current.n);
@@ -134,6 +134,7 @@ export class FileSpool implements BufferStore {
     closeSync(this.fd);
     this.fd = -1;
     if (this.current.outstanding.size === 0) this.remove(this.current.n);
+    this.sequence.close();
     this.releaseLock();
   }
 
@@ -181,9 +182,9 @@ export class FileSpool implements BufferStore {
       .map(Number)
       .sort((a, b) => a - b);
     for (const n of numbers) {
-      const acked = new Set(readLines(join(this.dir, acksFile(n))));
+      const acked = new Set(completeLines(join(this.dir, acksFile(n))));
       const segment: Segment = { n, outstanding: new Set() };
-      for (const line of readLines(join(this.dir, segmentFile(n)))) {
+      for (const line of completeLines(join(this.dir, segmentFile(n)))) {
         const reading = parseReading(line);
         if (!reading || acked.has(reading.reading_id) || this.segmentOf.has(reading.reading_id)) continue;
         segment.outstanding.add(reading.reading_id);
@@ -199,14 +200,6 @@ export class FileSpool implements BufferStore {
       if (n !== undefined && !existsSync(join(this.dir, segmentFile(Number(n))))) rmSync(join(this.dir, name), { force: true });
     }
   }
-}
-
-/** Complete lines only: a last line without its newline was never fully written. */
-function readLines(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, 'utf8');
-  const end = text.lastIndexOf('\n');
-  return end < 0 ? [] : text.slice(0, end).split('\n').filter(Boolean);
 }
 
 function parseReading(line: string): IdentifiedReading | undefined {
