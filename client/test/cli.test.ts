@@ -11,6 +11,7 @@ import { buildFleet, householdMeter, seededRandom, solarInverter } from '../src/
 import { percentile, summarizeLatencies } from '../src/cli/stats.js';
 import type { SimulationSummary } from '../src/cli/simulate.js';
 import { eventually } from '../../test/support/redis-server.js';
+import { storedReadings } from '../../test/support/stream.js';
 import { acceptAll, type FakeServer, type Stack, startFakeServer, startStack, streamReadingIds } from './helpers.js';
 
 const exec = promisify(execFile);
@@ -88,8 +89,7 @@ describe('energy-pipeline CLI', () => {
     expect(await streamReadingIds(stack)).toContain('cli-1');
     const spaced = await cli(['send', '--site', 'site-9', '--device', 'inv-1', '--power', '-1200', '--reading-id', 'cli-2', '--seq', '7']);
     expect(spaced.code, spaced.stderr).toBe(0);
-    const entries = await stack.redis.client.xrange(stack.stream, '-', '+');
-    const fields = entries.map(([, f]) => Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))) as Record<string, string>);
+    const fields = (await storedReadings(stack.redis.client, stack.stream)).map((r) => r.fields);
     expect(fields.find((f) => f['reading_id'] === 'cli-2')).toMatchObject({ power_reading: '-1200', seq: '7' });
     expect(Number(fields.find((f) => f['reading_id'] === 'cli-1')!['seq'])).toBeGreaterThan(Date.now() * 1000 - 60e9);
   });
@@ -258,7 +258,7 @@ describe('shell completion', () => {
       'query --bucket ': 'minute hour',
       'query --bucket=h': 'hour',
       'query ': 'metrics health sites devices series dead-letters',
-      'query --reason ': 'invalid max_deliveries',
+      'query --reason ': 'invalid max_deliveries overflow',
       'completion ': 'bash zsh',
       '--': '--version --help',
       'send --site ': '',

@@ -9,6 +9,7 @@ import { buildProcessApp } from '@energy-pipeline/process';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { processConfig } from '../../process/test/helpers.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { storedReadings } from '../../test/support/stream.js';
 
 /** Both real services on free ports, over a private redis-server. */
 export interface Stack {
@@ -39,10 +40,9 @@ export async function startStack(ingestEnv: Record<string, string> = {}): Promis
   };
 }
 
-/** reading_id of every entry in the stream, in stream order. */
+/** reading_id of every reading in the stream (single and batch entries), in stream order. */
 export async function streamReadingIds(stack: Stack): Promise<string[]> {
-  const entries = await stack.redis.client.xrange(stack.stream, '-', '+');
-  return entries.map(([, fields]) => fields[fields.indexOf('reading_id') + 1]!);
+  return (await storedReadings(stack.redis.client, stack.stream)).map((r) => String(r.fields.reading_id));
 }
 
 export const reading = (i = 0, overrides: Record<string, unknown> = {}) => ({

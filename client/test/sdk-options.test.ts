@@ -76,7 +76,7 @@ describe('batch size in bytes and gzip, against the real ingest with a 4 KiB bod
       maxBatchBytes: 3000,
       onSuccess: (readings, results) => {
         expect(results.map((r) => r.reading_id)).toEqual(readings.map((r) => r.reading_id));
-        expect(results.every((r) => r.status === 'accepted' && /^\d+-\d+$/.test(r.stream_id))).toBe(true);
+        expect(results.every((r) => r.status === 'accepted' && /^\d+-\d+$/.test(r.stream_id ?? ''))).toBe(true);
         delivered.push(...readings.map((r) => r.reading_id));
       },
     });

@@ -16,7 +16,12 @@ export async function storedReadings(redis: Redis, stream: string): Promise<Stor
   for (const [entryId, flat] of await redis.xrange(stream, '-', '+')) {
     const fields = fieldsObject(flat);
     if (fields[BATCH_FIELD] === undefined) out.push({ entryId, ord: 0, fields });
-    else (JSON.parse(fields[BATCH_FIELD]) as Record<string, unknown>[]).forEach((r, ord) => out.push({ entryId, ord, fields: r }));
+    else {
+      const readings = JSON.parse(fields[BATCH_FIELD]) as Record<string, unknown>[];
+      readings.forEach((r, ord) => {
+        out.push({ entryId, ord, fields: r });
+      });
+    }
   }
   return out;
 }
