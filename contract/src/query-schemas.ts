@@ -81,8 +81,9 @@ export const DeadLetterSchema = z
 
 export const DeadLetterFilterSchema = z.strictObject({
   reason: DeadLetterReasonSchema.optional(),
-  site_id: z.string().optional(),
-  device_id: z.string().optional(),
+  // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
+  site_id: IdSchema.optional(),
+  device_id: IdSchema.optional(),
 });
 
 export const DeadLetterListQuerySchema = DeadLetterFilterSchema.extend({
