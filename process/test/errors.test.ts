@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildProcessApp } from '../src/app.js';
@@ -54,5 +55,16 @@ describe('processor errors', () => {
       expect(res.json(), url).toEqual({ error: 'unavailable', message: 'Redis is unreachable; retry later' });
     }
     expect(failures()).toEqual([]);
+  });
+
+  it("answers what Node's HTTP parser refuses with the shared error body", async () => {
+    const url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    const answer = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = connect(Number(url.port), '127.0.0.1', () => socket.write(`GET /sites HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`));
+      socket.on('data', (chunk) => (data += chunk)).on('error', reject).on('close', () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(answer.split('\r\n\r\n')[1]!)).toMatchObject({ error: 'headers_too_large' });
   });
 });
