@@ -3,6 +3,7 @@ import { initServer } from '@ts-rest/fastify';
 import {
   closeRedis,
   createRedis,
+  installAuth,
   installDocs,
   installHttpDefaults,
   redisKeys,
@@ -48,6 +49,7 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
+  installAuth(app, config.auth, 'processor');
   installProcessMetrics(app, redis, config.consumer, worker);
   installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {

@@ -10,9 +10,14 @@ import { startRedisServer, type TestRedis } from '../../test/support/redis-serve
 export const STREAM = 'test_readings';
 export const GROUP = 'test_group';
 
-/** Config as main.ts would build it from the environment, pointed at a test Redis. */
+/**
+ * Config as main.ts would build it from the environment, pointed at a test Redis. Auth is off
+ * unless `env` sets API_KEYS or API_KEYS_FILE (auth.test.ts does).
+ */
 export function processConfig(redisUrl: string, env: Record<string, string> = {}): ProcessConfig {
+  const auth = env.API_KEYS || env.API_KEYS_FILE ? {} : { AUTH_DISABLED: 'true' };
   return loadProcessConfig({
+    ...auth,
     REDIS_URL: redisUrl,
     LOG_LEVEL: 'silent',
     REDIS_STREAM: STREAM,
