@@ -54,12 +54,20 @@ export const DeviceSummarySchema = z
   })
   .describe('DeviceSummary');
 
+/** The cursor of a list ordered by id: the last id of the previous page, or null after the last page. */
+const NextIdSchema = z.string().nullable().describe('Pass as `after` for the next page; null on the last page');
+
 export const SiteDevicesSchema = z
-  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema) })
+  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema).describe('Ordered by device_id'), next: NextIdSchema })
   .describe('SiteDevices');
 
 export const SitesSchema = z
-  .object({ sites: z.array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() })) })
+  .object({
+    sites: z
+      .array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() }))
+      .describe('Ordered by site_id (by its UTF-8 bytes)'),
+    next: NextIdSchema,
+  })
   .describe('Sites');
 
 export const SitePathSchema = z.strictObject({ site_id: IdSchema });
@@ -114,6 +122,12 @@ const StreamCursorSchema = StreamIdSchema.refine((id) => !streamIdParts(id)?.eve
 export const PAGE_MAX_LIMIT = 1000;
 export const PAGE_DEFAULT_LIMIT = 100;
 const LimitSchema = z.coerce.number().int().min(1).max(PAGE_MAX_LIMIT).default(PAGE_DEFAULT_LIMIT);
+
+/** One page of a list ordered by id: the ids after `after` (exclusive), at most `limit` of them. */
+export const IdPageQuerySchema = z.strictObject({
+  after: IdSchema.optional().describe('Cursor: list the ids after this one (the `next` of the previous page)'),
+  limit: LimitSchema,
+});
 
 export const DeadLetterListQuerySchema = DeadLetterFilterSchema.extend({
   after: StreamCursorSchema.optional().describe('Cursor: list entries after this id (the `next` of the previous page)'),

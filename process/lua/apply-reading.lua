@@ -6,8 +6,8 @@
 -- All-or-nothing: every check that could fail runs before the first write (Redis checks
 -- memory at a script's first write, and a script's writes are not rolled back on error).
 --
--- KEYS[1] stream         KEYS[2] stats hash          KEYS[3] sites set
--- KEYS[4] site totals    KEYS[5] site's devices set  KEYS[6] device totals
+-- KEYS[1] stream         KEYS[2] stats hash          KEYS[3] sites (sorted set, scores 0)
+-- KEYS[4] site totals    KEYS[5] site's devices (sorted set, scores 0)  KEYS[6] device totals
 -- KEYS[7] device minute  KEYS[8] device hour         KEYS[9] site minute  KEYS[10] site hour
 -- ARGV[1] group  ARGV[2] entry id  ARGV[3] site_id  ARGV[4] device_id
 -- ARGV[5] power in integer mW  ARGV[6] timestamp in epoch ms  ARGV[7] timestamp as sent
@@ -15,7 +15,7 @@
 -- ARGV[9] minute-bucket expiry, ARGV[10] hour-bucket expiry (epoch s; 0 = past retention, skip)
 -- Returns 1 when applied, 0 when the entry was already acknowledged.
 
-local expected = { 'stream', 'hash', 'set', 'hash', 'set', 'hash', 'hash', 'hash', 'hash', 'hash' }
+local expected = { 'stream', 'hash', 'zset', 'hash', 'zset', 'hash', 'hash', 'hash', 'hash', 'hash' }
 for i, want in ipairs(expected) do
   local t = redis.call('TYPE', KEYS[i])['ok']
   if t ~= 'none' and t ~= want then
@@ -63,8 +63,9 @@ local function add_bucket(device_key, site_key, expire_at)
 end
 
 redis.call('HINCRBY', KEYS[2], 'processed', 1)
-redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('SADD', KEYS[5], device)
+-- Sorted sets with equal scores, so that the API pages through them in id order (ZRANGE BYLEX).
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+redis.call('ZADD', KEYS[5], 0, device)
 add(KEYS[4])
 add(KEYS[6])
 add_bucket(KEYS[7], KEYS[9], ARGV[9])

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { allowsSite, isMissingStreamOrGroup, isRedisUnavailable } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, isRedisUnavailable } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
@@ -87,15 +87,12 @@ export function processRouter(d: RouteDeps) {
           },
         };
       }),
-    sites: ({ request }) =>
+    // A key limited to some sites lists only those (metadata: sites 'handler').
+    sites: ({ query, request }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites(query, request.apiKey?.sites ?? null) })),
+    siteDevices: ({ params, query }) =>
       answer(d.log, async () => {
-        const { sites } = await d.queries.sites();
-        // A key limited to some sites sees only those (metadata: sites 'handler').
-        return { status: 200 as const, body: { sites: sites.filter((s) => allowsSite(request.apiKey, s.site_id)) } };
-      }),
-    siteDevices: ({ params }) =>
-      answer(d.log, async () => {
-        const body = await d.queries.siteDevices(params.site_id);
+        const body = await d.queries.siteDevices(params.site_id, query);
         return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
       }),
     device: ({ params }) =>

@@ -88,7 +88,13 @@ export async function dumpAggregates(redis: Redis, group: string): Promise<Recor
       const type = await redis.type(key);
       const name = key.slice(prefix.length);
       if (type === 'hash') out[name] = await redis.hgetall(key);
-      else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
+      else if (type === 'zset') {
+        // Members, sorted; every score must be 0 (the API pages them with ZRANGE BYLEX), so any
+        // other score shows up as `member@score` and fails the comparison.
+        const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+        out[name] = flat.flatMap((v, i) => (i % 2 ? [] : [flat[i + 1] === '0' ? v : `${v}@${flat[i + 1]}`])).sort();
+      }
+      else if (type !== 'none') throw new Error(`${key} is a ${type}: dumpAggregates does not know it`);
     }
   } while (cursor !== '0');
   return out;

@@ -62,6 +62,7 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
     if (newer) Object.assign(d, { latest_at_ms: String(at), latest_id: id, latest_timestamp: r.timestamp, latest_power: String(r.power_reading) });
   }
   for (const value of Object.values(out)) if (Array.isArray(value)) value.sort();
-  out.stats = { processed: String(ledger.length) };
+  // id_lists: the consumer records that the site and device lists are sorted sets (sorted-sets.ts).
+  out.stats = { processed: String(ledger.length), id_lists: 'sorted' };
   return out;
 }

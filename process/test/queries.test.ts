@@ -48,6 +48,7 @@ describe('query API', () => {
         { site_id: 'depot', devices: 1, count: 1 },
         { site_id: 'home', devices: 2, count: 4 },
       ],
+      next: null,
     });
   });
 
