@@ -77,6 +77,8 @@ describe('processor API keys', () => {
         expect(res.headers['www-authenticate']).toBe(challenge);
         expect(res.json()).toEqual({ error: 'unauthorized', message: expect.any(String) });
       }
+      // Fastify answers HEAD for every GET route; the same rule applies.
+      if (route.method === 'GET') expect((await app.inject({ ...requestTo(route), method: 'HEAD' })).statusCode, name).toBe(401);
     }
     await unchanged();
   });
