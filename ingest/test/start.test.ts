@@ -42,7 +42,7 @@ function start(env: Record<string, string>) {
 }
 
 describe('npm start', () => {
-  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', async () => {
+  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', { timeout: 90_000 }, async () => {
     const [redisPort, ingestPort, processPort] = [await freePort(), await freePort(), await freePort()];
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
     const run = start({

@@ -10,7 +10,10 @@ const PAGE = 500;
  * Moves a group's id lists (`sites` and each site's `site-devices`) from sets, as processors
  * before paginated queries wrote them, to sorted sets with every score 0, which the API pages in
  * id order. Runs when the consumer first reaches Redis; a field of the stats hash records that it
- * is done, so later starts cost one HGET. The connection must carry the processor's scripts.
+ * is done, so later starts cost one HGET. Without a `sites` key there is nothing to move and
+ * nothing is written (a new deployment writes sorted sets from its first reading; its first
+ * restart with data makes one pass and sets the marker). The connection must carry the
+ * processor's scripts.
  *
  * `sites` goes first: an older processor still running during a rolling update checks every key's
  * type before it writes (apply-reading.lua), so from then on it applies nothing (its entries stay
@@ -20,6 +23,7 @@ const PAGE = 500;
  */
 export async function migrateIdListsToSortedSets(redis: Redis, keys: RedisKeys, log: FastifyBaseLogger): Promise<void> {
   if ((await redis.hget(keys.stats, ID_LISTS_FIELD)) === 'sorted') return;
+  if ((await redis.exists(keys.sites)) === 0) return;
   const sites = await redis.setToSortedSet(keys.sites);
   let deviceLists = 0;
   let after = '-';

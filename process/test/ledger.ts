@@ -62,7 +62,6 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
     if (newer) Object.assign(d, { latest_at_ms: String(at), latest_id: id, latest_timestamp: r.timestamp, latest_power: String(r.power_reading) });
   }
   for (const value of Object.values(out)) if (Array.isArray(value)) value.sort();
-  // id_lists: the consumer records that the site and device lists are sorted sets (sorted-sets.ts).
-  out.stats = { processed: String(ledger.length), id_lists: 'sorted' };
+  out.stats = { processed: String(ledger.length) };
   return out;
 }
