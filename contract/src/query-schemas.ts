@@ -54,12 +54,20 @@ export const DeviceSummarySchema = z
   })
   .describe('DeviceSummary');
 
+/** The cursor of a list ordered by id: the last id of the previous page, or null after the last page. */
+const NextIdSchema = z.string().nullable().describe('Pass as `after` for the next page; null on the last page');
+
 export const SiteDevicesSchema = z
-  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema) })
+  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema).describe('Ordered by device_id'), next: NextIdSchema })
   .describe('SiteDevices');
 
 export const SitesSchema = z
-  .object({ sites: z.array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() })) })
+  .object({
+    sites: z
+      .array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() }))
+      .describe('Ordered by site_id (by its UTF-8 bytes)'),
+    next: NextIdSchema,
+  })
   .describe('Sites');
 
 export const SitePathSchema = z.strictObject({ site_id: IdSchema });
@@ -87,20 +95,56 @@ export const DeadLetterSchema = z
 
 export const DeadLetterFilterSchema = z.strictObject({
   reason: DeadLetterReasonSchema.optional(),
-  site_id: z.string().optional(),
-  device_id: z.string().optional(),
+  // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
+  site_id: IdSchema.optional(),
+  device_id: IdSchema.optional(),
+});
+
+/** Redis keeps a stream id's two parts, milliseconds and sequence, as unsigned 64-bit integers. */
+const U64_MAX = 2n ** 64n - 1n;
+const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
+const streamIdParts = (id: string) => {
+  const m = STREAM_ID.exec(id);
+  return m ? [BigInt(m[1]!), BigInt(m[2]!)] : null;
+};
+
+/**
+ * A stream id as Redis accepts it: `<ms>-<seq>`, each part at most 2^64 - 1. Checked here so that
+ * an id Redis would refuse is a 400 naming the field, not a Redis error.
+ */
+export const StreamIdSchema = z
+  .string()
+  .regex(STREAM_ID, 'must be a stream id such as 1700000000000-0')
+  .refine((id) => streamIdParts(id)?.every((part) => part <= U64_MAX) ?? true, {
+    message: `must be a stream id whose two parts are each at most ${U64_MAX}`,
+  });
+
+/** An exclusive cursor: an id something can come after, i.e. below the largest one (Redis refuses `(` + the largest). */
+const StreamCursorSchema = StreamIdSchema.refine((id) => !streamIdParts(id)?.every((part) => part === U64_MAX), {
+  message: 'must be below the largest stream id: nothing comes after it',
+});
+
+/** Most items one page of a list may hold (`limit`), and how many it holds unless asked. */
+export const PAGE_MAX_LIMIT = 1000;
+export const PAGE_DEFAULT_LIMIT = 100;
+const LimitSchema = z.coerce.number().int().min(1).max(PAGE_MAX_LIMIT).default(PAGE_DEFAULT_LIMIT);
+
+/** One page of a list ordered by id: the ids after `after` (exclusive), at most `limit` of them. */
+export const IdPageQuerySchema = z.strictObject({
+  after: IdSchema.optional().describe('Cursor: list the ids after this one (the `next` of the previous page)'),
+  limit: LimitSchema,
 });
 
 export const DeadLetterListQuerySchema = DeadLetterFilterSchema.extend({
-  after: z.string().regex(/^\d+-\d+$/, 'must be a stream id such as 1700000000000-0').optional().describe('Cursor: list entries after this id'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: StreamCursorSchema.optional().describe('Cursor: list entries after this id (the `next` of the previous page)'),
+  limit: LimitSchema,
 });
 
 export const DeadLetterPageSchema = z
   .object({ items: z.array(DeadLetterSchema), next: z.string().nullable().describe('Pass as `after` for the next page') })
   .describe('DeadLetterPage');
 
-export const DeadLetterIdPathSchema = z.strictObject({ id: z.string().regex(/^\d+-\d+$/, 'must be a stream id') });
+export const DeadLetterIdPathSchema = z.strictObject({ id: StreamIdSchema });
 
 export const ReplayResultSchema = z
   .object({ replayed: z.number().int(), stream_ids: z.array(z.string()).describe('New ids in the main stream') })

@@ -29,11 +29,11 @@ export function redisKeys({ stream, group }: KeyScope) {
     stream,
     /** Hash of counters: processed, invalid. */
     stats: `${prefix}:stats`,
-    /** Sorted set of site ids seen, all with score 0: ZRANGE … BYLEX pages through them in id order. */
+    /** Sorted set of the site ids seen, every score 0: paged in id order with ZRANGE … BYLEX … LIMIT. */
     sites: `${prefix}:sites`,
     /** Hash of per-site totals. */
     site: (siteId: string) => `${prefix}:site:${siteId}`,
-    /** Sorted set (score 0, as `sites`) of device ids seen at a site. */
+    /** Sorted set of the device ids seen at a site, every score 0, as `sites`. */
     siteDevices: (siteId: string) => `${prefix}:site-devices:${siteId}`,
     /** Hash of per-device totals and the latest reading; `/` cannot occur in an id. */
     device: (siteId: string, deviceId: string) => `${prefix}:device:${siteId}/${deviceId}`,

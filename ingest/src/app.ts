@@ -4,8 +4,10 @@ import { initServer } from '@ts-rest/fastify';
 import { checkTimestampWindow, ingestContract, validationError } from '@energy-pipeline/contract';
 import {
   RedisBreaker,
+  allowsSite,
   closeRedis,
   createRedis,
+  installAuth,
   installDocs,
   installHttpDefaults,
   installMetrics,
@@ -15,8 +17,6 @@ import {
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { IngestConfig } from './config.js';
-import { mayWrite } from './api-keys.js';
-import { installAuth } from './auth.js';
 import { BacklogMonitor } from './backlog.js';
 import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
@@ -49,7 +49,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   const startedAt = Date.now();
 
   installHttpDefaults(app);
-  installAuth(app, config.auth);
+  installAuth(app, config.auth, 'ingest');
   installBackpressure(app, config.limits, { redis, rateLimitRedis, breaker, backlog, registry: metrics.registry });
   installOverloadShedding(app, config.limits);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
@@ -108,7 +108,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       if (problem) {
         return { status: 400, body: validationError([{ in: 'body', path: 'timestamp', message: problem }]) };
       }
-      if (!mayWrite(request.apiKey, body.site_id)) {
+      if (!allowsSite(request.apiKey, body.site_id)) {
         return { status: 403, body: { error: 'forbidden', message: `This API key may not write readings for site '${body.site_id}'` } };
       }
       try {

@@ -9,7 +9,7 @@ import {
   type TimestampWindow,
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
-import { mayWrite, type ApiKey } from './api-keys.js';
+import { allowsSite, type ApiKey } from '@energy-pipeline/contract/server';
 import type { Appended } from './stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;
@@ -26,7 +26,7 @@ export function checkItem(item: unknown, index: number, window: TimestampWindow,
   if (!parsed.success) return { index, rejection: validationError(prefix(toIssues('body', parsed.error.issues))) };
   const problem = checkTimestampWindow(parsed.data.timestamp, window);
   if (problem) return { index, rejection: validationError(prefix([{ in: 'body', path: 'timestamp', message: problem }])) };
-  if (!mayWrite(key, parsed.data.site_id)) {
+  if (!allowsSite(key, parsed.data.site_id)) {
     return { index, rejection: { error: 'forbidden', message: `This API key may not write readings for site '${parsed.data.site_id}'` } };
   }
   return { index, reading: parsed.data };

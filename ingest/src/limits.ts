@@ -1,13 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker } from '@energy-pipeline/contract/server';
-import { isWriteRoute } from './auth.js';
+import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth } from '@energy-pipeline/contract/server';
 import type { BacklogMonitor } from './backlog.js';
 import type { LimitsConfig } from './config.js';
+
+/** The write routes, by their contract metadata: the only ones these limits apply to. */
+const isWriteRoute = (request: FastifyRequest) => requestAuth(request).auth === 'write';
 
 /** Retry-After for a Redis outage: reconnecting takes about a second. */
 export const REDIS_RETRY_AFTER_S = 1;
@@ -21,7 +23,7 @@ function unavailable(reply: FastifyReply, retryAfterS: number, message: string, 
 
 /**
  * Limits on the write routes, in the order they apply, all before a body is read:
- * 1. (auth.ts: no valid key → 401)
+ * 1. (the shared auth hook: no valid key → 401, no write scope → 403)
  * 2. Redis not connected or not answering (the breaker is open), or the consumer backlog past
  *    `maxBacklog` → 503 (installBackpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);

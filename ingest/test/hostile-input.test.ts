@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
-import { hashToken } from '../src/api-keys.js';
+import { hashToken } from '@energy-pipeline/contract/server';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { hostileBody, hostileHeaders, hostileQuery } from '../../test/support/hostile.js';
 import { ingestConfig } from './helpers.js';

@@ -3,6 +3,7 @@ import { initServer } from '@ts-rest/fastify';
 import {
   closeRedis,
   createRedis,
+  installAuth,
   installDocs,
   installHttpDefaults,
   redisKeys,
@@ -26,9 +27,14 @@ declare module 'fastify' {
   }
 }
 
+export interface BuildOptions {
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void };
+}
+
 /** Builds the processor: its worker (not started) and its HTTP API. It never listens. */
-export function buildProcessApp(config: ProcessConfig): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel));
+export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {}): FastifyInstance {
+  const app = Fastify(serverOptions(config.logLevel, undefined, options.logStream));
   const worker = new ProcessWorker(config, app.log.child({ component: 'worker' }));
   // The API's own connection: a slow query never delays the worker's acknowledgements.
   const redis = defineScripts(
@@ -43,6 +49,7 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
+  installAuth(app, config.auth, 'processor');
   installProcessMetrics(app, redis, config.consumer, worker);
   installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {

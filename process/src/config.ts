@@ -1,7 +1,17 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from './buckets.js';
-import { parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type RedisConfig } from '@energy-pipeline/contract/server';
+import {
+  authConfigFrom,
+  authEnvShape,
+  parseEnv,
+  port,
+  positiveInt,
+  redisConfigFrom,
+  redisEnvShape,
+  type AuthConfig,
+  type RedisConfig,
+} from '@energy-pipeline/contract/server';
 
 const shape = {
   ...redisEnvShape,
@@ -18,6 +28,7 @@ const shape = {
   MINUTE_RETENTION_S: positiveInt(7 * 24 * 3600),
   HOUR_RETENTION_S: positiveInt(400 * 24 * 3600),
   QUERY_MAX_POINTS: positiveInt(1_500),
+  ...authEnvShape,
 };
 
 export interface ConsumerConfig {
@@ -63,10 +74,13 @@ export interface ProcessConfig {
   shutdownTimeoutMs: number;
   /** Most buckets one series query may span; a longer range gets 400. @default 1500 */
   queryMaxPoints: number;
+  /** API keys for the query and dead-letter routes (the same key file as ingest's serves both). */
+  auth: AuthConfig;
 }
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
   const e = parseEnv(shape, env);
+  const auth = authConfigFrom(e);
   const redis = redisConfigFrom(e);
   return {
     redis,
@@ -88,5 +102,6 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queryMaxPoints: e.QUERY_MAX_POINTS,
+    auth,
   };
 }

@@ -16,6 +16,18 @@ interface Range {
   to: string;
 }
 
+/** One page of a list ordered by id: the ids after `after`, at most `limit` of them. */
+export interface Page {
+  after?: string | undefined;
+  limit: number;
+}
+
+/** ZRANGE arguments for a page of a sorted set whose scores are all 0, in byte order of its members. */
+const byLex = ({ after, limit }: Page) => [after === undefined ? '-' : `(${after}`, '+', 'BYLEX', 'LIMIT', 0, limit + 1] as const;
+
+/** The cursor after a page read with one id more than `limit`: its last id, or null when nothing follows. */
+const nextCursor = (ids: readonly string[], limit: number) => (ids.length > limit ? ids[limit - 1]! : null);
+
 /** A request the query cannot answer as asked; `field` names the query parameter at fault. */
 export class QueryError extends Error {
   constructor(
@@ -70,24 +82,38 @@ export class Queries {
     };
   }
 
-  async sites() {
-    const ids = await this.redis.zrange(this.keys.sites, 0, -1);
+  /**
+   * One page of the sites seen, in site_id order (by UTF-8 bytes, as Redis compares them). The
+   * `sites` key is a sorted set with every score 0, read with ZRANGE BYLEX … LIMIT: a page costs
+   * O(log n + page) however many sites there are. With `only` (a key limited to some sites), the
+   * page is taken from those sites that exist instead, in the same order.
+   */
+  async sites(page: Page, only: ReadonlySet<string> | null = null) {
+    const ids = only ? await this.existingAmong(only, page) : await this.idPage(this.keys.sites, page);
+    const shown = ids.slice(0, page.limit);
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.zcard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
+    for (const id of shown) pipeline.zcard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
     const replies = await this.exec(pipeline);
     return {
-      sites: ids.map((site_id, i) => ({ site_id, devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) })),
+      sites: shown.map((site_id, i) => ({ site_id, devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) })),
+      next: nextCursor(ids, page.limit),
     };
   }
 
-  /** Null when the site was never seen. */
-  async siteDevices(siteId: string) {
-    const ids = await this.redis.zrange(this.keys.siteDevices(siteId), 0, -1);
-    if (ids.length === 0) return null;
+  /** One page of a site's devices, in device_id order, as sites(); null when the site was never seen. */
+  async siteDevices(siteId: string, page: Page) {
+    const key = this.keys.siteDevices(siteId);
+    const [ids, exists] = await this.exec(this.redis.pipeline().zrange(key, ...byLex(page)).exists(key));
+    if (!exists) return null;
+    const shown = (ids as string[]).slice(0, page.limit);
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.device(siteId, id));
+    for (const id of shown) pipeline.hgetall(this.keys.device(siteId, id));
     const replies = (await this.exec(pipeline)) as Record<string, string>[];
-    return { site_id: siteId, devices: ids.map((id, i) => this.deviceSummary(siteId, id, replies[i]!)) };
+    return {
+      site_id: siteId,
+      devices: shown.map((id, i) => this.deviceSummary(siteId, id, replies[i]!)),
+      next: nextCursor(ids as string[], page.limit),
+    };
   }
 
   /** Null when the device was never seen. */
@@ -139,6 +165,24 @@ export class Queries {
         ? { timestamp: h.latest_timestamp!, power_reading: Number(h.latest_power), stream_id: h.latest_id }
         : null,
     };
+  }
+
+  /** Up to `page.limit + 1` ids of a sorted set after `page.after`: one more than shown tells whether a next page exists. */
+  private async idPage(key: string, page: Page): Promise<string[]> {
+    return this.redis.zrange(key, ...byLex(page));
+  }
+
+  /** The ids in `candidates` after `page.after` that are in the `sites` set, in order, up to `page.limit + 1`. */
+  private async existingAmong(candidates: ReadonlySet<string>, page: Page): Promise<string[]> {
+    const after = page.after === undefined ? null : Buffer.from(page.after);
+    const ordered = [...candidates]
+      .map((id) => [id, Buffer.from(id)] as const)
+      .filter(([, bytes]) => after === null || Buffer.compare(bytes, after) > 0)
+      .sort(([, a], [, b]) => Buffer.compare(a, b))
+      .map(([id]) => id);
+    if (ordered.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.sites, ...ordered);
+    return ordered.filter((_, i) => scores[i] !== null).slice(0, page.limit + 1);
   }
 
   private async hashes(keys: string[]) {

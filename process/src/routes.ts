@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, isRedisUnavailable } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
@@ -23,19 +23,31 @@ const unavailable = { status: 503 as const, body: { error: 'unavailable', messag
 const notFound = (message: string) => ({ status: 404 as const, body: { error: 'not_found', message } });
 
 /**
- * Expected failures become typed answers: a query that cannot be answered as asked is a 400
- * naming the parameter, a Redis failure a 503. Anything else is a bug for the global handler.
+ * Redis being unavailable (not connected, dropped, timed out, loading…: see isRedisUnavailable)
+ * is a 503. Anything else, a WRONGTYPE from a corrupted key or a bug in this code, is rethrown:
+ * the global error handler logs it with its stack and answers 500, so that it is seen as what it
+ * is rather than passed off as an outage that a retry would cure.
  */
-async function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
+async function orUnavailable<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof QueryError) {
-      return { status: 400 as const, body: validationError([{ in: 'query', path: err.field, message: err.message }]) };
-    }
-    log.warn({ err: (err as Error).message }, 'Redis request failed');
+    if (!isRedisUnavailable(err)) throw err;
+    log.warn({ err: (err as Error).message }, 'Redis unavailable');
     return unavailable;
   }
+}
+
+/** As orUnavailable, and a query that cannot be answered as asked is a 400 naming the parameter. */
+function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
+  return orUnavailable(log, async () => {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof QueryError)) throw err;
+      return { status: 400 as const, body: validationError([{ in: 'query', path: err.field, message: err.message }]) };
+    }
+  });
 }
 
 export function processRouter(d: RouteDeps) {
@@ -60,12 +72,12 @@ export function processRouter(d: RouteDeps) {
       };
       return body.status === 'ok' ? { status: 200, body } : { status: 503, body };
     },
-    metrics: async () => {
-      try {
+    metrics: () =>
+      orUnavailable(d.log, async () => {
         const stats = await readStreamStats(d.redis, d.config.consumer);
         const own = d.worker.status();
         return {
-          status: 200,
+          status: 200 as const,
           body: {
             stream: stats.stream,
             group: stats.group,
@@ -74,15 +86,13 @@ export function processRouter(d: RouteDeps) {
             trimmed: own.trimmed,
           },
         };
-      } catch (err) {
-        d.log.warn({ err: (err as Error).message }, 'metrics unavailable');
-        return unavailable;
-      }
-    },
-    sites: () => answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites() })),
-    siteDevices: ({ params }) =>
+      }),
+    // A key limited to some sites lists only those (metadata: sites 'handler').
+    sites: ({ query, request }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites(query, request.apiKey?.sites ?? null) })),
+    siteDevices: ({ params, query }) =>
       answer(d.log, async () => {
-        const body = await d.queries.siteDevices(params.site_id);
+        const body = await d.queries.siteDevices(params.site_id, query);
         return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
       }),
     device: ({ params }) =>

@@ -29,6 +29,8 @@ declare module 'ioredis' {
     trimStream(...keysThenArgs: Args): Result<number, Context>;
     /** lua/replay-dead-letter.lua: the new stream id, or null when there is no such dead letter. */
     replayDeadLetter(...keysThenArgs: Args): Result<string | null, Context>;
+    /** lua/set-to-sorted-set.lua: members moved, or -1 when the key was not a set. */
+    setToSortedSet(...keysThenArgs: Args): Result<number, Context>;
   }
 }
 
@@ -37,6 +39,7 @@ const scripts = {
   leaveGroup: { file: 'leave-group', keys: 1 },
   trimStream: { file: 'trim-stream', keys: 1 },
   replayDeadLetter: { file: 'replay-dead-letter', keys: 2 },
+  setToSortedSet: { file: 'set-to-sorted-set', keys: 1 },
 } as const;
 
 /** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */

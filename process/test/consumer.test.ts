@@ -22,7 +22,7 @@ describe('consumer', () => {
     const expected = expectedDeviceTotals(readings);
     expect(await actualDeviceTotals(t.redis.client, expected.keys())).toEqual(expected);
     expect(await t.redis.client.xpending(STREAM, GROUP)).toEqual([0, null, null, null]);
-    expect(await t.redis.client.zrange(keys.sites, 0, -1)).toEqual(['site-0', 'site-1', 'site-2']);
+    expect(await t.redis.client.zrange(keys.sites, 0, -1, 'WITHSCORES')).toEqual(['site-0', '0', 'site-1', '0', 'site-2', '0']);
   });
 
   it('keeps the latest reading per device by measurement time, not arrival order', async () => {

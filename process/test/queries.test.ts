@@ -25,8 +25,11 @@ beforeAll(async () => {
     // pv: exporting 600 W in minute 0 only
     { site_id: 'home', device_id: 'pv', power_reading: -600, timestamp: at(15) },
     { site_id: 'depot', device_id: 'charger-1', power_reading: 7400, timestamp: at(5) },
+    // One meter, its site and device spelled two ways (composed and decomposed ä, full-width digit).
+    { site_id: 'Z\u00e4hler-Haus', device_id: '東京-1', power_reading: 100, timestamp: at(1) },
+    { site_id: 'Za\u0308hler-Haus', device_id: '東京-\uff11', power_reading: 300, timestamp: at(2) },
   ]);
-  await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === '5');
+  await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === '7');
 });
 afterAll(async () => {
   await app.close();
@@ -41,10 +44,23 @@ describe('query API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       sites: [
+        { site_id: 'Z\u00e4hler-Haus', devices: 1, count: 2 },
         { site_id: 'depot', devices: 1, count: 1 },
         { site_id: 'home', devices: 2, count: 4 },
       ],
+      next: null,
     });
+  });
+
+  it('keeps one site and one device for two spellings of a name, and finds them by either spelling', async () => {
+    for (const site of ['Z%C3%A4hler-Haus', 'Za%CC%88hler-Haus']) {
+      const res = await get(`/sites/${site}/devices`);
+      expect(res.statusCode, site).toBe(200);
+      expect(res.json().site_id).toBe('Z\u00e4hler-Haus');
+      expect(res.json().devices).toMatchObject([{ device_id: '東京-1', count: 2, mean_w: 200 }]);
+    }
+    const device = await get(`/sites/Za%CC%88hler-Haus/devices/${encodeURIComponent('東京-\uff11')}`);
+    expect(device.json()).toMatchObject({ site_id: 'Z\u00e4hler-Haus', device_id: '東京-1', count: 2 });
   });
 
   it("lists a site's devices with totals and the latest reading", async () => {

@@ -121,7 +121,7 @@ describe('a consumer that is slow, not dead', () => {
     const { spawnService } = await import('../../test/support/spawn-service.js');
     await ensureGroup(t.redis.client, STREAM, GROUP);
     const slow = spawnService('process', {
-      REDIS_URL: t.redis.url, PORT: '0', HOST: '127.0.0.1', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,
+      REDIS_URL: t.redis.url, PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,
       CONSUMER_NAME: 'slow', READ_BLOCK_MS: '5000', CLAIM_INTERVAL_MS: '600000', TRIM_INTERVAL_MS: '0',
     });
     try {

@@ -132,7 +132,7 @@ describe('helm chart', () => {
     expect(ingest.port).toBe(8000);
     expect(ingest.redis.url).toBe('redis://:%3Csecret%3Aep-redis-auth%2Fpassword%3E@ep-redis:6379');
     expect(ingest.redis.stream).toBe('energy_readings');
-    const proc = loadProcessConfig(envMap(deployment('default', PROCESS)));
+    const proc = loadProcessConfig({ ...envMap(deployment('default', PROCESS)), API_KEYS: 'a'.repeat(64) });
     expect(proc.port).toBe(8001);
     expect(proc.consumer.group).toBe('processing_group');
     expect(envVar(deployment('default', PROCESS), 'CONSUMER_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
@@ -166,7 +166,7 @@ describe('helm chart', () => {
     expect(loadIngestConfig({ ...envMap(ingest), API_KEYS: 'b'.repeat(64) }).batchMaxReadings).toBe(500);
     const proc = deployment('monitoring and auth', PROCESS);
     expect(envVar(proc, 'API_KEYS')).toBeUndefined();
-    expect(loadProcessConfig(envMap(proc)).consumer.readCount).toBe(50);
+    expect(loadProcessConfig({ ...envMap(proc), API_KEYS: 'b'.repeat(64) }).consumer.readCount).toBe(50);
     const smoke = find(rendered['monitoring and auth']!, 'Pod', 'ep-smoke-test');
     expect(smoke['spec'].containers[0].env).toContainEqual({
       name: 'API_KEY',
@@ -199,7 +199,7 @@ describe('helm chart', () => {
     const ext = rendered['external redis']!;
     expect(ext.filter((m) => m.metadata.name.startsWith('ep-redis'))).toEqual([]);
     const env = envMap(find(ext, 'Deployment', PROCESS));
-    expect(loadProcessConfig(env).redis.url).toBe('redis://:%3Csecret%3Amemorystore-auth%2Fpassword%3E@10.0.0.3:6379');
+    expect(loadProcessConfig({ ...env, API_KEYS: 'c'.repeat(64) }).redis.url).toBe('redis://:%3Csecret%3Amemorystore-auth%2Fpassword%3E@10.0.0.3:6379');
     const egress = find(ext, 'NetworkPolicy', INGEST)['spec'].egress;
     expect(egress).toContainEqual({ ports: [{ port: 6379, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.0/29' } }] });
 

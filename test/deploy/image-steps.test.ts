@@ -95,7 +95,7 @@ describe('container images, replayed outside Docker', () => {
       (f) => !f.startsWith('node_modules') && f.endsWith('.ts') && !f.endsWith('.d.ts'),
     );
     expect(sources).toEqual([]);
-    if (service === 'process') expect(readdirSync(join(app, 'process/lua'))).toContain('apply-reading.lua');
+    if (service === 'process') expect(readdirSync(join(app, 'process/lua'))).toContain('apply-entries.lua');
   });
 
   it('starts both images from their CMD and reports healthy', async () => {

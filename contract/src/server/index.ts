@@ -1,4 +1,6 @@
 // Entry point for the services only: configuration, Redis and Fastify plumbing both share.
+export * from './api-keys.js';
+export * from './auth.js';
 export * from './config.js';
 export * from './docs.js';
 export * from './http.js';

@@ -67,6 +67,39 @@ export async function closeRedis(redis: Redis): Promise<void> {
   }
 }
 
+const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES = [
+  // Not connected (connecting, reconnecting or closed): with the offline queue off, ioredis fails at once.
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Connection is closed.',
+  // No answer within commandTimeoutMs: Redis is frozen, overloaded or unreachable (a half-open socket).
+  'Command timed out',
+];
+/**
+ * Error replies by which Redis says it cannot serve now, not that the command was wrong: LOADING
+ * (reading its data after a restart), BUSY (a script ran past busy-reply-threshold), MASTERDOWN
+ * and READONLY (a replica, or a failover under way), TRYAGAIN and CLUSTERDOWN (resharding or a
+ * cluster failover), OOM (maxmemory reached under noeviction: writes are refused until memory is
+ * freed, which is the configured behaviour, not a bug).
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM) /;
+
+/**
+ * Whether a failed Redis command failed because Redis cannot serve right now, so that the honest
+ * answer is a 503 and a retry later will do: the connection is not ready or dropped with the
+ * command in flight (ioredis's MaxRetriesPerRequestError, as maxRetriesPerRequest is 0, or a socket
+ * error), the command timed out, or Redis answered with one of the replies above. Anything else,
+ * such as WRONGTYPE, an ERR about arguments, or a TypeError in our own code, is a bug or corrupt
+ * data: an outage answer would hide it, so the caller lets it become a logged 500.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
+  return CONNECTION_MESSAGES.includes(err.message) || UNAVAILABLE_REPLY.test(err.message);
+}
+
 /** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
 export function xinfoRecord(reply: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
