@@ -6,6 +6,7 @@ import {
   closeRedis,
   createRedis,
   installDocs,
+  installEvictionPolicyCheck,
   installHttpDefaults,
   installMetrics,
   requestValidationErrorHandler,
@@ -57,6 +58,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     );
     backlog.start();
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
   app.addHook('onClose', async () => {
     backlog.stop();
     await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);

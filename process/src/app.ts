@@ -4,6 +4,7 @@ import {
   closeRedis,
   createRedis,
   installDocs,
+  installEvictionPolicyCheck,
   installHttpDefaults,
   redisKeys,
   requestValidationErrorHandler,
@@ -48,6 +49,7 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
   app.addHook('onClose', async () => {
     await worker.close();
     await closeRedis(redis);
