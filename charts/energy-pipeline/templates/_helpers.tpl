@@ -5,9 +5,28 @@
 {{- define "ep.ingest.name" -}}{{ include "ep.prefix" . }}-ingestion-api{{- end }}
 {{- define "ep.process.name" -}}{{ include "ep.prefix" . }}-processing-service{{- end }}
 {{- define "ep.redis.name" -}}{{ include "ep.prefix" . }}-redis{{- end }}
-{{- /* The chart makes an API key when none is given and auth is on: installs are never open by default. */}}
+{{- /* The chart makes API keys when none are given and auth is on: installs are never open by default. */}}
 {{- define "ep.apiKey.generated" -}}{{ and (not .Values.auth.disabled) (not .Values.auth.apiKeys.existingSecret) }}{{- end }}
 {{- define "ep.apiKey.secretName" -}}{{ include "ep.prefix" . }}-ingest-api-key{{- end }}
+{{- /* Auth environment, the same for both services: one key list (API_KEYS) or AUTH_DISABLED. */}}
+{{- define "ep.authEnv" -}}
+{{- $a := .Values.auth -}}
+{{- if $a.disabled }}
+- name: AUTH_DISABLED
+  value: "true"
+{{- else }}
+- name: API_KEYS
+  valueFrom:
+    secretKeyRef:
+      {{- if $a.apiKeys.existingSecret }}
+      name: {{ $a.apiKeys.existingSecret }}
+      key: {{ $a.apiKeys.key }}
+      {{- else }}
+      name: {{ include "ep.apiKey.secretName" . }}
+      key: api-keys
+      {{- end }}
+{{- end }}
+{{- end }}
 
 {{- define "ep.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
