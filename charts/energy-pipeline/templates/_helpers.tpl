@@ -28,6 +28,24 @@
 {{- end }}
 {{- end }}
 
+{{- /*
+A Kubernetes memory quantity (512Mi, 1G, 1.5Gi, 536870912) in bytes, as a float; fails on
+anything else. YAML numbers arrive as numbers, strings are split into a number and a suffix.
+*/}}
+{{- define "ep.quantityBytes" -}}
+{{- if kindIs "string" . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $suffix := trimPrefix $number . -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- if or (not $number) (not (hasKey $units $suffix)) -}}
+{{- fail (printf "%q is not a memory quantity such as 512Mi or 1Gi" .) -}}
+{{- end -}}
+{{- mulf (float64 $number) (index $units $suffix) -}}
+{{- else -}}
+{{- float64 . -}}
+{{- end -}}
+{{- end }}
+
 {{- define "ep.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: energy-pipeline
