@@ -33,6 +33,20 @@ const valueSets: Record<string, string[]> = {
     '--set', 'ingest.env.BATCH_MAX_READINGS=500',
     '--set-json', 'process.extraEnv=[{"name":"READ_COUNT","value":"50"}]',
   ],
+  'tls and own secrets': [
+    '--set', 'auth.apiKeys.existingSecret=api-keys',
+    '--set', 'redis.internal.existingSecret=valkey-auth',
+    '--set', 'tests.apiKeySecret.name=test-keys',
+    '--set', 'ingest.ingress.enabled=true',
+    '--set', 'ingest.ingress.className=nginx',
+    '--set', 'ingest.ingress.hosts={ingest.example.com}',
+    '--set', 'ingest.ingress.annotations.cert-manager\\.io/cluster-issuer=letsencrypt',
+    '--set-json', 'ingest.ingress.tls=[{"secretName":"ingest-tls","hosts":["ingest.example.com"]}]',
+    '--set', 'ingest.httpRoute.enabled=true',
+    '--set-json', 'ingest.httpRoute.parentRefs=[{"name":"external","namespace":"gateways","sectionName":"https"}]',
+    '--set', 'ingest.httpRoute.hostnames={ingest.example.com}',
+    '--set-json', 'networkPolicy.dnsTo=[{"ipBlock":{"cidr":"169.254.20.10/32"}}]',
+  ],
 };
 
 const rendered: Record<string, Manifest[]> = {};
