@@ -211,6 +211,16 @@ describe('helm chart', () => {
     }
   });
 
+  it('sets ALLOW_EVICTION on both services only when redis.allowEviction is true', async () => {
+    const ms = await render(['--set', 'redis.allowEviction=true']);
+    for (const name of [INGEST, PROCESS]) {
+      expect(envVar(deployment('default', name), 'ALLOW_EVICTION')).toBeUndefined();
+      const env = { ...envMap(find(ms, 'Deployment', name)), API_KEYS: 'a'.repeat(64) };
+      const config = name === INGEST ? loadIngestConfig(env) : loadProcessConfig(env);
+      expect(config.redis.allowEviction, name).toBe(true);
+    }
+  });
+
   it('runs an in-chart Valkey that fsyncs every write, on a PVC, reachable only from the services', () => {
     const ms = rendered['default']!;
     const sts = find(ms, 'StatefulSet', 'ep-redis');

@@ -152,6 +152,10 @@ seccompProfile:
   value: {{ $r.consumerGroup | quote }}
 - name: REDIS_COMMAND_TIMEOUT_MS
   value: {{ $r.commandTimeoutMs | quote }}
+{{- if $r.allowEviction }}
+- name: ALLOW_EVICTION
+  value: "true"
+{{- end }}
 {{- end }}
 
 {{/* Seconds the kubelet waits after SIGTERM: preStop sleep + the service's own drain bound + slack. */}}
