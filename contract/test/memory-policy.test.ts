@@ -109,7 +109,8 @@ describe('maxmemory-policy check', () => {
     }
   });
 
-  it.each(services)('%s: exits 1 naming the policy; with ALLOW_EVICTION=true it starts and logs an error', async (service) => {
+  // Each of these starts a service with tsx, which takes seconds on a busy machine.
+  it.each(services)('%s: refuses to start on an evicting Redis, exit 1 and an error naming the policy', async (service) => {
     const refused = spawnService(service, serviceEnv(service, evicting.url, await freePort()));
     try {
       expect(await refused.exit).toBe(1);
@@ -118,18 +119,20 @@ describe('maxmemory-policy check', () => {
     } finally {
       refused.child.kill('SIGKILL');
     }
+  }, 60_000);
 
+  it.each(services)('%s: with ALLOW_EVICTION=true starts on an evicting Redis and logs an error', async (service) => {
     const port = await freePort();
     const allowed = spawnService(service, serviceEnv(service, evicting.url, port, { ALLOW_EVICTION: 'true' }));
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 20_000, 100);
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 200, 45_000, 100);
       expect(allowed.output()).toMatch(/"level":50[^\n]*maxmemory-policy is allkeys-lru[^\n]*ALLOW_EVICTION=true/);
       allowed.child.kill('SIGTERM');
       expect(await allowed.exit).toBe(0);
     } finally {
       allowed.child.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 
   it.each(services)('%s: starts while Redis is down (503s, no crash loop), then exits 1 once it connects to an evicting one', async (service) => {
     const redisPort = await freePort();
@@ -137,7 +140,7 @@ describe('maxmemory-policy check', () => {
     const svc = spawnService(service, serviceEnv(service, `redis://127.0.0.1:${redisPort}`, port));
     let late: TestRedis | undefined;
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 503, 20_000, 100);
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status === 503, 45_000, 100);
       expect(svc.output()).toContain('maxmemory-policy not checked yet');
       late = await startRedisServer({ port: redisPort, args: ['--maxmemory-policy', 'volatile-lru'] });
       expect(await svc.exit).toBe(1);
@@ -146,5 +149,5 @@ describe('maxmemory-policy check', () => {
       svc.child.kill('SIGKILL');
       await late?.stop();
     }
-  });
+  }, 60_000);
 });
