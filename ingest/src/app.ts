@@ -9,6 +9,7 @@ import {
   createRedis,
   installAuth,
   installDocs,
+  installEvictionPolicyCheck,
   installHttpDefaults,
   installMetrics,
   requestValidationErrorHandler,
@@ -63,6 +64,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     );
     backlog.start();
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
   app.addHook('onClose', async () => {
     backlog.stop();
     breaker.close();

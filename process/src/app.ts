@@ -5,6 +5,7 @@ import {
   createRedis,
   installAuth,
   installDocs,
+  installEvictionPolicyCheck,
   installHttpDefaults,
   redisKeys,
   requestValidationErrorHandler,
@@ -55,6 +56,7 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
   app.addHook('onClose', async () => {
     await worker.close();
     await closeRedis(redis);

@@ -38,6 +38,8 @@ export const redisEnvShape = {
   REDIS_STREAM: z.string().min(1).max(200).default('energy_readings'),
   CONSUMER_GROUP: z.string().min(1).max(200).default('processing_group'),
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(2000),
+  /** Run on a Redis whose maxmemory-policy is not noeviction (logging an error) instead of refusing to start. */
+  ALLOW_EVICTION: booleanFlag(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().default('0.0.0.0'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
@@ -50,6 +52,11 @@ export interface RedisConfig {
   group: string;
   /** Bound on every non-blocking command, so that a hung Redis becomes a 503 rather than a hung request. @default 2000 */
   commandTimeoutMs: number;
+  /**
+   * Start on a Redis whose maxmemory-policy may evict keys (it then counts readings twice),
+   * logging an error, instead of refusing to start. @default false
+   */
+  allowEviction: boolean;
 }
 
 export function redisConfigFrom(env: {
@@ -60,6 +67,7 @@ export function redisConfigFrom(env: {
   REDIS_STREAM: string;
   CONSUMER_GROUP: string;
   REDIS_COMMAND_TIMEOUT_MS: number;
+  ALLOW_EVICTION: boolean;
 }): RedisConfig {
   const auth = env.REDIS_PASSWORD ? `:${encodeURIComponent(env.REDIS_PASSWORD)}@` : '';
   return {
@@ -67,5 +75,6 @@ export function redisConfigFrom(env: {
     stream: env.REDIS_STREAM,
     group: env.CONSUMER_GROUP,
     commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    allowEviction: env.ALLOW_EVICTION,
   };
 }

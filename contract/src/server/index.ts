@@ -6,6 +6,7 @@ export * from './docs.js';
 export * from './http.js';
 export * from './breaker.js';
 export * from './lifecycle.js';
+export * from './memory-policy.js';
 export * from './metrics.js';
 export * from './redis.js';
 export * from '../openapi.js';
