@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findKey, parseApiKeys } from '@energy-pipeline/contract/server';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { chartDir, find, helm, type Manifest, render } from './helm.js';
@@ -174,6 +175,11 @@ describe('helm chart', () => {
       .map((line) => line.replace(/#.*/, '').trim())
       .filter(Boolean);
     expect(entries).toEqual([`${sha(token)}@write`, `${sha(operator)}@read,admin`]);
+    // What both services make of it: the parser they start with accepts it, and each token finds its key.
+    const keys = parseApiKeys(plain('api-keys'));
+    if (typeof keys === 'string') throw new Error(keys);
+    expect(findKey(keys, token)?.scopes).toEqual(new Set(['write']));
+    expect(findKey(keys, operator)?.scopes).toEqual(new Set(['read', 'admin']));
     // helm test posts with the write key and reads back with the operator key.
     const smoke = find(rendered['default']!, 'Pod', 'ep-smoke-test')['spec'].containers[0].env;
     expect(smoke).toContainEqual({ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'ep-ingest-api-key', key: 'token' } } });
