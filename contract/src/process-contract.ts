@@ -17,6 +17,8 @@ import {
   SeriesQuerySchema,
   SiteDevicesSchema,
   SitePathSchema,
+  SiteSchema,
+  SiteSettingsSchema,
   SiteSeriesSchema,
   SitesSchema,
 } from './query-schemas.js';
@@ -89,6 +91,27 @@ export const processContract = c.router(
       summary: 'Sites seen, with their device and reading counts, a page at a time in site_id order',
       metadata: { auth: 'read', sites: 'handler' },
       responses: { 200: SitesSchema, ...authErrors, ...readErrors },
+    },
+    site: {
+      method: 'GET',
+      path: '/sites/:site_id',
+      pathParams: SitePathSchema,
+      summary: 'A site: its time zone and its device and reading counts',
+      metadata: readSite,
+      responses: { 200: SiteSchema, 404: ErrorSchema, ...authErrors, ...readErrors },
+    },
+    putSite: {
+      method: 'PUT',
+      path: '/sites/:site_id',
+      pathParams: SitePathSchema,
+      body: SiteSettingsSchema,
+      summary: "Set a site's time zone (its day and month buckets follow it from now on)",
+      description:
+        'Readings applied from now on go into day and month buckets in this zone. Buckets written earlier keep ' +
+        "their boundaries: each is named by its date (2026-03-29), so day and month series still show it under " +
+        'its date, measured over the day it had in the zone of its time. The change reaches every processor within 10 s.',
+      metadata: admin,
+      responses: { 200: SiteSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors, ...readErrors },
     },
     siteDevices: {
       method: 'GET',

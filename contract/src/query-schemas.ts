@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import { IdSchema } from './reading.js';
 
-/** Aggregation bucket sizes, in UTC. */
-export const BucketSchema = z.enum(['minute', 'hour']);
+/**
+ * Aggregation buckets: minutes and hours in UTC, days and months in the site's time zone (so a
+ * day lasts 23, 24 or 25 hours).
+ */
+export const BucketSchema = z.enum(['minute', 'hour', 'day', 'month']);
 export type Bucket = z.infer<typeof BucketSchema>;
-export const BUCKET_SECONDS: Record<Bucket, number> = { minute: 60, hour: 3600 };
+/** The buckets of fixed length, and their length. */
+export type FixedBucket = 'minute' | 'hour';
+export const BUCKET_SECONDS: Record<FixedBucket, number> = { minute: 60, hour: 3600 };
+export const isFixedBucket = (bucket: Bucket): bucket is FixedBucket => bucket in BUCKET_SECONDS;
 
 export const SeriesQuerySchema = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
@@ -14,6 +20,8 @@ export const SeriesQuerySchema = z.strictObject({
 
 const PowerStats = {
   start: z.iso.datetime().describe('Bucket start, UTC'),
+  period: z.string().optional().describe("For day and month buckets: the date in the site's time zone, e.g. 2026-03-29 or 2026-03"),
+  span_s: z.number().int().describe('Bucket length in seconds: a day lasts 23 or 25 hours when clocks change'),
   count: z.number().int().describe('Readings in the bucket'),
   mean_w: z.number().describe('Mean of the readings, W'),
   min_w: z.number(),
@@ -69,6 +77,40 @@ export const SitesSchema = z
     next: NextIdSchema,
   })
   .describe('Sites');
+
+/**
+ * An IANA time zone such as `Europe/Berlin`, as the runtime's Intl knows it; an alias (`US/Pacific`)
+ * becomes its canonical name (`America/Los_Angeles`), so that one zone has one spelling.
+ */
+export const TimeZoneSchema = z
+  .string()
+  .max(64)
+  .transform((zone, ctx) => {
+    try {
+      return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Berlin or UTC' });
+      return z.NEVER;
+    }
+  })
+  .describe('IANA time zone, e.g. Europe/Berlin');
+
+export const SiteSettingsSchema = z
+  .strictObject({
+    time_zone: TimeZoneSchema.describe(
+      "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
+    ),
+  })
+  .describe('SiteSettings');
+
+export const SiteSchema = z
+  .object({
+    site_id: z.string(),
+    time_zone: z.string().describe('IANA time zone of its days and months; UTC unless set'),
+    devices: z.number().int().describe('Devices seen'),
+    count: z.number().int().describe('Readings processed'),
+  })
+  .describe('Site');
 
 export const SitePathSchema = z.strictObject({ site_id: IdSchema });
 export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });

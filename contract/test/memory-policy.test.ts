@@ -45,10 +45,10 @@ function serviceEnv(service: (typeof services)[number], url: string, port: numbe
 describe('ALLOW_EVICTION', () => {
   it('is off unless set, parsed once into both services’ Redis config, and a bad value is named', () => {
     expect(loadIngestConfig({ AUTH_DISABLED: 'true' }).redis.allowEviction).toBe(false);
-    expect(loadProcessConfig({}).redis.allowEviction).toBe(false);
+    expect(loadProcessConfig({ AUTH_DISABLED: 'true' }).redis.allowEviction).toBe(false);
     expect(loadIngestConfig({ AUTH_DISABLED: 'true', ALLOW_EVICTION: 'true' }).redis.allowEviction).toBe(true);
-    expect(loadProcessConfig({ ALLOW_EVICTION: 'true' }).redis.allowEviction).toBe(true);
-    expect(() => loadProcessConfig({ ALLOW_EVICTION: 'maybe' })).toThrow(/ALLOW_EVICTION/);
+    expect(loadProcessConfig({ AUTH_DISABLED: 'true', ALLOW_EVICTION: 'true' }).redis.allowEviction).toBe(true);
+    expect(() => loadProcessConfig({ AUTH_DISABLED: 'true', ALLOW_EVICTION: 'maybe' })).toThrow(/ALLOW_EVICTION/);
   });
 });
 

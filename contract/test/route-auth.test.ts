@@ -35,6 +35,8 @@ describe('route auth metadata', () => {
     const byName = Object.fromEntries(Object.entries(processContract).map(([name, route]) => [name, routeMetadata(route)]));
     expect(byName).toEqual({
       sites: { auth: 'read', sites: 'handler' },
+      site: { auth: 'read', sites: 'param' },
+      putSite: { auth: 'admin' },
       siteDevices: { auth: 'read', sites: 'param' },
       device: { auth: 'read', sites: 'param' },
       siteSeries: { auth: 'read', sites: 'param' },

@@ -16,6 +16,7 @@ import { processContract } from '@energy-pipeline/contract';
 import type { ProcessConfig } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { Queries } from './queries.js';
+import { SiteZones } from './site-zones.js';
 import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
 import { installProcessMetrics } from './metrics.js';
@@ -62,11 +63,13 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
     await closeRedis(redis);
   });
 
+  const zones = new SiteZones(redis, config.consumer.stream);
   const router = processRouter({
     config,
     redis,
     worker,
-    queries: new Queries(redis, keys, config.queryMaxPoints),
+    zones,
+    queries: new Queries(redis, keys, zones, config.queryMaxPoints),
     deadLetters: new DeadLetters(redis, keys),
     log: app.log,
     startedAt: Date.now(),

@@ -27,6 +27,8 @@ const shape = {
   TRIM_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   MINUTE_RETENTION_S: positiveInt(7 * 24 * 3600),
   HOUR_RETENTION_S: positiveInt(400 * 24 * 3600),
+  DAY_RETENTION_S: positiveInt(1098 * 24 * 3600),
+  MONTH_RETENTION_S: positiveInt(3660 * 24 * 3600),
   QUERY_MAX_POINTS: positiveInt(1_500),
   ...authEnvShape,
 };
@@ -95,7 +97,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
       consumerIdleDeleteMs: e.CONSUMER_IDLE_DELETE_MS,
       maxDeliveries: e.MAX_DELIVERIES,
       trimIntervalMs: e.TRIM_INTERVAL_MS,
-      retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S },
+      retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S, dayS: e.DAY_RETENTION_S, monthS: e.MONTH_RETENTION_S },
     },
     host: e.HOST,
     port: e.PORT,

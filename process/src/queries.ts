@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
-import { BUCKET_SECONDS, type Bucket } from '@energy-pipeline/contract';
+import { BUCKET_SECONDS, type Bucket, isFixedBucket } from '@energy-pipeline/contract';
 import type { RedisKeys } from '@energy-pipeline/contract/server';
 import { bucketStartS } from './buckets.js';
+import { localPeriods } from './local-time.js';
+import { DEFAULT_ZONE, type SiteZones } from './site-zones.js';
 
 export interface SeriesQuery {
   from?: string | undefined;
@@ -9,9 +11,18 @@ export interface SeriesQuery {
   bucket: Bucket;
 }
 
+/** One bucket of a series: what its keys are named after, and when it starts and how long it lasts. */
+interface Slot {
+  name: number | string;
+  startMs: number;
+  spanS: number;
+  /** The date of a day or month bucket in the site's zone. */
+  period?: string;
+}
+
 interface Range {
   bucket: Bucket;
-  starts: number[];
+  slots: Slot[];
   from: string;
   to: string;
 }
@@ -41,16 +52,26 @@ export class QueryError extends Error {
 /** Min and max are stored as the decimal texts the devices sent. */
 const watts = (text: string | undefined) => (text === undefined ? null : Number(text));
 
-function powerStats(h: Record<string, string>, start: number, bucket: Bucket) {
+/** How far back a series goes when `from` is not given, by bucket. */
+const DEFAULT_SPAN_MS: Record<Bucket, number> = {
+  minute: 60 * 60_000,
+  hour: 60 * 3_600_000,
+  day: 31 * 86_400_000,
+  month: 366 * 86_400_000,
+};
+
+function powerStats(h: Record<string, string>, slot: Slot) {
   const count = Number(h.count);
   const meanW = Number(h.sum_mw) / count / 1000;
   return {
-    start: new Date(start * 1000).toISOString(),
+    start: new Date(slot.startMs).toISOString(),
+    ...(slot.period ? { period: slot.period } : {}),
+    span_s: slot.spanS,
     count,
     mean_w: meanW,
     min_w: watts(h.min_w)!,
     max_w: watts(h.max_w)!,
-    energy_wh: (meanW * BUCKET_SECONDS[bucket]) / 3600,
+    energy_wh: (meanW * slot.spanS) / 3600,
   };
 }
 
@@ -59,27 +80,37 @@ export class Queries {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly zones: SiteZones,
     /** Most buckets one series may span. */
     private readonly maxPoints: number,
   ) {}
 
-  /** Bucket starts covering [from, to): `to` defaults to now, `from` to 60 buckets before `to`. */
-  range(q: SeriesQuery, nowMs = Date.now()): Range {
-    const size = BUCKET_SECONDS[q.bucket];
+  /**
+   * The buckets covering [from, to): `to` defaults to now, `from` to an hour of minutes, 60 hours,
+   * a month of days or a year of months before `to`. Days and months are the site's, in `zone`.
+   */
+  range(q: SeriesQuery, zone: string, nowMs = Date.now()): Range {
     const toMs = q.to ? Date.parse(q.to) : nowMs;
-    const fromMs = q.from ? Date.parse(q.from) : toMs - 60 * size * 1000;
+    const fromMs = q.from ? Date.parse(q.from) : toMs - DEFAULT_SPAN_MS[q.bucket];
     if (fromMs >= toMs) throw new QueryError('from', 'must be before `to`');
-    const first = bucketStartS(q.bucket, fromMs);
-    const count = Math.ceil((toMs / 1000 - first) / size);
-    if (count > this.maxPoints) {
-      throw new QueryError('from', `range spans ${count} ${q.bucket} buckets; at most ${this.maxPoints} are allowed`);
+    let slots: Slot[];
+    if (isFixedBucket(q.bucket)) {
+      const size = BUCKET_SECONDS[q.bucket];
+      const first = bucketStartS(q.bucket, fromMs);
+      const count = Math.ceil((toMs / 1000 - first) / size);
+      if (count > this.maxPoints) throw this.tooMany(count, q.bucket);
+      slots = Array.from({ length: count }, (_, i) => ({ name: first + i * size, startMs: (first + i * size) * 1000, spanS: size }));
+    } else {
+      // A day is at least 23 hours and a month 28 days: bound the count before listing them.
+      const atMost = Math.ceil((toMs - fromMs) / (q.bucket === 'day' ? 23 * 3_600_000 : 28 * 86_400_000)) + 1;
+      if (atMost > this.maxPoints) throw this.tooMany(atMost, q.bucket);
+      slots = localPeriods(q.bucket, zone, fromMs, toMs).map((p) => ({ name: p.label, startMs: p.startMs, spanS: p.spanS, period: p.label }));
     }
-    return {
-      bucket: q.bucket,
-      starts: Array.from({ length: count }, (_, i) => first + i * size),
-      from: new Date(fromMs).toISOString(),
-      to: new Date(toMs).toISOString(),
-    };
+    return { bucket: q.bucket, slots, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() };
+  }
+
+  private tooMany(count: number, bucket: Bucket) {
+    return new QueryError('from', `range spans ${count} ${bucket} buckets; at most ${this.maxPoints} are allowed`);
   }
 
   /**
@@ -116,6 +147,16 @@ export class Queries {
     };
   }
 
+  /** A site's zone and counts; null when it was never seen and has no zone set. */
+  async site(siteId: string) {
+    const [[devices, count], zone] = await Promise.all([
+      this.exec(this.redis.pipeline().zcard(this.keys.siteDevices(siteId)).hget(this.keys.site(siteId), 'count')),
+      this.zones.stored(siteId),
+    ]);
+    if (!devices && zone === null) return null;
+    return { site_id: siteId, time_zone: zone ?? DEFAULT_ZONE, devices: Number(devices), count: Number(count ?? 0) };
+  }
+
   /** Null when the device was never seen. */
   async device(siteId: string, deviceId: string) {
     const h = await this.redis.hgetall(this.keys.device(siteId, deviceId));
@@ -123,9 +164,9 @@ export class Queries {
   }
 
   async deviceSeries(siteId: string, deviceId: string, q: SeriesQuery) {
-    const r = this.range(q);
-    const buckets = await this.hashes(r.starts.map((s) => this.keys.deviceBucket(r.bucket, siteId, deviceId, s)));
-    const points = r.starts.flatMap((start, i) => (buckets[i]!.count ? [powerStats(buckets[i]!, start, r.bucket)] : []));
+    const r = this.range(q, await this.zones.get(siteId));
+    const buckets = await this.hashes(r.slots.map((s) => this.keys.deviceBucket(r.bucket, siteId, deviceId, s.name)));
+    const points = r.slots.flatMap((slot, i) => (buckets[i]!.count ? [powerStats(buckets[i]!, slot)] : []));
     return { site_id: siteId, device_id: deviceId, bucket: r.bucket, from: r.from, to: r.to, points };
   }
 
@@ -134,9 +175,9 @@ export class Queries {
    * bucket length), from the per-device count and sum the site bucket keeps.
    */
   async siteSeries(siteId: string, q: SeriesQuery) {
-    const r = this.range(q);
-    const buckets = await this.hashes(r.starts.map((s) => this.keys.siteBucket(r.bucket, siteId, s)));
-    const points = r.starts.flatMap((start, i) => {
+    const r = this.range(q, await this.zones.get(siteId));
+    const buckets = await this.hashes(r.slots.map((s) => this.keys.siteBucket(r.bucket, siteId, s.name)));
+    const points = r.slots.flatMap((slot, i) => {
       const h = buckets[i]!;
       if (!h.count) return [];
       let energyWh = 0;
@@ -145,9 +186,9 @@ export class Queries {
         if (!field.startsWith('c:')) continue;
         devices += 1;
         const meanW = Number(h[`s:${field.slice(2)}`]) / Number(count) / 1000;
-        energyWh += (meanW * BUCKET_SECONDS[r.bucket]) / 3600;
+        energyWh += (meanW * slot.spanS) / 3600;
       }
-      return [{ ...powerStats(h, start, r.bucket), energy_wh: energyWh, devices }];
+      return [{ ...powerStats(h, slot), energy_wh: energyWh, devices }];
     });
     return { site_id: siteId, bucket: r.bucket, from: r.from, to: r.to, points };
   }

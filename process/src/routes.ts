@@ -6,6 +6,7 @@ import { isMissingStreamOrGroup, isRedisUnavailable } from '@energy-pipeline/con
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
+import type { SiteZones } from './site-zones.js';
 import { readStreamStats } from './stream-stats.js';
 import type { ProcessWorker } from './worker.js';
 
@@ -14,6 +15,7 @@ export interface RouteDeps {
   redis: Redis;
   worker: ProcessWorker;
   queries: Queries;
+  zones: SiteZones;
   deadLetters: DeadLetters;
   log: FastifyBaseLogger;
   startedAt: number;
@@ -90,6 +92,17 @@ export function processRouter(d: RouteDeps) {
     // A key limited to some sites lists only those (metadata: sites 'handler').
     sites: ({ query, request }) =>
       answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites(query, request.apiKey?.sites ?? null) })),
+    site: ({ params }) =>
+      answer(d.log, async () => {
+        const body = await d.queries.site(params.site_id);
+        return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
+      }),
+    putSite: ({ params, body }) =>
+      orUnavailable(d.log, async () => {
+        await d.zones.set(params.site_id, body.time_zone);
+        d.log.info({ site: params.site_id, zone: body.time_zone }, 'site time zone set');
+        return { status: 200 as const, body: (await d.queries.site(params.site_id))! };
+      }),
     siteDevices: ({ params, query }) =>
       answer(d.log, async () => {
         const body = await d.queries.siteDevices(params.site_id, query);

@@ -4,6 +4,7 @@ import { closeRedis, createRedis, waitReady } from '@energy-pipeline/contract/se
 import type { ProcessConfig } from './config.js';
 import { Applier } from './applier.js';
 import { Claimer } from './claimer.js';
+import { SiteZones } from './site-zones.js';
 import { Consumer } from './consumer.js';
 import { defineScripts } from './scripts.js';
 import { Trimmer } from './trimmer.js';
@@ -43,6 +44,7 @@ export class ProcessWorker {
     this.blocking = createRedis({ url, role: 'blocking', name: `ep-process-${c.name}-reader` });
     const applier = new Applier(this.commands, {
       ...c,
+      zones: new SiteZones(this.commands, c.stream),
       log,
       onApplied: (r) => {
         this.processed += r.applied;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Applier } from '../src/applier.js';
+import { SiteZones } from '../src/site-zones.js';
 import { defineScripts } from '../src/scripts.js';
 import { ensureGroup } from '../src/group.js';
 import { eventually } from '../../test/support/redis-server.js';
@@ -83,7 +84,7 @@ describe('consumer', () => {
 
     const commands = defineScripts(t.redis.client.duplicate());
     try {
-      const applier = new Applier(commands, { ...processConfig(t.redis.url).consumer, log });
+      const applier = new Applier(commands, { ...processConfig(t.redis.url).consumer, zones: new SiteZones(commands, STREAM), log });
       const [first, second] = [await applier.apply(entry), await applier.apply(entry)];
       expect(first).toEqual({ applied: 1, deadLettered: 0, skipped: 0, failed: [] });
       expect(second).toEqual({ applied: 0, deadLettered: 0, skipped: 1, failed: [] });

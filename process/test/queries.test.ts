@@ -81,8 +81,8 @@ describe('query API', () => {
     const res = await get(`/sites/home/devices/meter/series?bucket=minute&from=${at(0)}&to=${at(120)}`);
     expect(res.statusCode).toBe(200);
     expect(res.json().points).toEqual([
-      { start: at(0), count: 2, mean_w: 2000, min_w: 1000, max_w: 3000, energy_wh: 2000 / 60 },
-      { start: at(60), count: 1, mean_w: 2000, min_w: 2000, max_w: 2000, energy_wh: 2000 / 60 },
+      { start: at(0), span_s: 60, count: 2, mean_w: 2000, min_w: 1000, max_w: 3000, energy_wh: 2000 / 60 },
+      { start: at(60), span_s: 60, count: 1, mean_w: 2000, min_w: 2000, max_w: 2000, energy_wh: 2000 / 60 },
     ]);
   });
 
@@ -104,7 +104,7 @@ describe('query API', () => {
   it.each([
     ['a range longer than the limit', `bucket=minute&from=${at(0)}&to=${at(101 * 60)}`, 'from'],
     ['from after to', `from=${at(60)}&to=${at(0)}`, 'from'],
-    ['an unknown bucket', 'bucket=day', 'bucket'],
+    ['an unknown bucket', 'bucket=week', 'bucket'],
     ['a zone-less time', 'from=2024-01-01T00:00:00', 'from'],
     ['an unknown parameter', 'step=5', 'step'],
   ])('answers %s with 400 naming the parameter', async (_, query, field) => {
