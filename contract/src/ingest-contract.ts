@@ -81,9 +81,23 @@ export const StreamSummarySchema = z.object({
   groups: z.number().int(),
 });
 
+export const ShardBacklogSchema = z.object({
+  shard: z.number().int(),
+  stream: z.string().describe("The shard's stream"),
+  lag: z.number().int().nullable().describe('Entries not yet delivered to the consumer group; null when Redis cannot tell'),
+  pending: z.number().int().describe('Delivered and not yet acknowledged'),
+  backlog: z.number().int().describe('lag + pending'),
+});
+
 export const IngestMetricsSchema = z
   .object({
-    stream: StreamSummarySchema,
+    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+    backlog: z
+      .object({
+        total: z.number().int().nullable().describe('What the processors have left on every shard; null until first read'),
+        shards: z.array(ShardBacklogSchema).describe('Per shard, as last read (KEDA scales the processors on these)'),
+      })
+      .describe('The consumer group backlog, read in the background every BACKLOG_CHECK_INTERVAL_MS'),
     readings: z
       .object({
         accepted: z.number().int(),

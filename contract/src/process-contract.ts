@@ -44,19 +44,28 @@ export const ConsumerInfoSchema = z.object({
   idle_ms: z.number().int(),
 });
 
+const GroupStatsSchema = z.object({
+  name: z.string(),
+  exists: z.boolean(),
+  consumers: z.array(ConsumerInfoSchema),
+  pending: z.number().int().describe('Delivered to some consumer, not yet acknowledged'),
+  lag: z.number().int().nullable().describe('Entries not yet delivered to the group; null when Redis cannot tell'),
+  last_delivered_id: z.string().nullable(),
+  oldest_pending_id: z.string().nullable(),
+});
+
+export const ShardStatsSchema = z.object({
+  shard: z.number().int(),
+  stream: StreamSummarySchema,
+  group: GroupStatsSchema,
+  dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
+});
+
 export const ProcessMetricsSchema = z
   .object({
-    stream: StreamSummarySchema,
-    group: z
-      .object({
-        name: z.string(),
-        exists: z.boolean(),
-        consumers: z.array(ConsumerInfoSchema),
-        pending: z.number().int().describe('Delivered to some consumer, not yet acknowledged'),
-        lag: z.number().int().nullable().describe('Entries not yet delivered to the group; null when Redis cannot tell'),
-        last_delivered_id: z.string().nullable(),
-        oldest_pending_id: z.string().nullable(),
-      }),
+    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+    group: GroupStatsSchema.describe('Every shard together: pending and lag summed, consumers merged by name'),
+    shards: z.array(ShardStatsSchema).describe('Each shard on its own (one with STREAM_SHARDS=1)'),
     processed: z.object({
       total: z.number().int().describe('Entries applied to the aggregates by any consumer of the group'),
       by_this_consumer: z.number().int().describe('Entries this process applied since it started'),

@@ -150,6 +150,14 @@ const streamIdParts = (id: string) => {
   return m ? [BigInt(m[1]!), BigInt(m[2]!)] : null;
 };
 
+/** Orders stream ids as Redis does, by (ms, seq) as integers: "9-0" comes before "10-0". */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = streamIdParts(a) ?? [0n, 0n];
+  const [bm, bs] = streamIdParts(b) ?? [0n, 0n];
+  if (am !== bm) return am! < bm! ? -1 : 1;
+  return as === bs ? 0 : as! < bs! ? -1 : 1;
+}
+
 /**
  * A stream id as Redis accepts it: `<ms>-<seq>`, each part at most 2^64 - 1. Checked here so that
  * an id Redis would refuse is a 400 naming the field, not a Redis error.

@@ -16,7 +16,7 @@ let redis: Redis;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  redis = createRedis({ url: server.url, role: 'commands', name: 'test', commandTimeoutMs: 300 });
+  redis = createRedis({ url: server.url, role: 'commands', name: 'test', commandTimeoutMs: 300 }) as Redis;
   await waitReady(redis);
 });
 afterAll(async () => {

@@ -10,11 +10,12 @@ import {
   installAuth,
   installDocs,
   installEvictionPolicyCheck,
+  installShardLayoutCheck,
   installHttpDefaults,
   installMetrics,
   requestValidationErrorHandler,
   serverOptions,
-  streamSummary,
+  streamsSummary,
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { IngestConfig } from './config.js';
@@ -23,30 +24,30 @@ import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.
 import { ReadingCounters, rejectionReason } from './counters.js';
 import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
 import { defineScripts } from './scripts.js';
-import { type Appended, StoreUnavailableError, StreamWriter } from './stream-writer.js';
+import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
 /** Builds the ingest API. It never listens: main.ts does, tests use `app.inject`. */
 export function buildIngestApp(config: IngestConfig): FastifyInstance {
   const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes));
   const metrics = installMetrics(app);
-  const { url, commandTimeoutMs, stream, group } = config.redis;
+  const { url, clusterNodes, commandTimeoutMs, stream, streams, group } = config.redis;
   const redis = metrics.instrumentRedis(
-    defineScripts(createRedis({ url, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
+    defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
     'commands',
   );
   // Rate-limit counters on their own connection, so their traffic never queues behind writes, with
   // a quarter of the write budget: a limiter that cannot count lets the request through, and the
   // write still answers within REDIS_COMMAND_TIMEOUT_MS of the request's arrival.
   const rateLimitRedis = metrics.instrumentRedis(
-    createRedis({ url, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
+    createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
     'rate-limit',
   );
   const breaker = new RedisBreaker(redis, {}, (open) =>
     open ? app.log.error('Redis is not answering: writes get 503 at once until a PING gets through') : app.log.info('Redis answers again'),
   );
-  const writer = new StreamWriter(redis, stream, { dedupeMaxGaps: config.dedupeMaxGaps, breaker });
+  const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breaker });
   const counters = new ReadingCounters(metrics.registry);
-  const backlog = new BacklogMonitor(redis, stream, group, config.limits.backlogCheckIntervalMs, app.log);
+  const backlog = new BacklogMonitor(redis, streams, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
 
   installHttpDefaults(app);
@@ -65,6 +66,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     backlog.start();
   });
   installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
+  installShardLayoutCheck(app, redis, stream, streams.length);
   app.addHook('onClose', async () => {
     backlog.stop();
     breaker.close();
@@ -140,14 +142,14 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
       const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
-      let written: Appended[] = [];
-      try {
-        if (valid.length > 0) written = await writer.appendBatch(valid, budgetMs(reply.elapsedTime));
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        app.log.warn({ err: err.message, outcome: err.outcome }, 'batch not acknowledged');
+      const written = valid.length > 0 ? await writer.appendBatch(valid, budgetMs(reply.elapsedTime)) : [];
+      // Every shard it went to failed: nothing of it is known to be stored, answer for the whole.
+      const failures = written.filter((w): w is StoreUnavailableError => w instanceof StoreUnavailableError);
+      if (written.length > 0 && failures.length === written.length) {
+        const failure = failures.find((f) => f.outcome === 'unknown') ?? failures[0]!;
+        app.log.warn({ err: failure.message, outcome: failure.outcome }, 'batch not acknowledged');
         reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
-        return writeFailed('batch', err);
+        return writeFailed('batch', failure);
       }
       const result = batchResults(checked, written);
       for (const r of result.results) {
@@ -171,8 +173,11 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     },
     metrics: async () => {
       try {
-        const summary = await streamSummary(redis, stream);
-        return { status: 200, body: { stream: summary, readings: counters.snapshot() } };
+        const summary = await streamsSummary(redis, streams, stream);
+        return {
+          status: 200,
+          body: { stream: summary, backlog: { total: backlog.value, shards: backlog.shards }, readings: counters.snapshot() },
+        };
       } catch (err) {
         app.log.warn({ err: (err as Error).message }, 'metrics unavailable');
         return unavailable('Stream metrics are unavailable: Redis is unreachable');

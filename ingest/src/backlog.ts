@@ -1,23 +1,33 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
-import { isMissingStreamOrGroup, xinfoRecord } from '@energy-pipeline/contract/server';
+import { type GroupState, readGroupState, type RedisClient } from '@energy-pipeline/contract/server';
 
+/** One shard's backlog as last read. */
+export interface ShardBacklog {
+  shard: number;
+  stream: string;
+  /** Entries not yet delivered to the group; null when Redis cannot tell. */
+  lag: number | null;
+  pending: number;
+  /** lag + pending (GroupState.backlog). */
+  backlog: number;
+}
 
 /**
- * The consumer group's backlog (entries not yet delivered, plus delivered and not acknowledged),
- * read from XINFO GROUPS in the background every `intervalMs` so that a request only looks at a
- * number. Without a group yet, the whole stream is backlog: the processor creates its group at
- * the start of the stream. When Redis cannot compute the lag (nil after some deletions), the
- * backlog counts pending entries only rather than guess.
+ * The consumer group's backlog on every shard, read from XINFO GROUPS in the background every
+ * `intervalMs` so that a request only looks at a number. Writes are refused on the total (the
+ * processors read every shard), and the per-shard figures feed GET /metrics, where KEDA reads
+ * them to scale the processors on the lag of every shard.
  */
 export class BacklogMonitor {
   private timer: NodeJS.Timeout | null = null;
-  /** The last backlog read; null until one succeeded. */
+  /** The last total read; null until one succeeded. */
   value: number | null = null;
+  /** The last per-shard figures; empty until one read succeeded. */
+  shards: ShardBacklog[] = [];
 
   constructor(
-    private readonly redis: Redis,
-    private readonly stream: string,
+    private readonly redis: RedisClient,
+    private readonly streams: readonly string[],
     private readonly group: string,
     private readonly intervalMs: number,
     private readonly log: FastifyBaseLogger,
@@ -47,16 +57,9 @@ export class BacklogMonitor {
   async refresh(): Promise<void> {
     if (this.redis.status !== 'ready') return;
     try {
-      const [groups, length] = await Promise.all([
-        (this.redis.call('XINFO', 'GROUPS', this.stream) as Promise<unknown[][]>).catch((err: Error) => {
-          if (isMissingStreamOrGroup(err)) return [];
-          throw err;
-        }),
-        this.redis.xlen(this.stream),
-      ]);
-      const info = groups.map(xinfoRecord).find((g) => g.name === this.group);
-      if (!info) this.value = length;
-      else this.value = Number(info.pending) + (info.lag === null || info.lag === undefined ? 0 : Number(info.lag));
+      const states: GroupState[] = await Promise.all(this.streams.map((s) => readGroupState(this.redis, s, this.group)));
+      this.shards = states.map((s, shard) => ({ shard, stream: this.streams[shard]!, lag: s.lag, pending: s.pending, backlog: s.backlog }));
+      this.value = states.reduce((sum, s) => sum + s.backlog, 0);
     } catch (err) {
       // Keep the last value: an unreachable Redis is answered with 503 on its own.
       this.log.debug({ err: (err as Error).message }, 'backlog not read');

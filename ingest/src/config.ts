@@ -27,6 +27,8 @@ const shape = {
   /** Gaps remembered per device and identity space; at least 2 (ingest/lua/append-readings.lua). */
   DEDUPE_MAX_GAPS: z.coerce.number().int().min(2).max(1_000).default(16),
   ...authEnvShape,
+  /** Replicas that must have a write before it gets its 2xx (WAIT); 0 answers on the primary's word. */
+  WRITE_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   RATE_LIMIT_MAX: limit(6_000),
   RATE_LIMIT_WINDOW_S: positiveInt(60),
   MAX_BACKLOG: limit(100_000),
@@ -73,6 +75,12 @@ export interface IngestConfig {
    * with it (see the README's sizing table). @default 16
    */
   dedupeMaxGaps: number;
+  /**
+   * Replicas that must have acknowledged a write (WAIT) before ingest answers 2xx, so that an
+   * asynchronous failover cannot lose an acknowledged reading; fewer in time is a 503 with outcome
+   * `unknown`. @default 0 (the primary's word)
+   */
+  writeReplicas: number;
   auth: AuthConfig;
   limits: LimitsConfig;
   /** How long a SIGTERM waits for in-flight requests. @default 10000 */
@@ -94,6 +102,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     batchMaxReadings: e.BATCH_MAX_READINGS,
     dedupeMaxGaps: e.DEDUPE_MAX_GAPS,
+    writeReplicas: e.WRITE_REPLICAS,
     auth,
     limits: {
       rateLimitMax: e.RATE_LIMIT_MAX,

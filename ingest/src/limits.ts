@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth } from '@energy-pipeline/contract/server';
+import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
 import type { BacklogMonitor } from './backlog.js';
 import type { LimitsConfig } from './config.js';
 
@@ -47,7 +46,7 @@ export function installOverloadShedding(app: FastifyInstance, limits: LimitsConf
 export function installBackpressure(
   app: FastifyInstance,
   limits: LimitsConfig,
-  deps: { redis: Redis; rateLimitRedis: Redis; breaker: RedisBreaker; backlog: BacklogMonitor; registry: Registry },
+  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breaker: RedisBreaker; backlog: BacklogMonitor; registry: Registry },
 ) {
   const { redis, backlog, breaker } = deps;
   new Gauge({

@@ -6,8 +6,8 @@ import {
   installAuth,
   installDocs,
   installEvictionPolicyCheck,
+  installShardLayoutCheck,
   installHttpDefaults,
-  redisKeys,
   requestValidationErrorHandler,
   serverOptions,
   waitReady,
@@ -16,7 +16,7 @@ import { processContract } from '@energy-pipeline/contract';
 import type { ProcessConfig } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { Queries } from './queries.js';
-import { SiteZones } from './site-zones.js';
+import { Shards } from './shards.js';
 import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
 import { installProcessMetrics } from './metrics.js';
@@ -42,35 +42,36 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
   const redis = defineScripts(
     createRedis({
       url: config.redis.url,
+      clusterNodes: config.redis.clusterNodes,
       role: 'commands',
       name: `ep-process-${config.consumer.name}-api`,
       commandTimeoutMs: config.redis.commandTimeoutMs,
     }),
   );
-  const keys = redisKeys(config.consumer);
+  const shards = new Shards(redis, config.redis.streams, config.consumer.group);
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
   installAuth(app, config.auth, 'processor');
-  installProcessMetrics(app, redis, config.consumer, worker);
+  installProcessMetrics(app, redis, config, worker);
   installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });
   installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
+  installShardLayoutCheck(app, redis, config.redis.stream, config.redis.streams.length);
   app.addHook('onClose', async () => {
     await worker.close();
     await closeRedis(redis);
   });
 
-  const zones = new SiteZones(redis, config.consumer.stream);
   const router = processRouter({
     config,
     redis,
     worker,
-    zones,
-    queries: new Queries(redis, keys, zones, config.queryMaxPoints),
-    deadLetters: new DeadLetters(redis, keys),
+    shards,
+    queries: new Queries(redis, shards, config.queryMaxPoints),
+    deadLetters: new DeadLetters(redis, shards),
     log: app.log,
     startedAt: Date.now(),
   });

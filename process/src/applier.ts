@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { ReplyError } from 'ioredis';
-import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type EntryContent, type RedisKeys } from '@energy-pipeline/contract/server';
+import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type EntryContent, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
 import { BUCKETS, type BucketRef, bucketsOf, type Retention } from './buckets.js';
 import type { SiteZones } from './site-zones.js';
 
@@ -28,8 +27,14 @@ export interface ApplierOptions {
   /** Where each site's time zone comes from, for its day and month buckets. */
   zones: SiteZones;
   log: FastifyBaseLogger;
-  /** Called after every batch with what it did. */
-  onApplied?: (result: ApplyResult) => void;
+  /** Running totals of what this applier did, for the worker's status. */
+  tally?: ApplyTally;
+}
+
+/** What applying has done since the process started. */
+export interface ApplyTally {
+  applied: number;
+  deadLettered: number;
 }
 
 /**
@@ -58,7 +63,7 @@ export class Applier {
   private readonly keys: RedisKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: ApplierOptions,
   ) {
     this.keys = redisKeys(options);
@@ -86,7 +91,11 @@ export class Applier {
       // sign that CLAIM_MIN_IDLE_MS is close to how long this consumer takes.
       this.options.log.info({ skipped: result.skipped }, 'entries already acknowledged by another consumer');
     }
-    this.options.onApplied?.(result);
+    const { tally } = this.options;
+    if (tally) {
+      tally.applied += result.applied;
+      tally.deadLettered += result.deadLettered;
+    }
     return result;
   }
 
@@ -179,7 +188,7 @@ function* chunks(payloads: Payload[]): Generator<Payload[]> {
 
 /** Delivery counts of `entries` held by `consumer`, from XPENDING; used when re-delivering. */
 export async function deliveryCounts(
-  redis: Redis,
+  redis: RedisClient,
   { stream, group }: { stream: string; group: string },
   consumer: string,
   entries: readonly StreamEntry[],

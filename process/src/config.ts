@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from './buckets.js';
 import {
+  ConfigError,
   authConfigFrom,
   authEnvShape,
   parseEnv,
@@ -30,6 +31,12 @@ const shape = {
   DAY_RETENTION_S: positiveInt(1098 * 24 * 3600),
   MONTH_RETENTION_S: positiveInt(3660 * 24 * 3600),
   QUERY_MAX_POINTS: positiveInt(1_500),
+  /** The shards this replica reads, e.g. `0,2,4`; every shard when unset. */
+  PROCESS_SHARDS: z
+    .string()
+    .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, 'must be shard numbers such as 0,2,4')
+    .transform((v) => [...new Set(v.split(',').map(Number))].sort((a, b) => a - b))
+    .optional(),
   ...authEnvShape,
 };
 
@@ -65,7 +72,10 @@ export interface ConsumerConfig {
 
 export interface ProcessConfig {
   redis: RedisConfig;
+  /** The consumer's settings; `stream` is REDIS_STREAM, and each shard's consumer reads its own. */
   consumer: ConsumerConfig;
+  /** The shards this replica reads (PROCESS_SHARDS), in order. @default every shard */
+  shards: number[];
   /** @default "0.0.0.0" */
   host: string;
   /** @default 8001 */
@@ -84,8 +94,16 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
   const e = parseEnv(shape, env);
   const auth = authConfigFrom(e);
   const redis = redisConfigFrom(e);
+  const shards = e.PROCESS_SHARDS ?? redis.streams.map((_, i) => i);
+  const outside = shards.filter((i) => i >= redis.streams.length);
+  if (outside.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n  PROCESS_SHARDS: ${outside.join(', ')} not below STREAM_SHARDS (${redis.streams.length})`,
+    );
+  }
   return {
     redis,
+    shards,
     consumer: {
       stream: redis.stream,
       group: redis.group,

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { redisKeys } from '@energy-pipeline/contract/server';
+import { redisKeys, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';
@@ -34,8 +33,8 @@ export class Consumer {
   watchdogTrips = 0;
 
   constructor(
-    private readonly blocking: Redis,
-    private readonly commands: Redis,
+    private readonly blocking: RedisClient,
+    private readonly commands: RedisClient,
     private readonly applier: Applier,
     private readonly config: ConsumerConfig,
     private readonly log: FastifyBaseLogger,

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import { BUCKET_SECONDS, type Bucket, isFixedBucket } from '@energy-pipeline/contract';
-import type { RedisKeys } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 import { bucketStartS } from './buckets.js';
 import { localPeriods } from './local-time.js';
-import { DEFAULT_ZONE, type SiteZones } from './site-zones.js';
+import type { Shards } from './shards.js';
+import { DEFAULT_ZONE } from './site-zones.js';
 
 export interface SeriesQuery {
   from?: string | undefined;
@@ -38,6 +38,18 @@ const byLex = ({ after, limit }: Page) => [after === undefined ? '-' : `(${after
 
 /** The cursor after a page read with one id more than `limit`: its last id, or null when nothing follows. */
 const nextCursor = (ids: readonly string[], limit: number) => (ids.length > limit ? ids[limit - 1]! : null);
+
+/** `items` grouped by `key(item)`, in first-seen order. */
+export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
 
 /** A request the query cannot answer as asked; `field` names the query parameter at fault. */
 export class QueryError extends Error {
@@ -75,12 +87,11 @@ function powerStats(h: Record<string, string>, slot: Slot) {
   };
 }
 
-/** Reads the aggregates that lua/apply-entries.lua writes. */
+/** Reads the aggregates that lua/apply-entries.lua writes, each site from its shard. */
 export class Queries {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
-    private readonly zones: SiteZones,
+    private readonly redis: RedisClient,
+    private readonly shards: Shards,
     /** Most buckets one series may span. */
     private readonly maxPoints: number,
   ) {}
@@ -120,25 +131,47 @@ export class Queries {
    * page is taken from those sites that exist instead, in the same order.
    */
   async sites(page: Page, only: ReadonlySet<string> | null = null) {
-    const ids = only ? await this.existingAmong(only, page) : await this.idPage(this.keys.sites, page);
+    const ids = only ? await this.existingAmong(only, page) : await this.sitePage(page);
     const shown = ids.slice(0, page.limit);
-    const pipeline = this.redis.pipeline();
-    for (const id of shown) pipeline.zcard(this.keys.siteDevices(id)).hget(this.keys.site(id), 'count');
-    const replies = await this.exec(pipeline);
+    const counts = new Map<string, { devices: number; count: number }>();
+    await Promise.all(
+      [...groupBy(shown, (id) => this.shards.forSite(id))].map(async ([{ keys }, sites]) => {
+        const pipeline = this.redis.pipeline();
+        for (const id of sites) pipeline.zcard(keys.siteDevices(id)).hget(keys.site(id), 'count');
+        const replies = await this.exec(pipeline);
+        sites.forEach((id, i) => counts.set(id, { devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) }));
+      }),
+    );
     return {
-      sites: shown.map((site_id, i) => ({ site_id, devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) })),
+      sites: shown.map((site_id) => ({ site_id, ...counts.get(site_id)! })),
       next: nextCursor(ids, page.limit),
     };
   }
 
+  /**
+   * Up to `page.limit + 1` site ids after `page.after`, from every shard's sorted set: each shard
+   * gives its own next ids, and the union is merged in the byte order Redis sorts them in.
+   */
+  private async sitePage(page: Page): Promise<string[]> {
+    const perShard = await Promise.all(this.shards.all.map(({ keys }) => this.idPage(keys.sites, page)));
+    if (perShard.length === 1) return perShard[0]!;
+    return perShard
+      .flat()
+      .map((id) => [id, Buffer.from(id)] as const)
+      .sort(([, a], [, b]) => Buffer.compare(a, b))
+      .slice(0, page.limit + 1)
+      .map(([id]) => id);
+  }
+
   /** One page of a site's devices, in device_id order, as sites(); null when the site was never seen. */
   async siteDevices(siteId: string, page: Page) {
-    const key = this.keys.siteDevices(siteId);
+    const { keys } = this.shards.forSite(siteId);
+    const key = keys.siteDevices(siteId);
     const [ids, exists] = await this.exec(this.redis.pipeline().zrange(key, ...byLex(page)).exists(key));
     if (!exists) return null;
     const shown = (ids as string[]).slice(0, page.limit);
     const pipeline = this.redis.pipeline();
-    for (const id of shown) pipeline.hgetall(this.keys.device(siteId, id));
+    for (const id of shown) pipeline.hgetall(keys.device(siteId, id));
     const replies = (await this.exec(pipeline)) as Record<string, string>[];
     return {
       site_id: siteId,
@@ -149,9 +182,10 @@ export class Queries {
 
   /** A site's zone and counts; null when it was never seen and has no zone set. */
   async site(siteId: string) {
+    const { keys, zones } = this.shards.forSite(siteId);
     const [[devices, count], zone] = await Promise.all([
-      this.exec(this.redis.pipeline().zcard(this.keys.siteDevices(siteId)).hget(this.keys.site(siteId), 'count')),
-      this.zones.stored(siteId),
+      this.exec(this.redis.pipeline().zcard(keys.siteDevices(siteId)).hget(keys.site(siteId), 'count')),
+      zones.stored(siteId),
     ]);
     if (!devices && zone === null) return null;
     return { site_id: siteId, time_zone: zone ?? DEFAULT_ZONE, devices: Number(devices), count: Number(count ?? 0) };
@@ -159,13 +193,14 @@ export class Queries {
 
   /** Null when the device was never seen. */
   async device(siteId: string, deviceId: string) {
-    const h = await this.redis.hgetall(this.keys.device(siteId, deviceId));
+    const h = await this.redis.hgetall(this.shards.forSite(siteId).keys.device(siteId, deviceId));
     return h.count ? this.deviceSummary(siteId, deviceId, h) : null;
   }
 
   async deviceSeries(siteId: string, deviceId: string, q: SeriesQuery) {
-    const r = this.range(q, await this.zones.get(siteId));
-    const buckets = await this.hashes(r.slots.map((s) => this.keys.deviceBucket(r.bucket, siteId, deviceId, s.name)));
+    const { keys, zones } = this.shards.forSite(siteId);
+    const r = this.range(q, await zones.get(siteId));
+    const buckets = await this.hashes(r.slots.map((s) => keys.deviceBucket(r.bucket, siteId, deviceId, s.name)));
     const points = r.slots.flatMap((slot, i) => (buckets[i]!.count ? [powerStats(buckets[i]!, slot)] : []));
     return { site_id: siteId, device_id: deviceId, bucket: r.bucket, from: r.from, to: r.to, points };
   }
@@ -175,8 +210,9 @@ export class Queries {
    * bucket length), from the per-device count and sum the site bucket keeps.
    */
   async siteSeries(siteId: string, q: SeriesQuery) {
-    const r = this.range(q, await this.zones.get(siteId));
-    const buckets = await this.hashes(r.slots.map((s) => this.keys.siteBucket(r.bucket, siteId, s.name)));
+    const { keys, zones } = this.shards.forSite(siteId);
+    const r = this.range(q, await zones.get(siteId));
+    const buckets = await this.hashes(r.slots.map((s) => keys.siteBucket(r.bucket, siteId, s.name)));
     const points = r.slots.flatMap((slot, i) => {
       const h = buckets[i]!;
       if (!h.count) return [];
@@ -222,8 +258,14 @@ export class Queries {
       .sort(([, a], [, b]) => Buffer.compare(a, b))
       .map(([id]) => id);
     if (ordered.length === 0) return [];
-    const scores = await this.redis.zmscore(this.keys.sites, ...ordered);
-    return ordered.filter((_, i) => scores[i] !== null).slice(0, page.limit + 1);
+    const seen = new Set<string>();
+    await Promise.all(
+      [...groupBy(ordered, (id) => this.shards.forSite(id))].map(async ([{ keys }, sites]) => {
+        const scores = await this.redis.zmscore(keys.sites, ...sites);
+        sites.forEach((id, i) => scores[i] !== null && seen.add(id));
+      }),
+    );
+    return ordered.filter((id) => seen.has(id)).slice(0, page.limit + 1);
   }
 
   private async hashes(keys: string[]) {
@@ -232,7 +274,7 @@ export class Queries {
     return (await this.exec(pipeline)) as Record<string, string>[];
   }
 
-  private async exec(pipeline: ReturnType<Redis['pipeline']>) {
+  private async exec(pipeline: ReturnType<RedisClient['pipeline']>) {
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, value]) => {
       if (err) throw err;

@@ -1,21 +1,20 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup, isRedisUnavailable } from '@energy-pipeline/contract/server';
+import { consumerPending, isRedisUnavailable, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
-import type { SiteZones } from './site-zones.js';
-import { readStreamStats } from './stream-stats.js';
+import type { Shards } from './shards.js';
+import { readShardedStats } from './stream-stats.js';
 import type { ProcessWorker } from './worker.js';
 
 export interface RouteDeps {
   config: ProcessConfig;
-  redis: Redis;
+  redis: RedisClient;
   worker: ProcessWorker;
   queries: Queries;
-  zones: SiteZones;
+  shards: Shards;
   deadLetters: DeadLetters;
   log: FastifyBaseLogger;
   startedAt: number;
@@ -53,13 +52,16 @@ function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
 }
 
 export function processRouter(d: RouteDeps) {
-  const { stream, group, name } = d.config.consumer;
+  const { group, name } = d.config.consumer;
+  const readStreams = d.config.shards.map((i) => d.config.redis.streams[i]!);
   const s = initServer();
   return s.router(processContract, {
     health: async () => {
-      const pending = await (d.redis.call('XPENDING', stream, group) as Promise<[number, unknown, unknown, [string, string][] | null]>)
-        .then((summary) => Number(summary[3]?.find(([consumer]) => consumer === name)?.[1] ?? 0))
-        .catch((err: unknown) => (isMissingStreamOrGroup(err) ? 0 : null));
+      // What this consumer holds on the shards it reads; null when Redis cannot tell.
+      const pending = await Promise.all(readStreams.map((stream) => consumerPending(d.redis, stream, group, name))).then(
+        (counts) => counts.reduce((a, b) => a + b, 0),
+        () => null,
+      );
       const status = d.worker.status();
       const up = pending !== null;
       const body = {
@@ -76,15 +78,16 @@ export function processRouter(d: RouteDeps) {
     },
     metrics: () =>
       orUnavailable(d.log, async () => {
-        const stats = await readStreamStats(d.redis, d.config.consumer);
+        const { combined, shards } = await readShardedStats(d.redis, d.config.redis.streams, group, d.config.consumer.stream);
         const own = d.worker.status();
         return {
           status: 200 as const,
           body: {
-            stream: stats.stream,
-            group: stats.group,
-            processed: { ...stats.totals, by_this_consumer: own.processed },
-            dead_letters: stats.deadLetters,
+            stream: combined.stream,
+            group: combined.group,
+            shards: shards.map((s, shard) => ({ shard, stream: s.stream, group: s.group, dead_letters: s.deadLetters })),
+            processed: { ...combined.totals, by_this_consumer: own.processed },
+            dead_letters: combined.deadLetters,
             trimmed: own.trimmed,
           },
         };
@@ -99,7 +102,7 @@ export function processRouter(d: RouteDeps) {
       }),
     putSite: ({ params, body }) =>
       orUnavailable(d.log, async () => {
-        await d.zones.set(params.site_id, body.time_zone);
+        await d.shards.forSite(params.site_id).zones.set(params.site_id, body.time_zone);
         d.log.info({ site: params.site_id, zone: body.time_zone }, 'site time zone set');
         return { status: 200 as const, body: (await d.queries.site(params.site_id))! };
       }),

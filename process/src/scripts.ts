@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
 const luaDir = new URL('../lua/', import.meta.url);
@@ -43,7 +44,7 @@ const scripts = {
 } as const;
 
 /** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
-export function defineScripts(redis: Redis): Redis {
+export function defineScripts<T extends RedisClient>(redis: T): T {
   for (const [name, { file, keys }] of Object.entries(scripts)) {
     redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(file) });
   }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { siteKeys } from '@energy-pipeline/contract/server';
+import { siteKeys, type RedisClient } from '@energy-pipeline/contract/server';
 
 /** A site's time zone when none was set: days and months are then UTC days and months. */
 export const DEFAULT_ZONE = 'UTC';
@@ -14,7 +13,7 @@ export class SiteZones {
   private readonly cache = new Map<string, { zone: string; until: number }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     stream: string,
     /** @default 10000 */
     private readonly ttlMs = 10_000,

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { RedisKeys } from '@energy-pipeline/contract/server';
+import type { RedisKeys, RedisClient } from '@energy-pipeline/contract/server';
 
 /** Field of the group's stats hash saying that its id lists are sorted sets. */
 export const ID_LISTS_FIELD = 'id_lists';
@@ -21,7 +20,7 @@ const PAGE = 500;
  * back. Then each site's device list; until its list is converted, a reading for that site fails
  * with WRONGTYPE, stays pending and is retried. Safe to run concurrently and to interrupt.
  */
-export async function migrateIdListsToSortedSets(redis: Redis, keys: RedisKeys, log: FastifyBaseLogger): Promise<void> {
+export async function migrateIdListsToSortedSets(redis: RedisClient, keys: RedisKeys, log: FastifyBaseLogger): Promise<void> {
   if ((await redis.hget(keys.stats, ID_LISTS_FIELD)) === 'sorted') return;
   if ((await redis.exists(keys.sites)) === 0) return;
   const sites = await redis.setToSortedSet(keys.sites);

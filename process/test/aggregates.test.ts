@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { redisKeys } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
 import { Queries } from '../src/queries.js';
-import { SiteZones } from '../src/site-zones.js';
+import { Shards } from '../src/shards.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 
@@ -73,7 +73,7 @@ describe('aggregates', () => {
     await eventually(async () => (await t.redis.client.hget(k.stats, 'processed')) === '3');
     expect(await t.redis.client.hgetall(k.device('s', 'd'))).toMatchObject({ count: '2', sum_mw: '0', min_w: '-0.0015', max_w: '0.0015' });
     expect(await t.redis.client.hget(k.device('s', 'e'), 'sum_mw')).toBe('1001');
-    expect(await new Queries(t.redis.client, k, new SiteZones(t.redis.client, STREAM), 100).device('s', 'd')).toMatchObject({ mean_w: 0, min_w: -0.0015, max_w: 0.0015 });
+    expect(await new Queries(t.redis.client, new Shards(t.redis.client, [STREAM], 'test_group'), 100).device('s', 'd')).toMatchObject({ mean_w: 0, min_w: -0.0015, max_w: 0.0015 });
   });
 
   it('leave out a bucket already past its retention but still count the reading', async () => {

@@ -16,7 +16,7 @@ describe('trimming', () => {
     const ids = await addReadings(t.redis.client, Array.from({ length: 40 }, (_, i) => reading(i)));
     const w = worker();
     await w.ready();
-    const trimmer = w.trimmer;
+    const trimmer = w.shard(0).trimmer;
 
     // Another group that has read nothing holds everything back.
     expect(await trimmer.trim()).toBe(0);
@@ -74,7 +74,7 @@ describe('leaving the group', () => {
     await new Promise((r) => setTimeout(r, 50));
     const w = worker({ CONSUMER_IDLE_DELETE_MS: '10' });
     await w.ready();
-    const removed = await w.claimer.removeIdleConsumers();
+    const removed = await w.shard(0).claimer.removeIdleConsumers();
     expect(removed).toBe(1);
     expect(await consumerNames()).not.toContain('gone-pod');
   });

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { stopFaulted } from './lifecycle.js';
+import type { RedisClient } from './redis.js';
+import { Cluster } from 'ioredis';
+import { installRedisCheck } from './redis-check.js';
 
 /**
  * The only maxmemory-policy the pipeline is correct under. Any eviction policy may drop an
@@ -28,7 +29,14 @@ export class EvictionPolicyError extends Error {
  * not report the field yields a description of why it is unknown, which is not `noeviction`.
  * Connection errors and timeouts are thrown: they say nothing about the policy.
  */
-export async function readMaxmemoryPolicy(redis: Redis): Promise<string> {
+export async function readMaxmemoryPolicy(redis: RedisClient): Promise<string> {
+  // A cluster's masters are configured one by one: every one of them must be safe.
+  if (redis instanceof Cluster) {
+    const masters = redis.nodes('master');
+    const policies = await Promise.all(masters.map((node) => readMaxmemoryPolicy(node)));
+    const bad = policies.findIndex((p) => p !== SAFE_MAXMEMORY_POLICY);
+    return bad < 0 ? SAFE_MAXMEMORY_POLICY : `${policies[bad]} (on ${masters[bad]!.options.host}:${masters[bad]!.options.port})`;
+  }
   let info: string;
   try {
     info = await redis.info('memory');
@@ -49,7 +57,7 @@ export interface EvictionCheckOptions {
  * Reads the policy once. Resolves with it when it is `noeviction`, or, after logging an error,
  * when eviction is allowed; otherwise logs the error and throws EvictionPolicyError.
  */
-export async function checkEvictionPolicy(redis: Redis, { allowEviction, log }: EvictionCheckOptions): Promise<string> {
+export async function checkEvictionPolicy(redis: RedisClient, { allowEviction, log }: EvictionCheckOptions): Promise<string> {
   const policy = await readMaxmemoryPolicy(redis);
   if (policy === SAFE_MAXMEMORY_POLICY) return policy;
   const err = new EvictionPolicyError(policy);
@@ -61,38 +69,11 @@ export async function checkEvictionPolicy(redis: Redis, { allowEviction, log }: 
   throw err;
 }
 
-/**
- * Checks the policy when the app starts and again whenever `redis` reconnects (a failover or a
- * restart may bring a differently configured server):
- * - Redis reachable at start and evicting: the app refuses to start (ready() rejects).
- * - Redis unreachable at start: the app starts anyway and answers 503s as it does for any Redis
- *   outage (a Redis that is down while pods start must not become a crash loop); the policy is
- *   checked as soon as the connection is ready.
- * - Evicting on a later connection: the process stops with exit code 1 (stopFaulted), and its
- *   restart then refuses to start, with the same message, until the policy is fixed.
- * Register it after the hook that waits for the first connection.
- */
-export function installEvictionPolicyCheck(app: FastifyInstance, redis: Redis, allowEviction: boolean) {
-  const options = { allowEviction, log: app.log };
-  const recheck = () => {
-    checkEvictionPolicy(redis, options).catch((err: unknown) => {
-      if (err instanceof EvictionPolicyError) stopFaulted(app, err);
-      else app.log.warn({ err: (err as Error).message }, 'could not read Redis maxmemory-policy; checked again on the next connection');
-    });
-  };
-  app.addHook('onReady', async () => {
-    // Listen first: a reconnect while the first check runs must not go unchecked.
-    redis.on('ready', recheck);
-    if (redis.status === 'ready') {
-      await checkEvictionPolicy(redis, options).catch((err: unknown) => {
-        if (err instanceof EvictionPolicyError) throw err;
-        app.log.warn({ err: (err as Error).message }, 'could not read Redis maxmemory-policy; checked again on the next connection');
-      });
-    } else {
-      app.log.warn('Redis maxmemory-policy not checked yet: Redis is unreachable; it is checked when Redis connects');
-    }
-  });
-  app.addHook('onClose', async () => {
-    redis.off('ready', recheck);
+/** Checks the policy when the app starts and whenever `redis` reconnects: see installRedisCheck. */
+export function installEvictionPolicyCheck(app: FastifyInstance, redis: RedisClient, allowEviction: boolean) {
+  installRedisCheck(app, redis, {
+    what: 'Redis maxmemory-policy',
+    check: () => checkEvictionPolicy(redis, { allowEviction, log: app.log }),
+    fatal: (err) => err instanceof EvictionPolicyError,
   });
 }
