@@ -36,7 +36,9 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
       async collect() {
         const shards = await stats();
         // NaN, Prometheus's "no value": a stale or made-up 0 would read as "all caught up".
-        shardLabel.forEach((labels, i) => this.set(labels, (shards ? value(shards[i]!) : null) ?? Number.NaN));
+        shardLabel.forEach((labels, i) => {
+          this.set(labels, (shards ? value(shards[i]!) : null) ?? Number.NaN);
+        });
       },
     });
 
@@ -73,7 +75,9 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
         const shards = await stats();
         if (!shards) return;
         this.reset();
-        shards.forEach((s, i) => this.inc(shardLabel[i]!, value(s)));
+        shards.forEach((s, i) => {
+          this.inc(shardLabel[i]!, value(s));
+        });
       },
     });
   total('ep_group_entries_processed_total', 'Readings of the shard applied to the aggregates by any consumer of the group', (s) => s.totals.total);

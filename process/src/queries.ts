@@ -139,7 +139,9 @@ export class Queries {
         const pipeline = this.redis.pipeline();
         for (const id of sites) pipeline.zcard(keys.siteDevices(id)).hget(keys.site(id), 'count');
         const replies = await this.exec(pipeline);
-        sites.forEach((id, i) => counts.set(id, { devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) }));
+        sites.forEach((id, i) => {
+          counts.set(id, { devices: Number(replies[2 * i]), count: Number(replies[2 * i + 1] ?? 0) });
+        });
       }),
     );
     return {
@@ -262,7 +264,9 @@ export class Queries {
     await Promise.all(
       [...groupBy(ordered, (id) => this.shards.forSite(id))].map(async ([{ keys }, sites]) => {
         const scores = await this.redis.zmscore(keys.sites, ...sites);
-        sites.forEach((id, i) => scores[i] !== null && seen.add(id));
+        sites.forEach((id, i) => {
+          if (scores[i] !== null) seen.add(id);
+        });
       }),
     );
     return ordered.filter((id) => seen.has(id)).slice(0, page.limit + 1);
