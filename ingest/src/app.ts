@@ -19,7 +19,7 @@ import {
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { IngestConfig } from './config.js';
-import { BacklogMonitor } from './backlog.js';
+import { ShardMonitor } from './shard-monitor.js';
 import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
 import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
@@ -47,7 +47,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   );
   const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breaker });
   const counters = new ReadingCounters(metrics.registry);
-  const backlog = new BacklogMonitor(redis, streams, group, config.limits.backlogCheckIntervalMs, app.log);
+  const backlog = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
 
   installHttpDefaults(app);

@@ -4,7 +4,7 @@ import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
 import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
-import type { BacklogMonitor } from './backlog.js';
+import type { ShardMonitor } from './shard-monitor.js';
 import type { LimitsConfig } from './config.js';
 
 /** The write routes, by their contract metadata: the only ones these limits apply to. */
@@ -46,7 +46,7 @@ export function installOverloadShedding(app: FastifyInstance, limits: LimitsConf
 export function installBackpressure(
   app: FastifyInstance,
   limits: LimitsConfig,
-  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breaker: RedisBreaker; backlog: BacklogMonitor; registry: Registry },
+  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breaker: RedisBreaker; backlog: ShardMonitor; registry: Registry },
 ) {
   const { redis, backlog, breaker } = deps;
   new Gauge({
@@ -65,6 +65,9 @@ export function installBackpressure(
     if (redis.status !== 'ready' || breaker.open) {
       const why = breaker.open ? 'Redis is not answering' : 'Redis is unavailable';
       return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored'));
+    }
+    if (backlog.layoutProblem) {
+      return reply.send(unavailable(reply, limits.backlogRetryAfterS, `Writes are paused: ${backlog.layoutProblem}; nothing was stored`, 'not_stored'));
     }
     if (limits.maxBacklog > 0 && backlog.value !== null && backlog.value > limits.maxBacklog) {
       request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');

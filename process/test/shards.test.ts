@@ -74,7 +74,7 @@ describe('a sharded stream', () => {
     const seen: string[] = [];
     let after: string | null = null;
     do {
-      const page = (await p.inject({ url: `/sites?limit=5${after ? `&after=${after}` : ''}` })).json();
+      const page: { sites: { site_id: string }[]; next: string | null } = (await p.inject({ url: `/sites?limit=5${after ? `&after=${after}` : ''}` })).json();
       seen.push(...page.sites.map((s: { site_id: string }) => s.site_id));
       after = page.next;
     } while (after);
