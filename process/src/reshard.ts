@@ -162,7 +162,7 @@ async function moveKey(redis: RedisClient, from: string, to: string) {
   if (from === to) return;
   const [dump, ttl] = await Promise.all([redis.dumpBuffer(from), redis.pttl(from)]);
   if (dump === null) return;
-  await redis.restore(to, ttl > 0 ? ttl : 0, dump, 'REPLACE');
+  await redis.restore(to, Math.max(ttl, 0), dump, 'REPLACE');
   await redis.del(from);
 }
 
