@@ -28,7 +28,7 @@ import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
 /** Builds the ingest API. It never listens: main.ts does, tests use `app.inject`. */
 export function buildIngestApp(config: IngestConfig): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes));
+  const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes, undefined, config.logFormat));
   const metrics = installMetrics(app);
   const { url, clusterNodes, commandTimeoutMs, stream, streams, group } = config.redis;
   const redis = metrics.instrumentRedis(

@@ -63,6 +63,8 @@ export interface IngestConfig {
   port: number;
   /** @default "info" */
   logLevel: string;
+  /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
+  logFormat: 'json' | 'pretty';
   timestampWindow: TimestampWindow;
   /** Largest request body, in bytes, after gzip decompression; larger ones get 413. @default 1048576 */
   bodyLimitBytes: number;
@@ -95,6 +97,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     timestampWindow: {
       maxFutureSkewMs: e.READING_MAX_FUTURE_SKEW_S * 1000,
       maxAgeMs: e.READING_MAX_AGE_S * 1000,

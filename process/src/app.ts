@@ -36,7 +36,7 @@ export interface BuildOptions {
 
 /** Builds the processor: its worker (not started) and its HTTP API. It never listens. */
 export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {}): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel, undefined, options.logStream));
+  const app = Fastify(serverOptions(config.logLevel, undefined, options.logStream, config.logFormat));
   const worker = new ProcessWorker(config, app.log.child({ component: 'worker' }));
   // The API's own connection: a slow query never delays the worker's acknowledgements.
   const redis = defineScripts(

@@ -82,6 +82,8 @@ export interface ProcessConfig {
   port: number;
   /** @default "info" */
   logLevel: string;
+  /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
+  logFormat: 'json' | 'pretty';
   /** Bound on a graceful stop, including draining the consumer. @default 10000 */
   shutdownTimeoutMs: number;
   /** Most buckets one series query may span; a longer range gets 400. @default 1500 */
@@ -120,6 +122,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queryMaxPoints: e.QUERY_MAX_POINTS,
     auth,

@@ -53,6 +53,8 @@ export const redisEnvShape = {
   /** Run on a Redis whose maxmemory-policy is not noeviction (logging an error) instead of refusing to start. */
   ALLOW_EVICTION: booleanFlag(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` lines for log collectors, or `pretty` for a person at a terminal (npm start sets it on a TTY). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   HOST: z.string().default('0.0.0.0'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
 };

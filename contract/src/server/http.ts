@@ -99,6 +99,8 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
   socket.destroy(err);
 }
 
+export type LogFormat = 'json' | 'pretty';
+
 const ROUTINE_PATHS = new Set(['/health', '/metrics']);
 
 /** GET /health and GET /metrics: probes and scrapes, not worth a log line each. */
@@ -109,12 +111,22 @@ export const isRoutineRequest = (request: { method: string; url: string }) =>
  * Fastify options both services share: pino at `level`, request ids taken from an incoming
  * `x-request-id` (so a gateway's id follows the reading) or made up, and no secrets in logs.
  */
-export function serverOptions(level: string, bodyLimit = 1_048_576, destination?: { write(line: string): void }) {
+export function serverOptions(
+  level: string,
+  bodyLimit = 1_048_576,
+  destination?: { write(line: string): void },
+  /** `pretty` (pino-pretty, for a person at a terminal: npm start sets it) or `json` (for log collectors). @default 'json' */
+  format: LogFormat = 'json',
+) {
   return {
     logger: {
       level,
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
       ...(destination ? { stream: destination } : {}),
+      // A worker thread formats the lines; pino-pretty is a development dependency only.
+      ...(format === 'pretty' && !destination
+        ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+        : {}),
     },
     // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
     // would drown the requests that matter. Their failures still show (handlers log them).
