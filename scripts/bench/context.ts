@@ -1,0 +1,66 @@
+import type { RunningInflux } from './influx.js';
+import type { LoadResult, LoadSpec } from './load-spec.js';
+import type { Facts } from './report.js';
+import { clearStreams, redisCpuUs, type RedisTarget } from './redis-target.js';
+import { runLoad } from './services.js';
+
+export interface BenchOptions {
+  /** Rounds per suite; each round measures every side once, in alternating order. */
+  rounds: number;
+  /** Measured seconds per side and round. */
+  durationS: number;
+  /** Unmeasured seconds before each side. */
+  warmupS: number;
+  /** Readings pre-loaded for each drain. */
+  drainReadings: number;
+  /** HTTP connections for single-reading requests. */
+  connections: number;
+  /** HTTP connections (and XADD pipelines in flight) for batches. */
+  batchConnections: number;
+  /** Readings per batch. */
+  batchSize: number;
+}
+
+export interface BenchContext {
+  options: BenchOptions;
+  target: RedisTarget;
+  /** A private influxd, when InfluxDB 1.x is installed. */
+  influx: RunningInflux | null;
+  facts: Facts;
+  /** Adds this round's value of a fact (see rows.ts). */
+  record(name: string, value: number): void;
+  log(line: string): void;
+}
+
+/** A group of measurements sharing set-up; it records facts, rows.ts turns them into ratios. */
+export interface Suite {
+  name: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+/** Rounds alternate the order of the sides, so that neither always runs first (or last). */
+export function orderFor<T>(round: number, sides: T[]): T[] {
+  return round % 2 === 0 ? sides : [...sides].reverse();
+}
+
+/**
+ * Runs one load and returns it with the Redis CPU its measured part cost per reading stored
+ * (entries added to `stream` while it ran, so that requests cut off at either end count on both
+ * sides of the division); then deletes what it wrote, so that every side starts from the same Redis.
+ */
+export async function measureLoad(
+  ctx: BenchContext,
+  spec: LoadSpec,
+  stream: string | null,
+): Promise<LoadResult & { rate: number; redisCpuUsPerReading: number }> {
+  const counters = async () => ({ cpu: await redisCpuUs(ctx.target), length: stream ? await ctx.target.client.xlen(stream) : 0 });
+  const { load, atStart } = await runLoad(spec, counters);
+  // Requests in flight when the load stopped still finish on the server.
+  await new Promise((r) => setTimeout(r, 200));
+  const atEnd = await counters();
+  const stored = atEnd.length - atStart.length;
+  if (stream) await clearStreams(ctx.target, [stream]);
+  if (load.errors > 0) ctx.log(`  warning: ${load.errors} failed requests`);
+  if (load.readings === 0) throw new Error(`no reading got through (${load.errors} failed requests)`);
+  return { ...load, rate: load.readings / load.seconds, redisCpuUsPerReading: (atEnd.cpu - atStart.cpu) / (stored > 0 ? stored : load.readings) };
+}
