@@ -2,6 +2,7 @@ import type { RunningInflux } from './influx.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 import type { Facts } from './report.js';
 import { clearStreams, redisCpuUs, type RedisTarget } from './redis-target.js';
+import { processCpuUs } from './process-cpu.js';
 import { runLoad } from './services.js';
 
 export interface BenchOptions {
@@ -27,8 +28,8 @@ export interface BenchContext {
   /** A private influxd, when InfluxDB 1.x is installed. */
   influx: RunningInflux | null;
   facts: Facts;
-  /** Adds this round's value of a fact (see rows.ts). */
-  record(name: string, value: number): void;
+  /** Adds this round's value of a fact (see rows.ts); null (not measurable here) is left out. */
+  record(name: string, value: number | null): void;
   log(line: string): void;
 }
 
@@ -43,24 +44,40 @@ export function orderFor<T>(round: number, sides: T[]): T[] {
   return round % 2 === 0 ? sides : [...sides].reverse();
 }
 
+export interface Measured extends LoadResult {
+  /** Readings (or requests, one reading each) per second. */
+  rate: number;
+  redisCpuUsPerReading: number;
+  /** CPU time of the server process (`pid`) per reading; null without a pid. */
+  serverCpuUsPerReading: number | null;
+}
+
 /**
  * Runs one load and returns it with the Redis CPU its measured part cost per reading stored
  * (entries added to `stream` while it ran, so that requests cut off at either end count on both
- * sides of the division); then deletes what it wrote, so that every side starts from the same Redis.
+ * sides of the division) and the CPU time of the server process `pid` per reading; then deletes
+ * what it wrote, so that every side starts from the same Redis.
  */
-export async function measureLoad(
-  ctx: BenchContext,
-  spec: LoadSpec,
-  stream: string | null,
-): Promise<LoadResult & { rate: number; redisCpuUsPerReading: number }> {
-  const counters = async () => ({ cpu: await redisCpuUs(ctx.target), length: stream ? await ctx.target.client.xlen(stream) : 0 });
+export async function measureLoad(ctx: BenchContext, spec: LoadSpec, stream: string | null, pid?: number): Promise<Measured> {
+  const counters = async () => ({
+    cpu: await redisCpuUs(ctx.target),
+    length: stream ? await ctx.target.client.xlen(stream) : 0,
+    server: processCpuUs(pid),
+  });
   const { load, atStart } = await runLoad(spec, counters);
   // Requests in flight when the load stopped still finish on the server.
   await new Promise((r) => setTimeout(r, 200));
   const atEnd = await counters();
   const stored = atEnd.length - atStart.length;
   if (stream) await clearStreams(ctx.target, [stream]);
-  if (load.errors > 0) ctx.log(`  warning: ${load.errors} failed requests`);
+  if (load.errors > 0) ctx.log(`  warning: ${load.errors} failed requests ${JSON.stringify(load.errorKinds)}`);
   if (load.readings === 0) throw new Error(`no reading got through (${load.errors} failed requests)`);
-  return { ...load, rate: load.readings / load.seconds, redisCpuUsPerReading: (atEnd.cpu - atStart.cpu) / (stored > 0 ? stored : load.readings) };
+  const readings = stored > 0 ? stored : load.readings;
+  const server = atEnd.server !== null && atStart.server !== null ? (atEnd.server - atStart.server) / readings : null;
+  return {
+    ...load,
+    rate: load.readings / load.seconds,
+    redisCpuUsPerReading: (atEnd.cpu - atStart.cpu) / readings,
+    serverCpuUsPerReading: server,
+  };
 }

@@ -21,13 +21,23 @@ async function ackedBy(redis: Redis, stream: string, group: string): Promise<num
  * are timed alike: the clock starts at the first observed acknowledgement (leaving out process
  * start-up) and stops when all `total` entries are acknowledged.
  */
-export async function watchDrain(redis: Redis, stream: string, group: string, total: number, timeoutMs = 600_000): Promise<DrainTiming> {
+export async function watchDrain(
+  redis: Redis,
+  stream: string,
+  group: string,
+  total: number,
+  onFirst: () => void = () => {},
+  timeoutMs = 600_000,
+): Promise<DrainTiming> {
   const deadline = Date.now() + timeoutMs;
   let first: { acked: number; at: number; us: number } | null = null;
   for (;;) {
     const acked = await ackedBy(redis, stream, group);
     const at = performance.now();
-    if (first === null && acked > 0) first = { acked, at, us: Number(process.hrtime.bigint() / 1000n) };
+    if (first === null && acked > 0) {
+      first = { acked, at, us: Number(process.hrtime.bigint() / 1000n) };
+      onFirst();
+    }
     if (acked >= total && first) return { acked: acked - first.acked, seconds: (at - first.at) / 1000, startedAtUs: first.us };
     if (Date.now() > deadline) throw new Error(`${group} acknowledged ${acked} of ${total} entries within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 5));

@@ -10,6 +10,7 @@ export interface RunningInflux {
   /** The database the bench writes to. */
   db: string;
   version: string;
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -70,5 +71,5 @@ export async function startInflux(): Promise<RunningInflux | null> {
     await stop();
     throw new Error(`influxd: CREATE DATABASE failed with ${created.status}`);
   }
-  return { url, db, version, stop };
+  return { url, db, version, pid: child.pid, stop };
 }

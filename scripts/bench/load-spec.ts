@@ -32,6 +32,8 @@ export interface LoadResult {
   readings: number;
   /** Non-2xx answers, socket errors and timeouts. */
   errors: number;
+  /** What the errors were, e.g. {"503": 12, "timeouts": 3}. */
+  errorKinds: Record<string, number>;
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
 }

@@ -42,6 +42,14 @@ function body(): string {
   }
 }
 
+function errorKinds(result: autocannon.Result): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) if (!code.startsWith('2')) kinds[code] = count ?? 0;
+  if (result.timeouts) kinds.timeouts = result.timeouts;
+  if (result.errors - result.timeouts > 0) kinds.socket = result.errors - result.timeouts;
+  return kinds;
+}
+
 async function http(durationS: number): Promise<LoadResult> {
   const h = spec!.http!;
   const result = await autocannon({
@@ -56,6 +64,7 @@ async function http(durationS: number): Promise<LoadResult> {
     requests: ok,
     readings: ok * (h.batchSize ?? 1),
     errors: result.non2xx + result.errors + result.timeouts,
+    errorKinds: errorKinds(result),
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
   };
@@ -83,7 +92,7 @@ async function xadd(durationS: number): Promise<LoadResult> {
   );
   const seconds = (performance.now() - start) / 1000;
   redis.disconnect();
-  return { seconds, requests, readings: requests * x.batchSize, errors, latencyP50Ms: null, latencyP99Ms: null };
+  return { seconds, requests, readings: requests * x.batchSize, errors, errorKinds: errors ? { redis: errors } : {}, latencyP50Ms: null, latencyP99Ms: null };
 }
 
 /** XREADGROUP COUNT n + XACK of what it read, until the group has nothing new. */
@@ -105,7 +114,7 @@ async function drain(): Promise<LoadResult> {
   }
   const seconds = (performance.now() - start) / 1000;
   redis.disconnect();
-  return { seconds, requests, readings, errors: 0, latencyP50Ms: null, latencyP99Ms: null };
+  return { seconds, requests, readings, errors: 0, errorKinds: {}, latencyP50Ms: null, latencyP99Ms: null };
 }
 
 const run = (durationS: number) => (spec.http ? http(durationS) : spec.xadd ? xadd(durationS) : drain());

@@ -20,6 +20,7 @@ import { startInflux } from './influx.js';
 import { computeRow, formatComparison, formatTable, type BenchRun, type Facts } from './report.js';
 import { openRedisTarget, redisVersion } from './redis-target.js';
 import { ROWS } from './rows.js';
+import { killStarted } from './services.js';
 import { SUITES } from './suites/index.js';
 
 const SIZES: Record<string, BenchOptions> = {
@@ -74,10 +75,17 @@ const ctx: BenchContext = {
   influx,
   facts,
   record: (name, value) => {
-    facts[name] = [...(facts[name] ?? []), value];
+    if (value !== null) facts[name] = [...(facts[name] ?? []), value];
   },
   log: (line) => console.log(line),
 };
+// Ctrl-C: leave no service, influxd or redis-server behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killStarted();
+    void Promise.allSettled([influx?.stop(), target.stop()]).then(() => process.exit(130));
+  });
+}
 let run: BenchRun;
 try {
   console.log(`bench: ${flags.size}, ${options.rounds} round(s) of ${options.durationS} s per side; ${target.description}; ${influx ? `influxd ${influx.version}` : 'no influxd'}`);

@@ -10,7 +10,8 @@
  *           profiler), beside the one-XADD baseline route, to price each of them
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
- * Flags: --seconds 15  --readings 150000  --connections 50  --only single,batch,batch-ids,apply,ablate
+ * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
+ *        --only single,batch,batch-ids,apply,ablate
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -29,6 +30,7 @@ const { values: flags } = parseArgs({
     readings: { type: 'string', default: '150000' },
     connections: { type: 'string', default: '50' },
     only: { type: 'string', default: 'single,batch,batch-ids,apply,ablate' },
+    'ablate-rounds': { type: 'string', default: '3' },
   },
 });
 const out = resolve(flags.out);
@@ -109,11 +111,38 @@ async function profiledApply(target: RedisTarget) {
   report('apply', dir, window, { ...redis, seconds: timing.seconds, rate: timing.acked / timing.seconds });
 }
 
-function report(name: string, dir: string, window: { fromUs: number; toUs: number }, phase: object) {
+interface PhaseFigures {
+  readings: number;
+  seconds: number;
+  rate: number;
+  redisCpuUsPerReading: number;
+  commands: Record<string, { callsPerReading: number; usPerReading: number; usPerCall: number }>;
+}
+
+/**
+ * A phase's Redis commands as a Markdown table, for docs/performance.md. A script's own line
+ * (evalsha) includes the time of the commands it called, which also have lines of their own.
+ */
+function commandTable(name: string, p: PhaseFigures) {
+  const rows = Object.entries(p.commands)
+    .filter(([, c]) => c.callsPerReading >= 0.001)
+    .map(([cmd, c]) => `| ${cmd} | ${c.callsPerReading.toFixed(3)} | ${c.usPerCall.toFixed(2)} | ${c.usPerReading.toFixed(2)} |`);
+  return [
+    `### ${name}: ${Math.round(p.rate)} readings/s, Redis CPU ${p.redisCpuUsPerReading.toFixed(1)} µs/reading`,
+    '',
+    '| command | calls/reading | µs/call | µs/reading |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function report(name: string, dir: string, window: { fromUs: number; toUs: number }, phase: PhaseFigures) {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   const summary = file ? summarise(readProfile(join(dir, file)), window, 30) : null;
   phases[name] = { ...phase, profile: file ? join(dir, file) : null, cpu: summary };
   if (summary) writeFileSync(join(out, `${name}.txt`), `${formatSummary(name, summary)}\n`);
+  writeFileSync(join(out, `${name}-redis.md`), commandTable(name, phase));
   console.log(`${name}: ${JSON.stringify(phase).slice(0, 300)}`);
 }
 
@@ -128,7 +157,7 @@ async function ablate(target: RedisTarget) {
     'one-XADD ts-rest baseline': 'baseline',
   };
   const rates: Record<string, number[]> = {};
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < Number(flags['ablate-rounds']); round++) {
     for (const [name, env] of Object.entries(variants)) {
       const stream = 'ablate';
       const svc = env === 'baseline' ? await startBaselineApp(target.url, stream) : await startIngest(target.url, stream, env);

@@ -8,9 +8,24 @@ import type { LoadResult, LoadSpec } from './load-spec.js';
 export const BENCH_TOKEN = 'bench-token-0123456789abcdef0123456789abcdef';
 export const BENCH_AUTH = { authorization: `Bearer ${BENCH_TOKEN}` };
 
+/** Every process the bench started and that still runs, so that an interrupted bench leaves none behind. */
+const live = new Set<ServiceProcess>();
+export const track = (proc: ServiceProcess) => {
+  live.add(proc);
+  void proc.exit.then(() => live.delete(proc));
+  return proc;
+};
+
+/** SIGKILLs what the bench started and is still running (on Ctrl-C). */
+export function killStarted() {
+  for (const proc of live) proc.child.kill('SIGKILL');
+}
+
 export interface RunningService {
   url: string;
   proc: ServiceProcess;
+  /** The service's own process (node itself, not a wrapper), for its CPU time. */
+  pid: number | undefined;
   /** SIGTERM and wait for the exit (a --cpu-prof profile is written then). */
   stop(): Promise<void>;
 }
@@ -27,7 +42,7 @@ async function waitHealthy(url: string, proc: ServiceProcess, timeoutMs = 30_000
 
 async function start(spawn: (port: number) => ServiceProcess): Promise<RunningService> {
   const port = await freePort();
-  const proc = spawn(port);
+  const proc = track(spawn(port));
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitHealthy(url, proc);
@@ -38,6 +53,7 @@ async function start(spawn: (port: number) => ServiceProcess): Promise<RunningSe
   return {
     url,
     proc,
+    pid: proc.child.pid,
     async stop() {
       if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
       await proc.exit;
@@ -90,7 +106,7 @@ export function startBaselineApp(redisUrl: string, stream: string) {
  * reads Redis counters there) and its result comes back with the load's.
  */
 export async function runLoad<T>(spec: LoadSpec, onStart: () => Promise<T>): Promise<{ load: LoadResult; atStart: T }> {
-  const proc = spawnTs('scripts/bench/load.ts', { BENCH_LOAD: JSON.stringify(spec) });
+  const proc = track(spawnTs('scripts/bench/load.ts', { BENCH_LOAD: JSON.stringify(spec) }));
   let atStart: Promise<T> | null = null;
   let load: LoadResult | null = null;
   for await (const line of createInterface({ input: proc.child.stdout! })) {

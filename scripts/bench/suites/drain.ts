@@ -3,8 +3,9 @@ import { appendReadings, fleetReadings } from '../../../test/support/readings.js
 import { orderFor, type BenchContext, type Suite } from '../context.js';
 import { watchDrain } from '../drain.js';
 import type { LoadSpec } from '../load-spec.js';
+import { processCpuUs } from '../process-cpu.js';
 import { clearStreams, redisCpuUs } from '../redis-target.js';
-import { startProcessor } from '../services.js';
+import { startProcessor, track } from '../services.js';
 
 /** The processor's XREADGROUP COUNT, so that the plain loop reads the same batches. */
 const READ_COUNT = 200;
@@ -12,7 +13,8 @@ const READ_COUNT = 200;
 /**
  * The same pre-loaded readings drained by the real processor (its own process, default
  * settings) and by a plain XREADGROUP + XACK loop (its own process), timed alike from outside.
- * Facts: process.drain.rps, plain.drain.rps, redis.cpu.apply, redis.cpu.plain-drain.
+ * Facts: process.drain.rps, plain.drain.rps, redis.cpu.apply, redis.cpu.plain-drain, and the
+ * consumers' own CPU time per reading: process.drain.cpu, plain.drain.cpu.
  */
 export const drain: Suite = {
   name: 'processor drain',
@@ -22,15 +24,21 @@ export const drain: Suite = {
     const readings = fleetReadings(o.drainReadings);
     const total = readings.length;
 
-    const timed = async (start: () => Promise<{ stop(): Promise<void> }>, group: string) => {
+    const timed = async (start: () => Promise<{ pid: number | undefined; stop(): Promise<void> }>, group: string) => {
       await appendReadings(target.client, stream, readings);
       const cpu0 = await redisCpuUs(target);
       const running = await start();
-      const timing = await watchDrain(target.client, stream, group, total);
+      // The consumer's CPU from its first acknowledgement on, leaving its start-up out.
+      let own0: number | null = null;
+      const timing = await watchDrain(target.client, stream, group, total, () => {
+        own0 = processCpuUs(running.pid);
+      });
+      const own1 = processCpuUs(running.pid);
       const cpu = (await redisCpuUs(target)) - cpu0;
       await running.stop();
       await clearStreams(target, [stream]);
-      return { rate: timing.acked / timing.seconds, cpuPerReading: cpu / total };
+      const ownCpu = own0 !== null && own1 !== null ? (own1 - own0) / timing.acked : null;
+      return { rate: timing.acked / timing.seconds, cpuPerReading: cpu / total, ownCpuPerReading: ownCpu };
     };
 
     const sides = [
@@ -38,6 +46,7 @@ export const drain: Suite = {
         const group = 'bench-processor';
         const r = await timed(() => startProcessor(target.url, stream, group, { READ_COUNT: String(READ_COUNT) }), group);
         ctx.record('process.drain.rps', r.rate);
+        ctx.record('process.drain.cpu', r.ownCpuPerReading);
         ctx.record('redis.cpu.apply', r.cpuPerReading);
         ctx.log(`  processor: ${Math.round(r.rate)} readings/s, ${r.cpuPerReading.toFixed(1)} µs Redis CPU/reading`);
       },
@@ -46,14 +55,16 @@ export const drain: Suite = {
         const r = await timed(async () => {
           await target.client.xgroup('CREATE', stream, group, '0');
           const spec: LoadSpec = { connections: 1, durationS: 0, warmupS: 0, drain: { redisUrl: target.url, stream, group, count: READ_COUNT } };
-          const proc = spawnTs('scripts/bench/load.ts', { BENCH_LOAD: JSON.stringify(spec) });
+          const proc = track(spawnTs('scripts/bench/load.ts', { BENCH_LOAD: JSON.stringify(spec) }));
           return {
+            pid: proc.child.pid,
             async stop() {
               if ((await proc.exit) !== 0) throw new Error(`plain drain failed: ${proc.output()}`);
             },
           };
         }, group);
         ctx.record('plain.drain.rps', r.rate);
+        ctx.record('plain.drain.cpu', r.ownCpuPerReading);
         ctx.record('redis.cpu.plain-drain', r.cpuPerReading);
         ctx.log(`  XREADGROUP + XACK: ${Math.round(r.rate)} readings/s, ${r.cpuPerReading.toFixed(1)} µs Redis CPU/reading`);
       },

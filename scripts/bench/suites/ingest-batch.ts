@@ -7,7 +7,8 @@ import { BENCH_AUTH, startIngest } from '../services.js';
  * line-protocol writes, and pipelined XADDs of the same readings, all in batches of
  * `batchSize` at `batchConnections` in flight.
  * Facts: ingest.batch.rps, ingest.batch-ids.rps, influx.batch.rps, xadd.batch.rps,
- * redis.cpu.ingest-batch, redis.cpu.ingest-batch-ids, redis.cpu.xadd.
+ * redis.cpu.ingest-batch, redis.cpu.ingest-batch-ids, redis.cpu.xadd, and the CPU time of the
+ * server process per reading: ingest.batch.cpu, ingest.batch-ids.cpu, influx.batch.cpu.
  */
 export const ingestBatch: Suite = {
   name: 'ingest batch',
@@ -29,14 +30,16 @@ export const ingestBatch: Suite = {
     });
     const sides = [
       async () => {
-        const r = await measureLoad(ctx, batch(false), stream);
+        const r = await measureLoad(ctx, batch(false), stream, ingest.pid);
         ctx.record('ingest.batch.rps', r.rate);
+        ctx.record('ingest.batch.cpu', r.serverCpuUsPerReading);
         ctx.record('redis.cpu.ingest-batch', r.redisCpuUsPerReading);
         ctx.log(`  ingest POST /readings/batch: ${Math.round(r.rate)} readings/s, ${r.redisCpuUsPerReading.toFixed(1)} µs Redis CPU/reading`);
       },
       async () => {
-        const r = await measureLoad(ctx, batch(true), stream);
+        const r = await measureLoad(ctx, batch(true), stream, ingest.pid);
         ctx.record('ingest.batch-ids.rps', r.rate);
+        ctx.record('ingest.batch-ids.cpu', r.serverCpuUsPerReading);
         ctx.record('redis.cpu.ingest-batch-ids', r.redisCpuUsPerReading);
         ctx.log(`  ingest batch with reading_id: ${Math.round(r.rate)} readings/s, ${r.redisCpuUsPerReading.toFixed(1)} µs Redis CPU/reading`);
       },
@@ -53,8 +56,9 @@ export const ingestBatch: Suite = {
                 ...base,
                 http: { url: influx.url, path: `/write?db=${influx.db}&precision=u`, headers: {}, body: 'influx', batchSize: o.batchSize },
               };
-              const r = await measureLoad(ctx, spec, null);
+              const r = await measureLoad(ctx, spec, null, influx.pid);
               ctx.record('influx.batch.rps', r.rate);
+              ctx.record('influx.batch.cpu', r.serverCpuUsPerReading);
               ctx.log(`  InfluxDB batched writes: ${Math.round(r.rate)} points/s`);
             },
           ]

@@ -7,7 +7,8 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 /**
  * POST /readings, one reading per request over real HTTP from a separate process, against the
  * one-XADD ts-rest route, and InfluxDB's single-point writes for reference.
- * Facts: ingest.single.rps, baseline.single.rps, influx.single.rps, redis.cpu.ingest-single.
+ * Facts: ingest.single.rps, baseline.single.rps, influx.single.rps, redis.cpu.ingest-single, and
+ * the CPU time of each server process per request: ingest.single.cpu, baseline.single.cpu, influx.single.cpu.
  */
 export const ingestSingle: Suite = {
   name: 'ingest single',
@@ -23,21 +24,24 @@ export const ingestSingle: Suite = {
     });
     const sides = [
       async () => {
-        const r = await measureLoad(ctx, load(ingest.url, '/readings', { ...BENCH_AUTH, ...JSON_HEADERS }, 'reading'), 'bench-single');
+        const r = await measureLoad(ctx, load(ingest.url, '/readings', { ...BENCH_AUTH, ...JSON_HEADERS }, 'reading'), 'bench-single', ingest.pid);
         ctx.record('ingest.single.rps', r.rate);
+        ctx.record('ingest.single.cpu', r.serverCpuUsPerReading);
         ctx.record('redis.cpu.ingest-single', r.redisCpuUsPerReading);
         ctx.log(`  ingest POST /readings: ${Math.round(r.rate)} req/s, p99 ${r.latencyP99Ms} ms`);
       },
       async () => {
-        const r = await measureLoad(ctx, load(baseline.url, '/readings', JSON_HEADERS, 'reading'), 'bench-baseline');
+        const r = await measureLoad(ctx, load(baseline.url, '/readings', JSON_HEADERS, 'reading'), 'bench-baseline', baseline.pid);
         ctx.record('baseline.single.rps', r.rate);
+        ctx.record('baseline.single.cpu', r.serverCpuUsPerReading);
         ctx.log(`  one-XADD route: ${Math.round(r.rate)} req/s, p99 ${r.latencyP99Ms} ms`);
       },
       ...(influx
         ? [
             async () => {
-              const r = await measureLoad(ctx, load(influx.url, `/write?db=${influx.db}&precision=u`, {}, 'influx'), null);
+              const r = await measureLoad(ctx, load(influx.url, `/write?db=${influx.db}&precision=u`, {}, 'influx'), null, influx.pid);
               ctx.record('influx.single.rps', r.rate);
+              ctx.record('influx.single.cpu', r.serverCpuUsPerReading);
               ctx.log(`  InfluxDB single-point writes: ${Math.round(r.rate)} req/s`);
             },
           ]
