@@ -28,7 +28,9 @@ export interface BenchContext {
   /** A private influxd, when InfluxDB 1.x is installed. */
   influx: RunningInflux | null;
   facts: Facts;
-  /** Adds this round's value of a fact (see rows.ts); null (not measurable here) is left out. */
+  /** The round being measured (0-based), set by runRounds. */
+  round: number;
+  /** Sets this round's value of a fact (see rows.ts); null: not measurable here. */
   record(name: string, value: number | null): void;
   log(line: string): void;
 }
@@ -42,6 +44,24 @@ export interface Suite {
 /** Rounds alternate the order of the sides, so that neither always runs first (or last). */
 export function orderFor<T>(round: number, sides: T[]): T[] {
   return round % 2 === 0 ? sides : [...sides].reverse();
+}
+
+/**
+ * Runs every side once per round, in alternating order. A side that fails (say, a service that
+ * sheds load on an overloaded machine) is reported and leaves its facts empty for that round;
+ * its rows then pair only the rounds where both sides were measured.
+ */
+export async function runRounds(ctx: BenchContext, sides: (() => Promise<void>)[]) {
+  for (let round = 0; round < ctx.options.rounds; round++) {
+    ctx.round = round;
+    for (const side of orderFor(round, sides)) {
+      try {
+        await side();
+      } catch (err) {
+        ctx.log(`  a side failed in round ${round + 1}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
 }
 
 export interface Measured extends LoadResult {

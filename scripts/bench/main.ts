@@ -74,8 +74,12 @@ const ctx: BenchContext = {
   target,
   influx,
   facts,
+  round: 0,
   record: (name, value) => {
-    if (value !== null) facts[name] = [...(facts[name] ?? []), value];
+    const list = facts[name] ?? [];
+    while (list.length < ctx.round) list.push(null);
+    list[ctx.round] = value;
+    facts[name] = list;
   },
   log: (line) => console.log(line),
 };

@@ -6,18 +6,21 @@
  *   single  POST /readings, one reading per request
  *   batch   POST /readings/batch, 500 readings per request (batch-ids: each with a reading_id)
  *   apply   the processor draining a stream of pre-loaded readings
+ *   lua     Redis CPU per reading of apply-reading.lua against the same commands sent without a
+ *           script (lua-overhead.ts), 3 rounds
  *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
  *           profiler), beside the one-XADD baseline route, to price each of them
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,batch,batch-ids,apply,ablate
+ *        --only single,batch,batch-ids,apply,lua,ablate
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { appendReadings, fleetReadings } from '../../test/support/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
+import { luaOverhead } from './lua-overhead.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
 import { commandStats, openRedisTarget, redisCpuUs, type RedisTarget } from './redis-target.js';
@@ -29,7 +32,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '15' },
     readings: { type: 'string', default: '150000' },
     connections: { type: 'string', default: '50' },
-    only: { type: 'string', default: 'single,batch,batch-ids,apply,ablate' },
+    only: { type: 'string', default: 'single,batch,batch-ids,apply,lua,ablate' },
     'ablate-rounds': { type: 'string', default: '3' },
   },
 });
@@ -138,8 +141,9 @@ function commandTable(name: string, p: PhaseFigures) {
 }
 
 function report(name: string, dir: string, window: { fromUs: number; toUs: number }, phase: PhaseFigures) {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  const summary = file ? summarise(readProfile(join(dir, file)), window, 30) : null;
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (others are tsx's loader).
+  const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  const summary = file ? summarise(readProfile(join(dir, file)), window, 60) : null;
   phases[name] = { ...phase, profile: file ? join(dir, file) : null, cpu: summary };
   if (summary) writeFileSync(join(out, `${name}.txt`), `${formatSummary(name, summary)}\n`);
   writeFileSync(join(out, `${name}-redis.md`), commandTable(name, phase));
@@ -186,6 +190,14 @@ try {
   if (only.has('batch')) await profiledIngest(target, 'batch');
   if (only.has('batch-ids')) await profiledIngest(target, 'batch-ids');
   if (only.has('apply')) await profiledApply(target);
+  if (only.has('lua')) {
+    for (let round = 0; round < 3; round++) {
+      const r = await luaOverhead(target, 40_000);
+      await target.client.flushall('SYNC');
+      phases.lua = [...((phases.lua as object[]) ?? []), r];
+      console.log(`lua round ${round + 1}: ${JSON.stringify(r)}`);
+    }
+  }
   if (only.has('ablate')) await ablate(target);
   writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
   console.log(`profiles, summaries (*.txt) and phases.json in ${out}`);

@@ -4,8 +4,11 @@
  * table and JSON are tested without running a benchmark (test/bench/report.test.ts).
  */
 
-/** Named measurements of a run, one value per round (e.g. `ingest.single.rps`: [5012, 4870]). */
-export type Facts = Record<string, number[]>;
+/**
+ * Named measurements of a run, by round (e.g. `ingest.single.rps`: [5012, 4870]); null where
+ * that round's side failed.
+ */
+export type Facts = Record<string, (number | null)[]>;
 
 export interface Target {
   /** `>=` for rates (higher is better), `<=` for costs. */
@@ -66,24 +69,31 @@ export function spread(values: number[]): Spread {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, rounds: values };
 }
 
-function perRound(facts: Facts, names: string | string[]): number[] | null {
-  const lists = (Array.isArray(names) ? names : [names]).map((n) => facts[n]);
-  if (lists.some((l) => !l || l.length === 0)) return null;
-  const rounds = Math.min(...lists.map((l) => l!.length));
-  return Array.from({ length: rounds }, (_, i) => lists.reduce((sum, l) => sum + l![i]!, 0));
+/** Round by round, the sum of the named facts; null for a round where any of them is missing. */
+function perRound(facts: Facts, names: string | string[]): (number | null)[] {
+  const lists = (Array.isArray(names) ? names : [names]).map((n) => facts[n] ?? []);
+  const rounds = Math.max(0, ...lists.map((l) => l.length));
+  return Array.from({ length: rounds }, (_, i) => {
+    const values = lists.map((l) => l[i]);
+    return values.every((v) => typeof v === 'number' && Number.isFinite(v)) ? (values as number[]).reduce((a, b) => a + b, 0) : null;
+  });
 }
 
+/** A row's figures from the facts, pairing measured and baseline round by round (never across rounds). */
 export function computeRow(spec: RowSpec, facts: Facts): RowResult {
-  const measured = perRound(facts, spec.measured);
-  const baseline = perRound(facts, spec.baseline);
+  const measuredByRound = perRound(facts, spec.measured);
+  const baselineByRound = perRound(facts, spec.baseline);
+  const pairs = measuredByRound.flatMap((m, i) => {
+    const b = baselineByRound[i];
+    return m !== null && b !== null && b !== undefined && b > 0 ? [[m, b] as const] : [];
+  });
   const base = { id: spec.id, title: spec.title, unit: spec.unit, target: spec.target };
-  if (!measured || !baseline) {
+  if (pairs.length === 0) {
     return { ...base, measured: null, baseline: null, ratio: null, met: null, skipped: spec.needs ?? 'not measured' };
   }
-  const n = Math.min(measured.length, baseline.length);
-  const ratio = spread(Array.from({ length: n }, (_, i) => measured[i]! / baseline[i]!));
+  const ratio = spread(pairs.map(([m, b]) => m / b));
   const met = spec.target === null ? null : spec.target.op === '>=' ? ratio.median >= spec.target.value : ratio.median <= spec.target.value;
-  return { ...base, measured: spread(measured.slice(0, n)), baseline: spread(baseline.slice(0, n)), ratio, met, skipped: null };
+  return { ...base, measured: spread(pairs.map(([m]) => m)), baseline: spread(pairs.map(([, b]) => b)), ratio, met, skipped: null };
 }
 
 const num = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x >= 10 ? x.toFixed(1) : x.toFixed(2));

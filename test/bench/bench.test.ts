@@ -25,6 +25,11 @@ describe('bench report', () => {
     expect(row.met).toBe(false);
   });
 
+  it('pairs only rounds where both sides were measured', () => {
+    const row = computeRow(spec, { x: [90, null, 80], y: [100, 100, null] });
+    expect(row.ratio?.rounds).toEqual([0.9]);
+  });
+
   it('skips a row whose facts are missing, saying why', () => {
     const row = computeRow({ ...spec, needs: 'influxd is not installed' }, { x: [1] });
     expect(row).toMatchObject({ ratio: null, met: null, skipped: 'influxd is not installed' });

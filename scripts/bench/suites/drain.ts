@@ -1,6 +1,6 @@
 import { spawnTs } from '../../../test/support/spawn-service.js';
 import { appendReadings, fleetReadings } from '../../../test/support/readings.js';
-import { orderFor, type BenchContext, type Suite } from '../context.js';
+import { runRounds, type BenchContext, type Suite } from '../context.js';
 import { watchDrain } from '../drain.js';
 import type { LoadSpec } from '../load-spec.js';
 import { processCpuUs } from '../process-cpu.js';
@@ -30,13 +30,19 @@ export const drain: Suite = {
       const running = await start();
       // The consumer's CPU from its first acknowledgement on, leaving its start-up out.
       let own0: number | null = null;
-      const timing = await watchDrain(target.client, stream, group, total, () => {
-        own0 = processCpuUs(running.pid);
-      });
-      const own1 = processCpuUs(running.pid);
-      const cpu = (await redisCpuUs(target)) - cpu0;
-      await running.stop();
-      await clearStreams(target, [stream]);
+      let own1: number | null = null;
+      let cpu = 0;
+      let timing: Awaited<ReturnType<typeof watchDrain>>;
+      try {
+        timing = await watchDrain(target.client, stream, group, total, () => {
+          own0 = processCpuUs(running.pid);
+        });
+        own1 = processCpuUs(running.pid);
+        cpu = (await redisCpuUs(target)) - cpu0;
+      } finally {
+        await running.stop();
+        await clearStreams(target, [stream]);
+      }
       const ownCpu = own0 !== null && own1 !== null ? (own1 - own0) / timing.acked : null;
       return { rate: timing.acked / timing.seconds, cpuPerReading: cpu / total, ownCpuPerReading: ownCpu };
     };
@@ -69,8 +75,6 @@ export const drain: Suite = {
         ctx.log(`  XREADGROUP + XACK: ${Math.round(r.rate)} readings/s, ${r.cpuPerReading.toFixed(1)} µs Redis CPU/reading`);
       },
     ];
-    for (let round = 0; round < o.rounds; round++) {
-      for (const side of orderFor(round, sides)) await side();
-    }
+    await runRounds(ctx, sides);
   },
 };

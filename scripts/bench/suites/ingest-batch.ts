@@ -1,4 +1,4 @@
-import { measureLoad, orderFor, type BenchContext, type Suite } from '../context.js';
+import { measureLoad, runRounds, type BenchContext, type Suite } from '../context.js';
 import type { LoadSpec } from '../load-spec.js';
 import { BENCH_AUTH, startIngest } from '../services.js';
 
@@ -65,9 +65,7 @@ export const ingestBatch: Suite = {
         : []),
     ];
     try {
-      for (let round = 0; round < o.rounds; round++) {
-        for (const side of orderFor(round, sides)) await side();
-      }
+      await runRounds(ctx, sides);
     } finally {
       await ingest.stop();
     }

@@ -1,4 +1,4 @@
-import { measureLoad, orderFor, type BenchContext, type Suite } from '../context.js';
+import { measureLoad, runRounds, type BenchContext, type Suite } from '../context.js';
 import type { LoadSpec } from '../load-spec.js';
 import { BENCH_AUTH, startBaselineApp, startIngest } from '../services.js';
 
@@ -48,9 +48,7 @@ export const ingestSingle: Suite = {
         : []),
     ];
     try {
-      for (let round = 0; round < o.rounds; round++) {
-        for (const side of orderFor(round, sides)) await side();
-      }
+      await runRounds(ctx, sides);
     } finally {
       await Promise.all([ingest.stop(), baseline.stop()]);
     }
