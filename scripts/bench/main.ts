@@ -100,7 +100,7 @@ try {
   run = {
     version: 1,
     startedAt,
-    git: { commit: git('rev-parse', 'HEAD'), branch: git('rev-parse', '--abbrev-ref', 'HEAD'), dirty: git('status', '--porcelain') !== '' },
+    git: { commit: git('rev-parse', 'HEAD'), branch: git('rev-parse', '--abbrev-ref', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '' },
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
