@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { encodeReading, milliwatts, redisKeys } from '@energy-pipeline/contract/server';
+import { milliwatts, redisKeys } from '@energy-pipeline/contract/server';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
@@ -7,6 +7,7 @@ import { loadProcessConfig, type ProcessConfig } from '../src/config.js';
 import { ID_LISTS_FIELD } from '../src/sorted-sets.js';
 import { ProcessWorker } from '../src/worker.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { appendReadings } from '../../test/support/readings.js';
 
 export const STREAM = 'test_readings';
 export const GROUP = 'test_group';
@@ -43,13 +44,7 @@ export function reading(i: number, overrides: Partial<Reading> = {}): Reading {
 
 /** Appends readings as ingest does; returns their ids. */
 export async function addReadings(redis: Redis, readings: Reading[]): Promise<string[]> {
-  const pipeline = redis.pipeline();
-  for (const r of readings) pipeline.xadd(STREAM, '*', ...encodeReading(r, Date.now()));
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, id]) => {
-    if (err) throw err;
-    return id as string;
-  });
+  return appendReadings(redis, STREAM, readings, Math.max(readings.length, 1));
 }
 
 /** The totals the processor should arrive at, computed independently from the readings. */
