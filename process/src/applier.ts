@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { ReplyError } from 'ioredis';
-import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type EntryContent, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
-import { BUCKETS, type BucketRef, bucketsOf, type Retention } from './buckets.js';
+import { decodeEntry, fieldsObject, redisKeys, type EntryContent, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { bucketsOf, type Retention } from './buckets.js';
+import { type FoldedReading, foldEntry, type KeyInfo, type Share, toFolded } from './fold.js';
 import type { SiteZones } from './site-zones.js';
 
 /** A stream entry as XREADGROUP returns it; fields are null when the entry was deleted. */
@@ -44,12 +45,12 @@ export interface ApplyTally {
  */
 export const MAX_READINGS_PER_CALL = 2_000;
 
-type Reading = [site: string, device: string, mw: number, atMs: number, power: string, timestamp: string, ord: number,
-  buckets: BucketRef[], readingId: string, seq: number];
+type Bad = [ord: number, reason: string, detail: string, fields: string];
+/** An entry as this process prepares it: its shares by key name, before a call numbers the keys. */
 type Payload =
   | { id: string; deleted: true }
   | { id: string; dead: [reason: string, detail: string, deliveries: number, fields: string] }
-  | { id: string; r: Reading[]; bad: [ord: number, reason: string, detail: string, fields: string][] };
+  | { id: string; n: number; shares: Map<string, Share>; sites: Map<string, Set<string>>; bad: Bad[] };
 
 /**
  * Applies entries to the aggregates with one script call per batch (lua/apply-entries.lua): each
@@ -76,14 +77,15 @@ export class Applier {
     const now = Date.now();
     const decoded = entries.map(([, fields]) => (fields ? decodeEntry(fields) : null));
     const zones = await this.options.zones.zonesOf(sitesOf(decoded));
-    const payloads = entries.map((entry, i) => this.payload(entry, decoded[i]!, deliveries?.get(entry[0]) ?? 1, now, zones));
+    const info = new Map<string, KeyInfo>();
+    const payloads = entries.map((entry, i) => this.payload(entry, decoded[i]!, deliveries?.get(entry[0]) ?? 1, now, zones, info));
     for (const chunk of chunks(payloads)) {
       try {
-        this.add(result, chunk, await this.call(chunk, now));
+        this.add(result, chunk, await this.call(chunk, now, info));
       } catch (err) {
         // Nothing went through: Redis is gone, not one bad entry. Let the caller back off.
         if (!(err instanceof ReplyError)) throw err;
-        await this.applyOneByOne(chunk, now, result, err as Error);
+        await this.applyOneByOne(chunk, now, info, result, err as Error);
       }
     }
     if (result.skipped > 0) {
@@ -99,7 +101,7 @@ export class Applier {
     return result;
   }
 
-  private async applyOneByOne(chunk: Payload[], now: number, result: ApplyResult, cause: Error) {
+  private async applyOneByOne(chunk: Payload[], now: number, info: Map<string, KeyInfo>, result: ApplyResult, cause: Error) {
     if (chunk.length === 1) {
       result.failed.push(chunk[0]!.id);
       this.options.log.warn({ id: chunk[0]!.id, err: cause.message }, 'entry not processed; it stays pending');
@@ -107,7 +109,7 @@ export class Applier {
     }
     for (const one of chunk) {
       try {
-        this.add(result, [one], await this.call([one], now));
+        this.add(result, [one], await this.call([one], now, info));
       } catch (err) {
         if (!(err instanceof ReplyError)) throw err;
         result.failed.push(one.id);
@@ -116,9 +118,32 @@ export class Applier {
     }
   }
 
-  private call(chunk: Payload[], now: number) {
+  /** One script call for `chunk`: its keys numbered once, each entry's shares by key number. */
+  private call(chunk: Payload[], now: number, info: Map<string, KeyInfo>) {
     const k = this.keys;
-    const batch = JSON.stringify({ kinds: BUCKETS, entries: chunk });
+    const index = new Map<string, number>();
+    const keys: [string, number, number, number][] = [];
+    const numbered = (key: string) => {
+      let i = index.get(key);
+      if (i === undefined) {
+        const { kind, expire, span } = info.get(key)!;
+        keys.push([key, kind, expire, span]);
+        i = keys.length; // Lua counts from 1
+        index.set(key, i);
+      }
+      return i;
+    };
+    const entries = chunk.map((p) => {
+      if (!('shares' in p)) return p;
+      const c = [...p.shares].map(([key, s]) => [
+        numbered(key), s.n, s.sum, s.minText, s.maxText,
+        s.devices ? [...s.devices].map(([device, part]) => [device, part.n, part.sum]) : [],
+        ...(s.latest ? [[s.latest.at, s.latest.ord, s.latest.timestamp, s.latest.power]] : []),
+      ]);
+      const z = [...p.sites].map(([site, devices]) => [k.siteDevices(site), site, [...devices]]);
+      return { id: p.id, n: p.n, c, z, bad: p.bad };
+    });
+    const batch = JSON.stringify({ k: keys, e: entries });
     return this.redis.applyEntries(k.stream, k.stats, k.deadLetters, k.sites, this.options.group, now, batch);
   }
 
@@ -130,8 +155,15 @@ export class Applier {
     });
   }
 
-  /** What the script needs of one entry: its readings with their buckets, or why it is dead. */
-  private payload([id, fields]: StreamEntry, content: EntryContent | null, count: number, now: number, zones: Map<string, string>): Payload {
+  /** What the script needs of one entry: its readings folded into shares per key, or why it is dead. */
+  private payload(
+    [id, fields]: StreamEntry,
+    content: EntryContent | null,
+    count: number,
+    now: number,
+    zones: Map<string, string>,
+    info: Map<string, KeyInfo>,
+  ): Payload {
     // Deleted from the stream while pending: nothing left to apply.
     if (!fields || !content) return { id, deleted: true };
     const entryFields = () => JSON.stringify(fieldsObject(fields));
@@ -143,19 +175,18 @@ export class Applier {
     if (!content.batch && !content.items[0]!.ok) {
       return { id, dead: ['invalid', JSON.stringify(content.items[0]!.issues), count, entryFields()] };
     }
-    const r: Reading[] = [];
-    const bad: [number, string, string, string][] = [];
+    const readings: FoldedReading[] = [];
+    const bad: Bad[] = [];
     for (const item of content.items) {
-      if (item.ok) r.push(this.reading(item, now, zones.get(item.value.reading.site_id)!));
-      else bad.push([item.ord, 'invalid', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
+      if (!item.ok) {
+        bad.push([item.ord, 'invalid', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
+        continue;
+      }
+      const zone = zones.get(item.value.reading.site_id)!;
+      readings.push(toFolded(item.value, item.ord, bucketsOf(item.value.timestampMs, zone, this.options.retention, now)));
     }
-    return { id, r, bad };
-  }
-
-  private reading(item: Extract<DecodedItem, { ok: true }>, now: number, zone: string): Reading {
-    const { reading, timestampMs, powerMw, powerText } = item.value;
-    return [reading.site_id, reading.device_id, powerMw, timestampMs, powerText, reading.timestamp, item.ord,
-      bucketsOf(timestampMs, zone, this.options.retention, now), reading.reading_id ?? '', reading.seq ?? -1];
+    const { shares, sites } = foldEntry(readings, this.keys, info);
+    return { id, n: readings.length, shares, sites, bad };
   }
 }
 
@@ -174,7 +205,7 @@ function* chunks(payloads: Payload[]): Generator<Payload[]> {
   let chunk: Payload[] = [];
   let readings = 0;
   for (const p of payloads) {
-    const n = 'r' in p ? p.r.length : 0;
+    const n = 'n' in p ? p.n : 0;
     if (chunk.length > 0 && readings + n > MAX_READINGS_PER_CALL) {
       yield chunk;
       chunk = [];
