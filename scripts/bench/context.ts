@@ -1,7 +1,7 @@
 import type { RunningInflux } from './influx.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 import type { Facts } from './report.js';
-import { clearStreams, redisCpuUs, type RedisTarget } from './redis-target.js';
+import { clearStreams, redisCpuUs, storedReadings, type RedisTarget } from './redis-target.js';
 import { processCpuUs } from './process-cpu.js';
 import { runLoad } from './services.js';
 
@@ -81,7 +81,7 @@ export interface Measured extends LoadResult {
 export async function measureLoad(ctx: BenchContext, spec: LoadSpec, stream: string | null, pid?: number): Promise<Measured> {
   const counters = async () => ({
     cpu: await redisCpuUs(ctx.target),
-    length: stream ? await ctx.target.client.xlen(stream) : 0,
+    length: stream ? await storedReadings(ctx.target, stream) : 0,
     server: processCpuUs(pid),
   });
   const { load, atStart } = await runLoad(spec, counters);

@@ -12,12 +12,16 @@ export interface LoadSpec {
     url: string;
     path: string;
     headers: Record<string, string>;
-    /** `reading`: one JSON reading; `batch`: {readings: […]}; `influx`: line protocol. */
+    /**
+     * `reading`: one JSON reading of a fleet whose devices take turns (no seq: each is identified by
+     * its device and timestamp, as a plain curl user's); `batch`: {readings: […]}, one gateway's
+     * batch (test/support/readings.ts gatewayReading); `influx`: line protocol of the same.
+     */
     body: 'reading' | 'batch' | 'influx';
     /** Readings per request. @default 1 */
     batchSize?: number;
-    /** Give every reading a reading_id unique to this run, as the SDK does. @default false */
-    readingIds?: boolean;
+    /** Batches: number every device's readings (seq), as the SDK does. @default true */
+    seq?: boolean;
   };
   xadd?: { redisUrl: string; stream: string; batchSize: number };
   drain?: { redisUrl: string; stream: string; group: string; count: number };

@@ -7,7 +7,7 @@
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { encodeReading } from '@energy-pipeline/contract/server';
-import { fleetReading } from '../../test/support/readings.js';
+import { fleetReading, gatewayReading } from '../../test/support/readings.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 
 const spec = JSON.parse(process.env.BENCH_LOAD ?? 'null') as LoadSpec | null;
@@ -16,7 +16,8 @@ if (!spec) throw new Error('load.ts needs BENCH_LOAD');
 const emit = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 let next = spec.firstReading ?? 0;
 const nowMs = Date.now();
-const fleet = { nowMs, ...(spec.http?.readingIds ? { readingIdTag: `r${process.pid}-${nowMs}` } : {}) };
+const fleet = { nowMs };
+const gateways = { nowMs, batch: spec.http?.batchSize ?? 500, seq: spec.http?.seq ?? true };
 // InfluxDB keeps one point per series and timestamp: every point gets its own microsecond.
 const influxBaseUs = nowMs * 1000 - 3_600_000_000;
 
@@ -28,11 +29,11 @@ function body(): string {
     case 'reading':
       return JSON.stringify(fleetReading(from, fleet));
     case 'batch':
-      return JSON.stringify({ readings: Array.from({ length: n }, (_, k) => fleetReading(from + k, fleet)) });
+      return JSON.stringify({ readings: Array.from({ length: n }, (_, k) => gatewayReading(from + k, gateways)) });
     case 'influx': {
       let text = '';
       for (let k = 0; k < n; k++) {
-        const r = fleetReading(from + k, { nowMs });
+        const r = gatewayReading(from + k, gateways);
         text += `power,site_id=${r.site_id},device_id=${r.device_id} power_w=${r.power_reading} ${influxBaseUs + from + k}\n`;
       }
       return text;

@@ -4,14 +4,14 @@
  * commandstats and CPU per phase (CONFIG RESETSTAT before each, on a private redis-server):
  *
  *   single  POST /readings, one reading per request
- *   batch   POST /readings/batch, 500 readings per request (batch-ids: each with a reading_id)
+ *   batch   POST /readings/batch, 500 readings per request, one gateway's (batch-ts: without seq)
  *   apply   the processor draining a stream of pre-loaded readings
  *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
  *           profiler), beside the one-XADD baseline route, to price each of them
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,batch,batch-ids,apply,ablate
+ *        --only single,batch,batch-ts,apply,ablate
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import { appendReadings, fleetReadings } from '../../test/support/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
-import { commandStats, openRedisTarget, redisCpuUs, type RedisTarget } from './redis-target.js';
+import { commandStats, openRedisTarget, redisCpuUs, storedReadings, type RedisTarget } from './redis-target.js';
 import { BENCH_AUTH, runLoad, startBaselineApp, startIngest, startProcessor } from './services.js';
 
 const { values: flags } = parseArgs({
@@ -29,7 +29,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '15' },
     readings: { type: 'string', default: '150000' },
     connections: { type: 'string', default: '50' },
-    only: { type: 'string', default: 'single,batch,batch-ids,apply,ablate' },
+    only: { type: 'string', default: 'single,batch,batch-ts,apply,ablate' },
     'ablate-rounds': { type: 'string', default: '3' },
   },
 });
@@ -58,7 +58,7 @@ async function redisSince(target: RedisTarget, cpu0: number, readings: number) {
   return { readings, redisCpuUsPerReading: cpu / readings, commands };
 }
 
-async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'batch-ids') {
+async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'batch-ts') {
   const dir = join(out, name);
   rmSync(dir, { recursive: true, force: true });
   const stream = `profile-${name}`;
@@ -74,18 +74,18 @@ async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'b
       headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
       body: batched ? 'batch' : 'reading',
       batchSize: batched ? 500 : 1,
-      readingIds: name === 'batch-ids',
+      seq: name !== 'batch-ts',
     },
   };
   const window = { fromUs: 0, toUs: 0 };
   const { load, atStart } = await runLoad(spec, async () => {
     window.fromUs = nowUs();
-    return { cpu: await redisMark(target), length: await target.client.xlen(stream) };
+    return { cpu: await redisMark(target), length: await storedReadings(target, stream) };
   });
   window.toUs = nowUs();
   // Requests in flight when the load stopped still finish; per-reading figures divide by what was stored.
   await new Promise((r) => setTimeout(r, 200));
-  const stored = (await target.client.xlen(stream)) - atStart.length;
+  const stored = (await storedReadings(target, stream)) - atStart.length;
   const redis = await redisSince(target, atStart.cpu, stored);
   if (load.errors > 0) console.warn(`${name}: ${load.errors} errors`);
   await ingest.stop();
@@ -185,7 +185,7 @@ const target = await openRedisTarget(null);
 try {
   if (only.has('single')) await profiledIngest(target, 'single');
   if (only.has('batch')) await profiledIngest(target, 'batch');
-  if (only.has('batch-ids')) await profiledIngest(target, 'batch-ids');
+  if (only.has('batch-ts')) await profiledIngest(target, 'batch-ts');
   if (only.has('apply')) await profiledApply(target);
   if (only.has('ablate')) await ablate(target);
   writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);

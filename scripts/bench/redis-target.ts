@@ -78,6 +78,24 @@ export async function redisVersion(target: RedisTarget): Promise<string> {
  * synchronously so that freeing memory never runs into the next measurement); on a shared one
  * only each stream and the keys carrying its hash tag.
  */
+/**
+ * Readings in `stream`: a single-reading entry is one, a batch entry (one per accepted batch) as
+ * many as its `count` field says.
+ */
+export async function storedReadings(target: RedisTarget, stream: string): Promise<number> {
+  let total = 0;
+  let cursor = '-';
+  for (;;) {
+    const page = await target.client.xrange(stream, cursor, '+', 'COUNT', 10_000);
+    for (const [, fields] of page) {
+      const at = fields.indexOf('count');
+      total += at >= 0 && fields.includes('readings') ? Number(fields[at + 1]) : 1;
+    }
+    if (page.length < 10_000) return total;
+    cursor = `(${page[page.length - 1]![0]}`;
+  }
+}
+
 export async function clearStreams(target: RedisTarget, streams: readonly string[]): Promise<void> {
   if (target.private) {
     await target.client.flushall('SYNC');

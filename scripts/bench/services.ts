@@ -94,7 +94,17 @@ export function startProcessor(redisUrl: string, stream: string, group: string, 
   return start((port) =>
     spawnService(
       'process',
-      { REDIS_URL: redisUrl, REDIS_STREAM: stream, CONSUMER_GROUP: group, CONSUMER_NAME: 'bench', HOST: '127.0.0.1', PORT: String(port), ...env },
+      {
+        REDIS_URL: redisUrl,
+        REDIS_STREAM: stream,
+        CONSUMER_GROUP: group,
+        CONSUMER_NAME: 'bench',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        // Auth on, as in production: the processor refuses to start without a key.
+        API_KEYS: `${createHash('sha256').update(BENCH_TOKEN).digest('hex')}@read`,
+        ...env,
+      },
       { output: 'ignore', ...options },
     ),
   );

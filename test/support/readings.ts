@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Reading } from '@energy-pipeline/contract';
-import { encodeReading } from '@energy-pipeline/contract/server';
+import { encodeBatch, encodeReading } from '@energy-pipeline/contract/server';
 
 export interface FleetOptions {
   /** Sites the readings are spread over. @default 10 */
@@ -29,6 +29,65 @@ export function fleetReading(i: number, options: FleetOptions = {}): Reading {
   };
   if (readingIdTag !== undefined) reading.reading_id = `${readingIdTag}-${i}`;
   return reading;
+}
+
+export interface GatewayOptions {
+  /** Sites, each with a gateway that batches its devices' readings. @default 100 */
+  sites?: number;
+  /** Devices per site, each reporting every 10 s. @default 10 */
+  devicesPerSite?: number;
+  /** Readings per batch: one gateway's devices over batch / devicesPerSite × 10 s. @default 500 */
+  batch?: number;
+  /** Readings are taken in the two hours before this (epoch ms). @default Date.now() */
+  nowMs?: number;
+  /** Number each device's readings (seq), as the SDK does. @default true */
+  seq?: boolean;
+}
+
+/**
+ * Reading `i` of a fleet sending through gateways, as our SDK's buffer does: each run of `batch`
+ * readings is one site's devices over the same stretch of time (sites take turns), every device
+ * numbering its readings. Deterministic in `i`. The readings cycle through two hours of time, so
+ * that every bucket they fall in is recent, while their numbers keep growing.
+ */
+export function gatewayReading(i: number, options: GatewayOptions = {}): Reading {
+  const { sites = 100, devicesPerSite = 10, batch = 500, nowMs = Date.now(), seq = true } = options;
+  const b = Math.floor(i / batch);
+  const k = i % batch;
+  const site = b % sites;
+  const device = k % devicesPerSite;
+  const perDevice = Math.ceil(batch / devicesPerSite);
+  const step = Math.floor(b / sites) * perDevice + Math.floor(k / devicesPerSite);
+  const reading: Reading = {
+    site_id: `site-${site}`,
+    device_id: `device-${device}`,
+    power_reading: ((i * 7919) % 10_000) - 5_000 + 0.5,
+    timestamp: new Date(nowMs - 7_200_000 + (step % 720) * 10_000 + device).toISOString(),
+  };
+  if (seq) reading.seq = step + 1;
+  return reading;
+}
+
+/** `count` gateway readings, starting at reading `from`. */
+export function gatewayReadings(count: number, options: GatewayOptions = {}, from = 0): Reading[] {
+  const nowMs = options.nowMs ?? Date.now();
+  return Array.from({ length: count }, (_, k) => gatewayReading(from + k, { ...options, nowMs }));
+}
+
+/**
+ * Appends readings as ingest's batch route stores them: one stream entry per `batch` readings
+ * (without ingest's dedupe); returns the entry ids.
+ */
+export async function appendBatchEntries(redis: Redis, stream: string, readings: readonly Reading[], batch = 500): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < readings.length; i += batch) {
+    const chunk = readings.slice(i, i + batch);
+    pipeline.xadd(stream, '*', ...encodeBatch(JSON.stringify(chunk), chunk.length, Date.now()));
+  }
+  return ((await pipeline.exec()) ?? []).map(([err, id]) => {
+    if (err) throw err;
+    return id as string;
+  });
 }
 
 /** `count` readings of a fleet, starting at reading `from`. */
