@@ -38,7 +38,8 @@ describe('existing Secrets', () => {
       expect(env(ms, 'Deployment', name).find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom).toEqual(ref);
     }
     expect(env(ms, 'StatefulSet', 'ep-redis')).toEqual([{ name: 'REDISCLI_AUTH', valueFrom: ref }]);
-    expect(find(ms, 'TriggerAuthentication', 'ep-processing-service-redis')['spec'].secretTargetRef[0].name).toBe('valkey-auth');
+    // KEDA reads the lag from ingest, so it is given no Redis password.
+    expect(ms.filter((m) => m.kind === 'TriggerAuthentication')).toEqual([]);
   });
 
   it('uses auth.apiKeys.existingSecret for both services and generates no keys', async () => {

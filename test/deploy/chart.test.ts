@@ -34,6 +34,18 @@ const valueSets: Record<string, string[]> = {
     '--set', 'ingest.env.BATCH_MAX_READINGS=500',
     '--set-json', 'process.extraEnv=[{"name":"READ_COUNT","value":"50"}]',
   ],
+  'redis cluster': [
+    '--set', 'redis.internal.enabled=false',
+    '--set', 'redis.external.cluster.nodes={10.0.0.3:6379}',
+    '--set', 'redis.external.existingSecret=cluster-auth',
+    '--set', 'redis.external.tls.enabled=true',
+    '--set', 'redis.external.tls.caSecret.name=cluster-ca',
+    '--set', 'redis.external.cidr=10.0.0.0/24',
+    '--set', 'redis.shards=6',
+    '--set', 'ingest.writeReplicas=1',
+    '--set', 'process.keda.enabled=true',
+  ],
+  'cluster example': ['--values', join(chartDir, 'values-gke.yaml'), '--values', join(chartDir, 'values-cluster-example.yaml')],
   'tls and own secrets': [
     '--set', 'auth.apiKeys.existingSecret=api-keys',
     '--set', 'redis.internal.existingSecret=valkey-auth',
@@ -280,20 +292,26 @@ describe('helm chart', () => {
     expect(has('process hpa', 'ScaledObject', PROCESS)).toBe(false);
   });
 
-  it('scales the processor with KEDA on the consumer group lag, authenticated with the Redis Secret', () => {
+  it('scales the processor with KEDA on the consumer group lag read from ingest\'s /metrics, needing no access to Redis', () => {
     const ms = rendered['keda']!;
     const so = find(ms, 'ScaledObject', PROCESS);
     expect(so['spec'].scaleTargetRef).toEqual({ name: PROCESS });
-    expect(so['spec'].triggers[0]).toEqual({
-      type: 'redis-streams',
-      metadata: { address: 'ep-redis:6379', stream: 'energy_readings', consumerGroup: 'processing_group', lagCount: '500', activationLagCount: '0' },
-      authenticationRef: { name: `${PROCESS}-redis` },
-    });
-    expect(find(ms, 'TriggerAuthentication', `${PROCESS}-redis`)['spec'].secretTargetRef).toEqual([
-      { parameter: 'password', name: 'ep-redis-auth', key: 'password' },
+    expect(so['spec'].triggers).toEqual([
+      {
+        type: 'metrics-api',
+        name: 'lag-shard-0',
+        metadata: {
+          url: `http://${INGEST}.energy.svc:80/metrics`,
+          valueLocation: 'backlog.shards.0.lag',
+          targetValue: '500',
+          activationTargetValue: '0',
+        },
+      },
     ]);
+    // KEDA neither authenticates to Redis nor reaches it.
+    expect(ms.filter((m) => m.kind === 'TriggerAuthentication')).toEqual([]);
     const redisFrom = find(ms, 'NetworkPolicy', 'ep-redis')['spec'].ingress[0].from;
-    expect(redisFrom).toContainEqual({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'keda' } } });
+    expect(redisFrom.map((p: Manifest) => p['podSelector']?.matchLabels['app.kubernetes.io/component'])).toEqual(['ingest', 'process']);
   });
 
   it('refuses KEDA and an HPA on the processor at once', async () => {

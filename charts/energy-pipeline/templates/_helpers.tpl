@@ -46,6 +46,14 @@ anything else. YAML numbers arrive as numbers, strings are split into a number a
 {{- end -}}
 {{- end }}
 
+{{- /*
+A value as plain text for an environment variable or a KEDA parameter: numbers from values files
+arrive as float64, which Go would print as 6e+06; whole ones are printed as integers instead.
+*/}}
+{{- define "ep.plain" -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) -}}{{ printf "%.0f" . }}{{- else -}}{{ . }}{{- end -}}
+{{- end }}
+
 {{- define "ep.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: energy-pipeline
@@ -106,28 +114,95 @@ seccompProfile:
 {{- if .Values.redis.internal.enabled }}6379{{ else }}{{ .Values.redis.external.port }}{{ end -}}
 {{- end }}
 
+{{/* "true" when the services talk to an external Redis Cluster (REDIS_CLUSTER_NODES). */}}
+{{- define "ep.redis.cluster" -}}
+{{- $c := .Values.redis.external.cluster -}}
+{{- if or $c.nodes $c.nodesSecret.name }}true{{ end -}}
+{{- end }}
+
+{{/* The CA bundle for TLS to the external Redis, as a volume source; empty when none applies. */}}
+{{- define "ep.redis.caVolume" -}}
+{{- $t := .Values.redis.external.tls -}}
+{{- if .Values.redis.internal.enabled -}}
+{{- else if $t.caSecret.name -}}
+secret:
+  secretName: {{ $t.caSecret.name }}
+  items: [{ key: {{ $t.caSecret.key | quote }}, path: ca.crt }]
+{{- else if $t.caConfigMap.name -}}
+configMap:
+  name: {{ $t.caConfigMap.name }}
+  items: [{ key: {{ $t.caConfigMap.key | quote }}, path: ca.crt }]
+{{- end -}}
+{{- end }}
+{{- define "ep.redis.caDir" -}}/etc/energy-pipeline/redis-ca{{- end }}
+
 {{/* Fails the render on contradictory settings, with a message naming them. */}}
 {{- define "ep.validate" -}}
 {{- $r := .Values.redis -}}
-{{- $external := or $r.external.host $r.external.urlSecret.name -}}
-{{- if and $r.internal.enabled $external -}}
+{{- $c := $r.external.cluster -}}
+{{- $cluster := include "ep.redis.cluster" . -}}
+{{- $single := or $r.external.host $r.external.urlSecret.name -}}
+{{- if and $r.internal.enabled (or $single $cluster) -}}
 {{- fail "redis: set redis.internal.enabled=false to use redis.external (both are set)" -}}
 {{- end -}}
-{{- if not (or $r.internal.enabled $external) -}}
-{{- fail "redis: no Redis configured: enable redis.internal or set redis.external.host (or redis.external.urlSecret.name)" -}}
+{{- if not (or $r.internal.enabled $single $cluster) -}}
+{{- fail "redis: no Redis configured: enable redis.internal or set redis.external.host (or redis.external.urlSecret.name, or redis.external.cluster.nodes)" -}}
+{{- end -}}
+{{- if and $cluster $single -}}
+{{- fail "redis.external.cluster replaces redis.external.host and redis.external.urlSecret: set one of them" -}}
+{{- end -}}
+{{- if and $c.nodes $c.nodesSecret.name -}}
+{{- fail "redis.external.cluster: set nodes or nodesSecret.name, not both" -}}
+{{- end -}}
+{{- if and $r.internal.enabled $r.external.tls.enabled -}}
+{{- fail "redis.external.tls.enabled needs an external Redis: the in-chart Valkey has no TLS" -}}
+{{- end -}}
+{{- if and $r.external.tls.caSecret.name $r.external.tls.caConfigMap.name -}}
+{{- fail "redis.external.tls: set caSecret or caConfigMap, not both" -}}
+{{- end -}}
+{{- if and $r.internal.enabled (gt (int .Values.ingest.writeReplicas) 0) -}}
+{{- fail "ingest.writeReplicas needs a Redis with replicas: the in-chart Valkey is a single node (every write would time out waiting)" -}}
+{{- end -}}
+{{- if and .Values.networkPolicy.enabled $c.nodes -}}
+{{- /* A seed the NetworkPolicy blocks would fail only at run time, as a connection timeout. */ -}}
+{{- range $c.nodes -}}
+{{- $port := int (regexFind "[0-9]+$" .) -}}
+{{- $allowed := false -}}
+{{- range $c.ports -}}
+{{- if and (ge $port (int .port)) (le $port (int (default .port .endPort))) }}{{ $allowed = true }}{{ end -}}
+{{- end -}}
+{{- if not $allowed -}}
+{{- fail (printf "redis.external.cluster.nodes: the port of %s is not in redis.external.cluster.ports, so the NetworkPolicy would block it" .) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.process.autoscaling.enabled .Values.process.keda.enabled -}}
 {{- fail "process: autoscaling.enabled and keda.enabled are mutually exclusive (both would scale the same Deployment)" -}}
 {{- end -}}
-{{- if and .Values.process.keda.enabled $r.external.urlSecret.name (not $r.external.host) -}}
-{{- fail "process.keda needs redis.external.host/port (KEDA cannot read redis.external.urlSecret)" -}}
-{{- end -}}
 {{- end }}
 
-{{/* Environment shared by both services: Redis connection and stream names. */}}
+{{/* Environment shared by both services: Redis connection, stream names and shards. */}}
 {{- define "ep.redisEnv" -}}
 {{- $r := .Values.redis -}}
-{{- if and (not $r.internal.enabled) $r.external.urlSecret.name }}
+{{- $c := $r.external.cluster -}}
+{{- if and (not $r.internal.enabled) (include "ep.redis.cluster" .) }}
+- name: REDIS_CLUSTER_NODES
+  {{- if $c.nodesSecret.name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.nodesSecret.name }}
+      key: {{ $c.nodesSecret.key }}
+  {{- else }}
+  value: {{ join "," $c.nodes | quote }}
+  {{- end }}
+{{- with include "ep.redis.passwordSecret" . }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ include "ep.redis.passwordKey" $ }}
+{{- end }}
+{{- else if and (not $r.internal.enabled) $r.external.urlSecret.name }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
@@ -146,8 +221,18 @@ seccompProfile:
       key: {{ include "ep.redis.passwordKey" $ }}
 {{- end }}
 {{- end }}
+{{- if and (not $r.internal.enabled) $r.external.tls.enabled }}
+- name: REDIS_TLS
+  value: "true"
+{{- end }}
+{{- if include "ep.redis.caVolume" . }}
+- name: NODE_EXTRA_CA_CERTS
+  value: {{ printf "%s/ca.crt" (include "ep.redis.caDir" .) | quote }}
+{{- end }}
 - name: REDIS_STREAM
   value: {{ $r.stream | quote }}
+- name: STREAM_SHARDS
+  value: {{ include "ep.plain" $r.shards | quote }}
 - name: CONSUMER_GROUP
   value: {{ $r.consumerGroup | quote }}
 - name: REDIS_COMMAND_TIMEOUT_MS

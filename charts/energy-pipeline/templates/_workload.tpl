@@ -68,7 +68,7 @@ spec:
             {{- end }}
             {{- range $k, $val := $v.env }}
             - name: {{ $k }}
-              value: {{ $val | quote }}
+              value: {{ include "ep.plain" $val | quote }}
             {{- end }}
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
@@ -115,12 +115,21 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if include "ep.redis.caVolume" $ctx }}
+            - name: redis-ca
+              mountPath: {{ include "ep.redis.caDir" $ctx }}
+              readOnly: true
+            {{- end }}
             {{- with $v.extraVolumeMounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
       volumes:
         - name: tmp
           emptyDir: { sizeLimit: 64Mi }
+        {{- with include "ep.redis.caVolume" $ctx }}
+        - name: redis-ca
+          {{- . | nindent 10 }}
+        {{- end }}
         {{- with $v.extraVolumes }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
