@@ -32,7 +32,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   const metrics = installMetrics(app);
   const { url, clusterNodes, commandTimeoutMs, stream, streams, group } = config.redis;
   const redis = metrics.instrumentRedis(
-    defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
+    defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs, log: app.log })),
     'commands',
   );
   // Rate-limit counters on their own connection, so their traffic never queues behind writes, with

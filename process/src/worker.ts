@@ -34,7 +34,7 @@ export class ProcessWorker {
   ) {
     const { url, clusterNodes, commandTimeoutMs, streams } = config.redis;
     const c = config.consumer;
-    this.commands = defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs }));
+    this.commands = defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs, log }));
     this.shards = config.shards.map((shard) => {
       const blocking = createRedis({ url, clusterNodes, role: 'blocking', name: `ep-process-${c.name}-reader-${shard}` });
       const shardLog = streams.length > 1 ? log.child({ shard }) : log;

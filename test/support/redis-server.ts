@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { caText, type TestCertificates } from './tls.js';
 
 /** A private redis-server for one test file: never the shared one on 6379. */
 export interface TestRedis {
@@ -29,6 +30,8 @@ export interface TestRedisOptions {
   port?: number;
   /** More redis-server arguments, e.g. ['--maxmemory-policy', 'allkeys-lru']. @default [] */
   args?: string[];
+  /** Serve TLS only, with these certificates (tls.ts); the url is then `rediss://`. @default none */
+  tls?: TestCertificates;
 }
 
 export async function freePort(): Promise<number> {
@@ -51,8 +54,15 @@ async function waitForExit(child: ChildProcess) {
 export async function startRedisServer(options: TestRedisOptions = {}): Promise<TestRedis> {
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ep-redis-'));
+  const tls = options.tls;
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key,
+       '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  // What the probe and the assertion client need to reach it.
+  const reach: RedisOptions = { port, host: '127.0.0.1', ...(tls ? { tls: { ca: caText(tls) } } : {}) };
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    ...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always',
     '--loglevel', 'warning', '--daemonize', 'no', ...(options.args ?? []),
   ];
@@ -63,7 +73,7 @@ export async function startRedisServer(options: TestRedisOptions = {}): Promise<
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis({ ...reach, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => {});
       try {
         await probe.connect();
@@ -78,11 +88,11 @@ export async function startRedisServer(options: TestRedisOptions = {}): Promise<
     }
   };
   await launch();
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 50, 500) });
+  const client = new Redis({ ...reach, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 50, 500) });
   client.on('error', () => {});
 
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     client,
     async kill() {

@@ -36,13 +36,18 @@ export const redisEnvShape = {
   REDIS_HOST: z.string().default('localhost'),
   REDIS_PORT: port(6379),
   REDIS_PASSWORD: z.string().optional(),
+  /**
+   * Connect with TLS, as a `rediss://` REDIS_URL does; the server's certificate is verified
+   * against the system's CAs plus NODE_EXTRA_CA_CERTS (the chart mounts a private CA there).
+   */
+  REDIS_TLS: booleanFlag(false),
   REDIS_STREAM: z.string().min(1).max(200).default('energy_readings'),
   CONSUMER_GROUP: z.string().min(1).max(200).default('processing_group'),
   /** Shards the stream is split into (shards.ts); every service of a pipeline must agree (layout.ts). */
   STREAM_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
   /**
    * Seed nodes of a Redis Cluster, `host:port,host:port`: the services then use ioredis' Cluster
-   * client. Password and TLS still come from REDIS_PASSWORD / REDIS_URL (`rediss://`).
+   * client. Password and TLS still come from REDIS_PASSWORD / REDIS_TLS / REDIS_URL.
    */
   REDIS_CLUSTER_NODES: z
     .string()
@@ -60,7 +65,10 @@ export const redisEnvShape = {
 };
 
 export interface RedisConfig {
-  /** Connection URL; built from REDIS_HOST, REDIS_PORT and REDIS_PASSWORD when REDIS_URL is unset. */
+  /**
+   * Connection URL; built from REDIS_HOST, REDIS_PORT and REDIS_PASSWORD when REDIS_URL is unset.
+   * `rediss://` (TLS) when REDIS_TLS is set, whatever REDIS_URL's scheme.
+   */
   url: string;
   /** Seed nodes (`host:port`) of a Redis Cluster, or null for a single Redis at `url`. @default null */
   clusterNodes: string[] | null;
@@ -78,11 +86,16 @@ export interface RedisConfig {
   allowEviction: boolean;
 }
 
+function withTls(url: string, tls: boolean): string {
+  return tls ? url.replace(/^redis:/, 'rediss:') : url;
+}
+
 export function redisConfigFrom(env: {
   REDIS_URL?: string | undefined;
   REDIS_HOST: string;
   REDIS_PORT: number;
   REDIS_PASSWORD?: string | undefined;
+  REDIS_TLS?: boolean | undefined;
   REDIS_STREAM: string;
   CONSUMER_GROUP: string;
   STREAM_SHARDS: number;
@@ -98,7 +111,7 @@ export function redisConfigFrom(env: {
     throw new ConfigError(`Invalid configuration:\n  REDIS_STREAM: ${(err as Error).message} (STREAM_SHARDS=${env.STREAM_SHARDS})`);
   }
   return {
-    url: env.REDIS_URL ?? `redis://${auth}${env.REDIS_HOST}:${env.REDIS_PORT}`,
+    url: withTls(env.REDIS_URL ?? `redis://${auth}${env.REDIS_HOST}:${env.REDIS_PORT}`, env.REDIS_TLS ?? false),
     clusterNodes: env.REDIS_CLUSTER_NODES ?? null,
     stream: env.REDIS_STREAM,
     streams,

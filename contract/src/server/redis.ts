@@ -26,9 +26,15 @@ export interface CreateRedisOptions {
   name: string;
   /** @default 2000 */
   commandTimeoutMs?: number;
+  /**
+   * Where connection failures are reported (a refused TLS certificate, a wrong password, DNS),
+   * once per distinct message until the connection is ready again: the retries themselves would
+   * print a line every 2 s. @default none (silent)
+   */
+  log?: { warn(details: object, message: string): void };
 }
 
-export function createRedis({ url, clusterNodes = null, role, name, commandTimeoutMs = 2000 }: CreateRedisOptions): RedisClient {
+export function createRedis({ url, clusterNodes = null, role, name, commandTimeoutMs = 2000, log }: CreateRedisOptions): RedisClient {
   const options: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
@@ -42,7 +48,15 @@ export function createRedis({ url, clusterNodes = null, role, name, commandTimeo
   };
   const redis = clusterNodes ? createCluster(url, clusterNodes, options) : new Redis(url, options);
   // Without a listener ioredis prints every reconnect failure as an unhandled error event.
-  redis.on('error', () => {});
+  let reported: string | null = null;
+  redis.on('error', (err: Error) => {
+    if (!log || err.message === reported) return;
+    reported = err.message;
+    log.warn({ connection: name, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `Redis connection failed: ${err.message}`);
+  });
+  redis.on('ready', () => {
+    reported = null;
+  });
   return redis;
 }
 
