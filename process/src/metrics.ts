@@ -60,6 +60,16 @@ export function installProcessMetrics(app: FastifyInstance, redis: Redis, consum
       for (const c of (await stats())?.group.consumers ?? []) this.set({ consumer: c.name }, c.pending);
     },
   });
+  new Gauge({
+    name: 'ep_consumer_last_progress_timestamp_seconds',
+    help: 'Unix time this consumer last applied or dead-lettered entries (or started); old while it holds pending entries: stalled',
+    labelNames: ['consumer'] as const,
+    registers: [registry],
+    collect() {
+      // Labelled like ep_consumer_pending, so that an alert can join the two on the consumer.
+      this.set({ consumer: consumer.name }, worker.status().lastProgress.getTime() / 1000);
+    },
+  });
   const total = (name: string, help: string, value: (s: Stats) => number) =>
     new Counter({
       name,

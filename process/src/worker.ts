@@ -12,6 +12,11 @@ import { Trimmer } from './trimmer.js';
 export interface WorkerStatus {
   running: boolean;
   lastActivity: Date | null;
+  /**
+   * When this consumer last got entries off its hands (applied, dead-lettered, or found done by
+   * another consumer), or was created: with entries pending on it, an old value means it is stuck.
+   */
+  lastProgress: Date;
   /** Entries this process applied since it started. */
   processed: number;
   deadLettered: number;
@@ -31,6 +36,7 @@ export class ProcessWorker {
   readonly trimmer: Trimmer;
   private processed = 0;
   private deadLettered = 0;
+  private lastProgress = new Date();
   private closed = false;
 
   constructor(
@@ -47,6 +53,7 @@ export class ProcessWorker {
       onApplied: (r) => {
         this.processed += r.applied;
         this.deadLettered += r.deadLettered;
+        if (r.applied + r.deadLettered + r.skipped > 0) this.lastProgress = new Date();
         // Entries that failed (claimed ones included) are now ours: re-read them later.
         if (r.failed.length > 0) this.consumer.schedulePendingRetry();
       },
@@ -97,6 +104,7 @@ export class ProcessWorker {
     return {
       running: this.consumer.running,
       lastActivity: this.consumer.lastActivity,
+      lastProgress: this.lastProgress,
       processed: this.processed,
       deadLettered: this.deadLettered,
       trimmed: this.trimmer.trimmed,
