@@ -14,15 +14,19 @@ const alertsFile = join(repoRoot, 'ops/prometheus/alerts.yaml');
 const plain: { groups: Json[] } = parse(readFileSync(alertsFile, 'utf8'));
 const dashboardFile = join(repoRoot, 'ops/grafana/energy-pipeline.json');
 
-const ON = ['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true'];
+const ON = [
+  '--set', 'metrics.alertRules.prometheusRule.enabled=true',
+  '--set', 'metrics.alertRules.gmpRules.enabled=true',
+  '--set', 'metrics.grafanaDashboard.enabled=true',
+];
 const CUSTOM = [
   ...ON,
-  '--set', 'metrics.prometheusRule.labels.release=kube-prometheus-stack',
-  '--set', 'metrics.prometheusRule.alertLabels.team=energy',
-  '--set', 'metrics.prometheusRule.alertLabels.severity=info',
-  '--set', 'metrics.prometheusRule.runbookBaseUrl=https://git.example.com/energy-pipeline/blob/main/',
-  '--set', 'metrics.prometheusRule.certificateExpiry.enabled=true',
-  '--set', 'metrics.prometheusRule.certificateExpiry.probeSelector=job="probe/energy/ingest-tls"',
+  '--set', 'metrics.alertRules.prometheusRule.labels.release=kube-prometheus-stack',
+  '--set', 'metrics.alertRules.alertLabels.team=energy',
+  '--set', 'metrics.alertRules.alertLabels.severity=info',
+  '--set', 'metrics.alertRules.runbookBaseUrl=https://git.example.com/energy-pipeline/blob/main/',
+  '--set', 'metrics.alertRules.certificateExpiry.enabled=true',
+  '--set', 'metrics.alertRules.certificateExpiry.probeSelector=job="probe/energy/ingest-tls"',
   '--set', 'metrics.grafanaDashboard.labels.grafana_dashboard=energy',
   '--set', 'metrics.grafanaDashboard.annotations.grafana_folder=Energy',
   '--set', 'metrics.grafanaDashboard.namespace=monitoring',
@@ -40,30 +44,35 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const rule = (ms: Manifest[]) => find(ms, 'PrometheusRule', 'ep');
+const gmp = (ms: Manifest[]) => find(ms, 'Rules', 'ep');
 const dashboard = (ms: Manifest[]) => find(ms, 'ConfigMap', 'ep-grafana-dashboard');
 
 describe('helm chart: alert rules and dashboard', () => {
   it('renders neither unless asked', () => {
-    expect(off.filter((m) => m.kind === 'PrometheusRule' || m.metadata.name.endsWith('grafana-dashboard'))).toEqual([]);
+    expect(off.filter((m) => /Rule/.test(m.kind) || m.metadata.name.endsWith('grafana-dashboard'))).toEqual([]);
   });
 
-  it('lints strictly and validates against the Kubernetes and prometheus-operator schemas when on', async () => {
+  it('lints strictly and validates against the Kubernetes, prometheus-operator and GKE Rules schemas when on', async () => {
     for (const args of [ON, CUSTOM]) {
       const out = await helm(['lint', '--strict', chartDir, ...args]);
       expect(out.stderr + out.stdout).toContain('0 chart(s) failed');
       expect(out.code).toBe(0);
     }
-    for (const m of [rule(on), dashboard(on), rule(custom), dashboard(custom)]) validateManifest(m);
+    for (const m of [rule(on), gmp(on), dashboard(on), rule(custom), gmp(custom), dashboard(custom)]) validateManifest(m);
   });
 
   it('ships the rules of ops/prometheus/alerts.yaml unchanged by default, without the certificate group', () => {
-    expect(rule(on)['spec'].groups).toEqual(plain.groups.filter((g) => g.name !== 'energy-pipeline-tls'));
+    const expected = plain.groups.filter((g) => g.name !== 'energy-pipeline-tls');
+    expect(rule(on)['spec'].groups).toEqual(expected);
     expect(plain.groups.map((g) => g.name)).toContain('energy-pipeline-tls');
+    // Managed Prometheus's Rules: the same groups, each with the interval it requires.
+    expect(gmp(on)['spec'].groups).toEqual(expected.map((g) => ({ ...g, interval: '30s' })));
   });
 
   it('adds alert labels (an alert keeps its own severity), absolute runbook links and the probe selector when configured', () => {
     const m = rule(custom);
     expect(m.metadata['labels'].release).toBe('kube-prometheus-stack');
+    expect(gmp(custom)['spec'].groups).toEqual(m['spec'].groups.map((g: Json) => ({ ...g, interval: '30s' })));
     const rendered: Json[] = m['spec'].groups.flatMap((g: Json) => g.rules);
     const original: Json[] = plain.groups.flatMap((g) => g.rules);
     expect(rendered.map((r) => r.alert)).toEqual(original.map((r) => r.alert));
@@ -81,7 +90,7 @@ describe('helm chart: alert rules and dashboard', () => {
   });
 
   it('passes the same promtool unit tests as the plain rules file', async () => {
-    const full = await render([...ON, '--set', 'metrics.prometheusRule.certificateExpiry.enabled=true']);
+    const full = await render([...ON, '--set', 'metrics.alertRules.certificateExpiry.enabled=true']);
     writeFileSync(join(tmp, 'alerts.yaml'), stringify({ groups: rule(full)['spec'].groups }));
     writeFileSync(join(tmp, 'alerts.test.yaml'), readFileSync(join(repoRoot, 'ops/prometheus/alerts.test.yaml')));
     const run = promtool(['test', 'rules', join(tmp, 'alerts.test.yaml')]);
@@ -101,9 +110,10 @@ describe('helm chart: alert rules and dashboard', () => {
   });
 
   it('rejects unknown or mistyped monitoring values through values.schema.json', async () => {
-    await expect(render(['--set', 'metrics.prometheusRule.enable=true'])).rejects.toThrow(/additional properties 'enable' not allowed/);
+    await expect(render(['--set', 'metrics.alertRules.prometheusRule.enable=true'])).rejects.toThrow(/additional properties 'enable' not allowed/);
+    await expect(render(['--set', 'metrics.alertRules.gmpRules.interval=often'])).rejects.toThrow(/interval/);
     await expect(render(['--set', 'metrics.grafanaDashboard.folder=x'])).rejects.toThrow(/additional properties 'folder' not allowed/);
-    await expect(render(['--set', 'metrics.prometheusRule.runbookBaseUrl=docs'])).rejects.toThrow(/runbookBaseUrl/);
-    await expect(render(['--set', 'metrics.prometheusRule.certificateExpiry.probeSelector='])).rejects.toThrow(/probeSelector/);
+    await expect(render(['--set', 'metrics.alertRules.runbookBaseUrl=docs'])).rejects.toThrow(/runbookBaseUrl/);
+    await expect(render(['--set', 'metrics.alertRules.certificateExpiry.probeSelector='])).rejects.toThrow(/probeSelector/);
   });
 });

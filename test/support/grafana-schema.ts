@@ -4,7 +4,7 @@
  * config); ts-json-schema-generator turns them into JSON Schemas, and Ajv compiles them. Objects
  * get no properties the types do not declare, so a misspelt key fails too.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -40,12 +40,16 @@ export function grafanaSchemas(panelTypes: string[] = ['timeseries', 'stat']): G
     lines.push(`export type Ep${name}Options = ${name}O;`, `export type Ep${name}FieldConfig = ${name}F;`);
   }
   writeFileSync(entry, `${lines.join('\n')}\n`);
-  const generator = createGenerator({ path: entry, skipTypeCheck: true, topRef: true });
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const compile = (type: string) => ajv.compile(generator.createSchema(type));
-  const panels: GrafanaSchemas['panels'] = {};
-  for (const type of panelTypes) {
-    panels[type] = { options: compile(`Ep${pascal(type)}Options`), fieldConfig: compile(`Ep${pascal(type)}FieldConfig`) };
+  try {
+    const generator = createGenerator({ path: entry, skipTypeCheck: true, topRef: true });
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const compile = (type: string) => ajv.compile(generator.createSchema(type));
+    const panels: GrafanaSchemas['panels'] = {};
+    for (const type of panelTypes) {
+      panels[type] = { options: compile(`Ep${pascal(type)}Options`), fieldConfig: compile(`Ep${pascal(type)}FieldConfig`) };
+    }
+    return { dashboard: compile('EpDashboard'), panels };
+  } finally {
+    rmSync(entry, { force: true });
   }
-  return { dashboard: compile('EpDashboard'), panels };
 }
