@@ -103,6 +103,11 @@ describe('Grafana dashboard (ops/grafana/energy-pipeline.json)', () => {
         used.add(name);
       }
     }
+    // Variables: label_values(<metric>, <label>).
+    for (const v of dashboard.templating.list.filter((x: Json) => x.type === 'query')) {
+      const [, metric = ''] = /^label_values\((\w+),\s*\w+\)$/.exec(v.query) ?? [];
+      expect(exported, `variable ${v.name} reads ${metric || v.query}`).toContain(metric);
+    }
     // What operators asked to see.
     for (const name of [
       'ep_ingest_readings_accepted_total', 'ep_ingest_readings_rejected_total', 'http_request_duration_seconds_bucket',
