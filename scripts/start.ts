@@ -14,7 +14,7 @@ import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => console.log(`[start] ${line}`);
 
-let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number; REDIS_DATA_DIR: string };
+let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number; REDIS_DATA_DIR: string; HOST?: string | undefined };
 try {
   env = parseEnv(
     {
@@ -23,6 +23,8 @@ try {
       PROCESS_PORT: port(8001),
       /** Where a private redis-server keeps its append-only file. */
       REDIS_DATA_DIR: z.string().default(`${root}.data/redis`),
+      /** Where both services listen; unset: 127.0.0.1 with auth off, else the services' default (0.0.0.0). */
+      HOST: z.string().optional(),
     },
     process.env,
   );
@@ -79,11 +81,14 @@ async function startPrivateRedis(url: string) {
   throw new Error('the private redis-server did not start within 10 s');
 }
 
-// Local runs need no API key unless one is configured; the banner says so loudly.
+// Local runs need no API key unless one is configured; the banner says so loudly. With auth off,
+// both services listen on the loopback interface only, so that an open pipeline on a laptop is
+// not open to its network too; HOST (e.g. 0.0.0.0) says otherwise.
 const authOff = !process.env.API_KEYS && !process.env.API_KEYS_FILE;
+const host = env.HOST ?? (authOff ? '127.0.0.1' : undefined);
 
 function startService(name: 'ingest' | 'process', servicePort: number) {
-  const extra = name === 'ingest' && authOff ? { AUTH_DISABLED: 'true' } : {};
+  const extra = { ...(authOff ? { AUTH_DISABLED: 'true' } : {}), ...(host ? { HOST: host } : {}) };
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--conditions=@energy-pipeline/source', `${name}/src/main.ts`],
@@ -125,21 +130,26 @@ process.on('SIGINT', () => void shutdown('interrupted', 0));
 process.on('SIGTERM', () => void shutdown('terminated', 0));
 
 try {
-  if (authOff) say('auth is OFF (AUTH_DISABLED=true): no API key is needed to write readings');
+  if (authOff) say(`auth is OFF (AUTH_DISABLED=true): no API key is needed; listening on ${host} only`);
   if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
   else await startPrivateRedis(env.REDIS_URL);
   startService('ingest', env.INGEST_PORT);
   startService('process', env.PROCESS_PORT);
   const ingestUrl = `http://localhost:${env.INGEST_PORT}`;
   const processUrl = `http://localhost:${env.PROCESS_PORT}`;
-  await Promise.all([waitHealthy(`${ingestUrl}/health`), waitHealthy(`${processUrl}/health`)]);
+  // Probed by address: `localhost` may resolve to ::1 first, where a 127.0.0.1 listener is not.
+  const probe = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  await Promise.all([
+    waitHealthy(`http://${probe}:${env.INGEST_PORT}/health`),
+    waitHealthy(`http://${probe}:${env.PROCESS_PORT}/health`),
+  ]);
   if (!stopping) {
     console.log(`
   energy-pipeline is running
     ingest     ${ingestUrl}   (POST /readings, POST /readings/batch, GET /health, GET /metrics, /docs)
-    processor  ${processUrl}   (GET /health, GET /metrics, /docs)
+    processor  ${processUrl}   (GET /sites, GET /sites/<site>/series, GET /dead-letters, GET /health, GET /metrics, /docs)
     redis      ${env.REDIS_URL}
-    auth       ${authOff ? 'OFF: ingest accepts readings without an API key (set API_KEYS to require one)' : 'on: send Authorization: Bearer <key>'}
+    auth       ${authOff ? `OFF on ${host}: both services answer without an API key (set API_KEYS to require one)` : 'on: send Authorization: Bearer <key>'}
 
   Try it:
     curl -X POST ${ingestUrl}/readings -H 'Content-Type: application/json' \\

@@ -2,6 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
 import { ReadingSchema } from './reading.js';
+import { routesWithAuth } from './route-auth.js';
 
 const c = initContract();
 
@@ -80,9 +81,23 @@ export const StreamSummarySchema = z.object({
   groups: z.number().int(),
 });
 
+export const ShardBacklogSchema = z.object({
+  shard: z.number().int(),
+  stream: z.string().describe("The shard's stream"),
+  lag: z.number().int().nullable().describe('Entries not yet delivered to the consumer group; null when Redis cannot tell'),
+  pending: z.number().int().describe('Delivered and not yet acknowledged'),
+  backlog: z.number().int().describe('lag + pending'),
+});
+
 export const IngestMetricsSchema = z
   .object({
-    stream: StreamSummarySchema,
+    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+    backlog: z
+      .object({
+        total: z.number().int().nullable().describe('What the processors have left on every shard; null until first read'),
+        shards: z.array(ShardBacklogSchema).describe('Per shard, as last read (KEDA scales the processors on these)'),
+      })
+      .describe('The consumer group backlog, read in the background every BACKLOG_CHECK_INTERVAL_MS'),
     readings: z
       .object({
         accepted: z.number().int(),
@@ -99,14 +114,21 @@ const serverErrors = { 500: ErrorSchema, 503: ErrorSchema };
 const bodyErrors = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
 /**
  * Statuses of the write routes' edge: 401 without a valid `Authorization: Bearer` API key
- * (with WWW-Authenticate), 429 past the key's rate limit (with Retry-After). 503 (in
- * serverErrors) also covers backpressure: a consumer backlog past its limit, Redis unavailable
- * or an overloaded event loop, always with Retry-After.
+ * (with WWW-Authenticate), 403 for a key without the `write` scope, 429 past the key's rate limit
+ * (with Retry-After). 503 (in serverErrors) also covers backpressure: a consumer backlog past its
+ * limit, Redis unavailable or an overloaded event loop, always with Retry-After.
  */
-const writeErrors = { 401: ErrorSchema, 429: ErrorSchema };
+const writeErrors = { 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema };
+
+/**
+ * Who may call what: see RouteMetadata. Writes need a `write` key; which sites it may write for is
+ * checked per reading by the handlers (403, or a `forbidden` batch item).
+ */
+const write = { auth: 'write', sites: 'handler' } as const;
+const open = { auth: 'public' } as const;
 
 export const ingestContract = c.router(
-  {
+  routesWithAuth({
     postReading: {
       method: 'POST',
       path: '/readings',
@@ -114,11 +136,12 @@ export const ingestContract = c.router(
       description:
         'Validates the reading and appends it to the Redis stream. 202 means it is durably queued for processing.',
       body: ReadingSchema,
+      metadata: write,
       responses: {
         202: ReadingAcceptedSchema,
         ...bodyErrors,
         ...writeErrors,
-        403: ErrorSchema.describe("The API key may not write readings for this reading's site_id"),
+        403: ErrorSchema.describe("The API key lacks the write scope or may not write readings for this reading's site_id"),
         409: ErrorSchema.describe(
           'out_of_order: the reading is older than what is remembered of its device, so it cannot be told apart ' +
             'from a repeat; it was not stored. Send readings in order, or number them with seq.',
@@ -136,12 +159,14 @@ export const ingestContract = c.router(
         'not write for is rejected in its result with error `forbidden`. A malformed or oversized request is ' +
         'rejected whole. The body may be gzip-compressed (Content-Encoding: gzip).',
       body: ReadingBatchSchema,
+      metadata: write,
       responses: { 200: BatchResultSchema, ...bodyErrors, ...writeErrors, ...serverErrors },
     },
     health: {
       method: 'GET',
       path: '/health',
       summary: 'Liveness and Redis reachability',
+      metadata: open,
       responses: { 200: IngestHealthSchema, 500: ErrorSchema, 503: IngestHealthSchema },
     },
     // ts-rest allows one schema per status, so the 200 here is the JSON body (what `curl` and the
@@ -152,9 +177,10 @@ export const ingestContract = c.router(
       method: 'GET',
       path: '/metrics',
       summary: 'Stream and ingest counters as JSON, or Prometheus metrics in text format',
+      metadata: open,
       responses: { 200: IngestMetricsSchema, ...serverErrors },
     },
-  },
+  }),
   { strictStatusCodes: true },
 );
 

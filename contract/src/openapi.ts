@@ -3,6 +3,7 @@ import { generateOpenApi } from '@ts-rest/open-api';
 import { z } from 'zod';
 import { BatchItemSchema, metricsTextContentTypes } from './ingest-contract.js';
 import { ReadingSchema } from './reading.js';
+import { routeMetadata } from './route-auth.js';
 
 export type OpenApiDocument = ReturnType<typeof generateOpenApi>;
 
@@ -31,8 +32,9 @@ export interface OpenApiInfo {
 /**
  * The OpenAPI 3 document of a contract. @ts-rest/open-api's default transformer only knows zod 3
  * (it would emit empty schemas for zod 4), so schemas come from zod 4's own `z.toJSONSchema`.
- * Routes guarded by an API key (any status 401 in the contract) get the bearer security
- * requirement, and GET /metrics lists the Prometheus text format beside its JSON body.
+ * Each route's security requirement comes from its `metadata.auth` (route-auth.ts): the bearer
+ * key and, in its description, the scope it needs; public routes declare none. GET /metrics lists
+ * the Prometheus text format beside its JSON body.
  */
 export function buildOpenApiDocument(contract: AppRouter, info: OpenApiInfo): OpenApiDocument {
   const doc = generateOpenApi(
@@ -54,7 +56,14 @@ export function buildOpenApiDocument(contract: AppRouter, info: OpenApiInfo): Op
       schemaTransformer: ({ schema, type }) =>
         schema instanceof z.ZodType ? toSchema(schema, type === 'response' ? 'output' : 'input') : null,
       operationMapper: (operation, route) => {
-        if ('401' in route.responses) operation.security = [{ apiKey: [] }];
+        const { auth, sites } = routeMetadata(route);
+        if (auth !== 'public') {
+          // OpenAPI 3.0 has scopes only for OAuth; the scope a bearer key needs is said in words.
+          operation.security = [{ apiKey: [] }];
+          const scope = `Needs an API key with the \`${auth}\` scope${auth === 'read' ? ' (or `admin`)' : ''}` +
+            (sites === 'param' ? ' that may read this site' : sites === undefined ? ' for every site' : '') + '.';
+          operation.description = operation.description ? `${operation.description}\n\n${scope}` : scope;
+        }
         if (route.method === 'GET' && route.path === '/metrics' && operation.responses['200']?.content) {
           for (const type of metricsTextContentTypes) {
             operation.responses['200'].content[type] = {

@@ -2,6 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorSchema } from './errors.js';
 import { RedisStatusSchema, StreamSummarySchema } from './ingest-contract.js';
+import { routesWithAuth } from './route-auth.js';
 import {
   DeadLetterFilterSchema,
   DeadLetterIdPathSchema,
@@ -11,10 +12,13 @@ import {
   DevicePathSchema,
   DeviceSeriesSchema,
   DeviceSummarySchema,
+  IdPageQuerySchema,
   ReplayResultSchema,
   SeriesQuerySchema,
   SiteDevicesSchema,
   SitePathSchema,
+  SiteSchema,
+  SiteSettingsSchema,
   SiteSeriesSchema,
   SitesSchema,
 } from './query-schemas.js';
@@ -40,19 +44,28 @@ export const ConsumerInfoSchema = z.object({
   idle_ms: z.number().int(),
 });
 
+const GroupStatsSchema = z.object({
+  name: z.string(),
+  exists: z.boolean(),
+  consumers: z.array(ConsumerInfoSchema),
+  pending: z.number().int().describe('Delivered to some consumer, not yet acknowledged'),
+  lag: z.number().int().nullable().describe('Entries not yet delivered to the group; null when Redis cannot tell'),
+  last_delivered_id: z.string().nullable(),
+  oldest_pending_id: z.string().nullable(),
+});
+
+export const ShardStatsSchema = z.object({
+  shard: z.number().int(),
+  stream: StreamSummarySchema,
+  group: GroupStatsSchema,
+  dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
+});
+
 export const ProcessMetricsSchema = z
   .object({
-    stream: StreamSummarySchema,
-    group: z
-      .object({
-        name: z.string(),
-        exists: z.boolean(),
-        consumers: z.array(ConsumerInfoSchema),
-        pending: z.number().int().describe('Delivered to some consumer, not yet acknowledged'),
-        lag: z.number().int().nullable().describe('Entries not yet delivered to the group; null when Redis cannot tell'),
-        last_delivered_id: z.string().nullable(),
-        oldest_pending_id: z.string().nullable(),
-      }),
+    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+    group: GroupStatsSchema.describe('Every shard together: pending and lag summed, consumers merged by name'),
+    shards: z.array(ShardStatsSchema).describe('Each shard on its own (one with STREAM_SHARDS=1)'),
     processed: z.object({
       total: z.number().int().describe('Entries applied to the aggregates by any consumer of the group'),
       by_this_consumer: z.number().int().describe('Entries this process applied since it started'),
@@ -65,28 +78,66 @@ export const ProcessMetricsSchema = z
   .describe('ProcessMetrics');
 
 const readErrors = { 400: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema };
+/**
+ * Statuses of the routes that need a key (`metadata.auth` other than public): 401 without a valid
+ * `Authorization: Bearer` API key (with WWW-Authenticate), 403 when the key lacks the scope or is
+ * limited to other sites.
+ */
+const authErrors = { 401: ErrorSchema, 403: ErrorSchema };
+
+/** Who may call what: see RouteMetadata. Queries need `read`, dead-letter changes `admin`. */
+const read = { auth: 'read' } as const;
+const readSite = { auth: 'read', sites: 'param' } as const;
+const admin = { auth: 'admin' } as const;
+const open = { auth: 'public' } as const;
 
 export const processContract = c.router(
-  {
+  routesWithAuth({
     sites: {
       method: 'GET',
       path: '/sites',
-      summary: 'Sites seen, with their device and reading counts',
-      responses: { 200: SitesSchema, ...readErrors },
+      query: IdPageQuerySchema,
+      summary: 'Sites seen, with their device and reading counts, a page at a time in site_id order',
+      metadata: { auth: 'read', sites: 'handler' },
+      responses: { 200: SitesSchema, ...authErrors, ...readErrors },
+    },
+    site: {
+      method: 'GET',
+      path: '/sites/:site_id',
+      pathParams: SitePathSchema,
+      summary: 'A site: its time zone and its device and reading counts',
+      metadata: readSite,
+      responses: { 200: SiteSchema, 404: ErrorSchema, ...authErrors, ...readErrors },
+    },
+    putSite: {
+      method: 'PUT',
+      path: '/sites/:site_id',
+      pathParams: SitePathSchema,
+      body: SiteSettingsSchema,
+      summary: "Set a site's time zone (its day and month buckets follow it from now on)",
+      description:
+        'Readings applied from now on go into day and month buckets in this zone. Buckets written earlier keep ' +
+        "their boundaries: each is named by its date (2026-03-29), so day and month series still show it under " +
+        'its date, measured over the day it had in the zone of its time. The change reaches every processor within 10 s.',
+      metadata: admin,
+      responses: { 200: SiteSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors, ...readErrors },
     },
     siteDevices: {
       method: 'GET',
       path: '/sites/:site_id/devices',
       pathParams: SitePathSchema,
-      summary: "A site's devices with their totals and latest reading",
-      responses: { 200: SiteDevicesSchema, 404: ErrorSchema, ...readErrors },
+      query: IdPageQuerySchema,
+      summary: "A site's devices with their totals and latest reading, a page at a time in device_id order",
+      metadata: readSite,
+      responses: { 200: SiteDevicesSchema, 404: ErrorSchema, ...authErrors, ...readErrors },
     },
     device: {
       method: 'GET',
       path: '/sites/:site_id/devices/:device_id',
       pathParams: DevicePathSchema,
       summary: "One device's totals and latest reading",
-      responses: { 200: DeviceSummarySchema, 404: ErrorSchema, ...readErrors },
+      metadata: readSite,
+      responses: { 200: DeviceSummarySchema, 404: ErrorSchema, ...authErrors, ...readErrors },
     },
     siteSeries: {
       method: 'GET',
@@ -94,7 +145,8 @@ export const processContract = c.router(
       pathParams: SitePathSchema,
       query: SeriesQuerySchema,
       summary: "A site's power and energy per minute or hour bucket",
-      responses: { 200: SiteSeriesSchema, ...readErrors },
+      metadata: readSite,
+      responses: { 200: SiteSeriesSchema, ...authErrors, ...readErrors },
     },
     deviceSeries: {
       method: 'GET',
@@ -102,14 +154,16 @@ export const processContract = c.router(
       pathParams: DevicePathSchema,
       query: SeriesQuerySchema,
       summary: "A device's power and energy per minute or hour bucket",
-      responses: { 200: DeviceSeriesSchema, ...readErrors },
+      metadata: readSite,
+      responses: { 200: DeviceSeriesSchema, ...authErrors, ...readErrors },
     },
     listDeadLetters: {
       method: 'GET',
       path: '/dead-letters',
       query: DeadLetterListQuerySchema,
       summary: 'Entries that could not be processed, oldest first',
-      responses: { 200: DeadLetterPageSchema, ...readErrors },
+      metadata: read,
+      responses: { 200: DeadLetterPageSchema, ...authErrors, ...readErrors },
     },
     replayDeadLetter: {
       method: 'POST',
@@ -117,14 +171,16 @@ export const processContract = c.router(
       pathParams: DeadLetterIdPathSchema,
       body: c.noBody(),
       summary: 'Put one dead letter back into the main stream (and remove it from the dead letters)',
-      responses: { 200: ReplayResultSchema, 404: ErrorSchema, ...readErrors },
+      metadata: admin,
+      responses: { 200: ReplayResultSchema, 404: ErrorSchema, ...authErrors, ...readErrors },
     },
     replayDeadLetters: {
       method: 'POST',
       path: '/dead-letters/replay',
       body: DeadLetterFilterSchema,
       summary: 'Put every dead letter that matches the filter back into the main stream',
-      responses: { 200: ReplayResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...readErrors },
+      metadata: admin,
+      responses: { 200: ReplayResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors, ...readErrors },
     },
     deleteDeadLetter: {
       method: 'DELETE',
@@ -132,28 +188,32 @@ export const processContract = c.router(
       pathParams: DeadLetterIdPathSchema,
       body: c.noBody(),
       summary: 'Delete one dead letter',
-      responses: { 200: DeleteResultSchema, 404: ErrorSchema, ...readErrors },
+      metadata: admin,
+      responses: { 200: DeleteResultSchema, 404: ErrorSchema, ...authErrors, ...readErrors },
     },
     deleteDeadLetters: {
       method: 'POST',
       path: '/dead-letters/delete',
       body: DeadLetterFilterSchema,
       summary: 'Delete every dead letter that matches the filter (an empty filter deletes all)',
-      responses: { 200: DeleteResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...readErrors },
+      metadata: admin,
+      responses: { 200: DeleteResultSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors, ...readErrors },
     },
     health: {
       method: 'GET',
       path: '/health',
       summary: 'Consumer status and Redis reachability',
+      metadata: open,
       responses: { 200: ProcessHealthSchema, 500: ErrorSchema, 503: ProcessHealthSchema },
     },
     metrics: {
       method: 'GET',
       path: '/metrics',
       summary: 'Stream, consumer-group and processing counters as JSON',
+      metadata: open,
       responses: { 200: ProcessMetricsSchema, 500: ErrorSchema, 503: ErrorSchema },
     },
-  },
+  }),
   { strictStatusCodes: true },
 );
 

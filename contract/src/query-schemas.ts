@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import { IdSchema } from './reading.js';
 
-/** Aggregation bucket sizes, in UTC. */
-export const BucketSchema = z.enum(['minute', 'hour']);
+/**
+ * Aggregation buckets: minutes and hours in UTC, days and months in the site's time zone (so a
+ * day lasts 23, 24 or 25 hours).
+ */
+export const BucketSchema = z.enum(['minute', 'hour', 'day', 'month']);
 export type Bucket = z.infer<typeof BucketSchema>;
-export const BUCKET_SECONDS: Record<Bucket, number> = { minute: 60, hour: 3600 };
+/** The buckets of fixed length, and their length. */
+export type FixedBucket = 'minute' | 'hour';
+export const BUCKET_SECONDS: Record<FixedBucket, number> = { minute: 60, hour: 3600 };
+export const isFixedBucket = (bucket: Bucket): bucket is FixedBucket => bucket in BUCKET_SECONDS;
 
 export const SeriesQuerySchema = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
@@ -14,6 +20,8 @@ export const SeriesQuerySchema = z.strictObject({
 
 const PowerStats = {
   start: z.iso.datetime().describe('Bucket start, UTC'),
+  period: z.string().optional().describe("For day and month buckets: the date in the site's time zone, e.g. 2026-03-29 or 2026-03"),
+  span_s: z.number().int().describe('Bucket length in seconds: a day lasts 23 or 25 hours when clocks change'),
   count: z.number().int().describe('Readings in the bucket'),
   mean_w: z.number().describe('Mean of the readings, W'),
   min_w: z.number(),
@@ -54,13 +62,55 @@ export const DeviceSummarySchema = z
   })
   .describe('DeviceSummary');
 
+/** The cursor of a list ordered by id: the last id of the previous page, or null after the last page. */
+const NextIdSchema = z.string().nullable().describe('Pass as `after` for the next page; null on the last page');
+
 export const SiteDevicesSchema = z
-  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema) })
+  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema).describe('Ordered by device_id'), next: NextIdSchema })
   .describe('SiteDevices');
 
 export const SitesSchema = z
-  .object({ sites: z.array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() })) })
+  .object({
+    sites: z
+      .array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() }))
+      .describe('Ordered by site_id (by its UTF-8 bytes)'),
+    next: NextIdSchema,
+  })
   .describe('Sites');
+
+/**
+ * An IANA time zone such as `Europe/Berlin`, as the runtime's Intl knows it; an alias (`US/Pacific`)
+ * becomes its canonical name (`America/Los_Angeles`), so that one zone has one spelling.
+ */
+export const TimeZoneSchema = z
+  .string()
+  .max(64)
+  .transform((zone, ctx) => {
+    try {
+      return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Berlin or UTC' });
+      return z.NEVER;
+    }
+  })
+  .describe('IANA time zone, e.g. Europe/Berlin');
+
+export const SiteSettingsSchema = z
+  .strictObject({
+    time_zone: TimeZoneSchema.describe(
+      "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
+    ),
+  })
+  .describe('SiteSettings');
+
+export const SiteSchema = z
+  .object({
+    site_id: z.string(),
+    time_zone: z.string().describe('IANA time zone of its days and months; UTC unless set'),
+    devices: z.number().int().describe('Devices seen'),
+    count: z.number().int().describe('Readings processed'),
+  })
+  .describe('Site');
 
 export const SitePathSchema = z.strictObject({ site_id: IdSchema });
 export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });
@@ -87,20 +137,64 @@ export const DeadLetterSchema = z
 
 export const DeadLetterFilterSchema = z.strictObject({
   reason: DeadLetterReasonSchema.optional(),
-  site_id: z.string().optional(),
-  device_id: z.string().optional(),
+  // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
+  site_id: IdSchema.optional(),
+  device_id: IdSchema.optional(),
+});
+
+/** Redis keeps a stream id's two parts, milliseconds and sequence, as unsigned 64-bit integers. */
+const U64_MAX = 2n ** 64n - 1n;
+const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
+const streamIdParts = (id: string) => {
+  const m = STREAM_ID.exec(id);
+  return m ? [BigInt(m[1]!), BigInt(m[2]!)] : null;
+};
+
+/** Orders stream ids as Redis does, by (ms, seq) as integers: "9-0" comes before "10-0". */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = streamIdParts(a) ?? [0n, 0n];
+  const [bm, bs] = streamIdParts(b) ?? [0n, 0n];
+  if (am !== bm) return am! < bm! ? -1 : 1;
+  return as === bs ? 0 : as! < bs! ? -1 : 1;
+}
+
+/**
+ * A stream id as Redis accepts it: `<ms>-<seq>`, each part at most 2^64 - 1. Checked here so that
+ * an id Redis would refuse is a 400 naming the field, not a Redis error.
+ */
+export const StreamIdSchema = z
+  .string()
+  .regex(STREAM_ID, 'must be a stream id such as 1700000000000-0')
+  .refine((id) => streamIdParts(id)?.every((part) => part <= U64_MAX) ?? true, {
+    message: `must be a stream id whose two parts are each at most ${U64_MAX}`,
+  });
+
+/** An exclusive cursor: an id something can come after, i.e. below the largest one (Redis refuses `(` + the largest). */
+const StreamCursorSchema = StreamIdSchema.refine((id) => !streamIdParts(id)?.every((part) => part === U64_MAX), {
+  message: 'must be below the largest stream id: nothing comes after it',
+});
+
+/** Most items one page of a list may hold (`limit`), and how many it holds unless asked. */
+export const PAGE_MAX_LIMIT = 1000;
+export const PAGE_DEFAULT_LIMIT = 100;
+const LimitSchema = z.coerce.number().int().min(1).max(PAGE_MAX_LIMIT).default(PAGE_DEFAULT_LIMIT);
+
+/** One page of a list ordered by id: the ids after `after` (exclusive), at most `limit` of them. */
+export const IdPageQuerySchema = z.strictObject({
+  after: IdSchema.optional().describe('Cursor: list the ids after this one (the `next` of the previous page)'),
+  limit: LimitSchema,
 });
 
 export const DeadLetterListQuerySchema = DeadLetterFilterSchema.extend({
-  after: z.string().regex(/^\d+-\d+$/, 'must be a stream id such as 1700000000000-0').optional().describe('Cursor: list entries after this id'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: StreamCursorSchema.optional().describe('Cursor: list entries after this id (the `next` of the previous page)'),
+  limit: LimitSchema,
 });
 
 export const DeadLetterPageSchema = z
   .object({ items: z.array(DeadLetterSchema), next: z.string().nullable().describe('Pass as `after` for the next page') })
   .describe('DeadLetterPage');
 
-export const DeadLetterIdPathSchema = z.strictObject({ id: z.string().regex(/^\d+-\d+$/, 'must be a stream id') });
+export const DeadLetterIdPathSchema = z.strictObject({ id: StreamIdSchema });
 
 export const ReplayResultSchema = z
   .object({ replayed: z.number().int(), stream_ids: z.array(z.string()).describe('New ids in the main stream') })

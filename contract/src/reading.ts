@@ -1,12 +1,38 @@
 import { z } from 'zod';
 
 /**
- * Identifiers become part of Redis key names and URL path segments, so they are kept to a
- * character set that needs no escaping in either: no spaces, no `/` (the key separator),
- * no `{}` (Redis Cluster hash tags). `:` stays allowed because MAC-style device ids use it.
+ * Identifiers (site_id, device_id, reading_id) become parts of Redis key names, URL path segments
+ * and entries of API key files, so some characters can never occur in them: `/` (the key
+ * separator), `{}` (Redis Cluster hash tags), `,;@:#` and whitespace (key-file separators and
+ * comments; `:` is the exception, see below), and control or format characters (invisible,
+ * and a way to spell one name twice). What remains is what names are made of in any script:
+ * Unicode letters, combining marks and decimal digits, plus `.`, `_`, `:` and `-`; the first
+ * character a letter or digit. `:` stays allowed because MAC-style device ids use it (key files
+ * put the 64-digit hash first, so a site list never needs `:` as a separator).
  */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+export const ID_PATTERN = /^[\p{L}\p{Nd}][\p{L}\p{M}\p{Nd}._:-]*$/u;
+/** In Unicode code points (what JSON Schema's maxLength counts), after normalization: at most 512 bytes of UTF-8. */
 export const ID_MAX_LENGTH = 128;
+
+/**
+ * Ids are normalized to NFKC before they are checked, by every party that uses this schema (ingest,
+ * the processor's path parameters and filters, API key files, the SDK), so that two spellings of
+ * one name are one id. NFC alone would merge only canonically equivalent spellings (a composed `ä`
+ * and `a` + U+0308); NFKC also merges compatibility variants that keyboards and input methods
+ * produce without the user noticing: full-width `ｓｉｔｅ１` (the default in many Japanese and
+ * Chinese input modes) is `site1`, and a ligature `ﬁ` is `fi`. For identifiers that is the point
+ * (Python and UTS #46 do the same); what NFKC loses, such as a superscript, never distinguishes
+ * two sites. NFKC can turn a character into a separator (full-width `／` into `/`), which is why
+ * the pattern is checked after normalizing, on what is stored. Case is kept: `Site-1` and `site-1`
+ * stay two ids, as they always were.
+ */
+export const ID_NORMALIZATION = 'NFKC';
+
+const codePoints = (s: string) => {
+  let n = 0;
+  for (const _ of s) n += 1;
+  return n;
+};
 
 /** Largest accepted magnitude of `power_reading`, in watts (1 GW: far beyond any single device). */
 export const MAX_POWER_W = 1e9;
@@ -23,9 +49,13 @@ export const SeqSchema = z
 
 export const IdSchema = z
   .string()
+  .normalize(ID_NORMALIZATION)
   .min(1, 'must not be empty')
-  .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`)
-  .regex(ID_PATTERN, 'may contain only letters, digits and . _ : - and must start with a letter or digit');
+  // abort: a too-long id gets one message, not a second one about its characters.
+  .refine((s) => codePoints(s) <= ID_MAX_LENGTH, { message: `must be at most ${ID_MAX_LENGTH} characters`, abort: true })
+  .regex(ID_PATTERN, 'may contain only letters, marks, digits and . _ : - and must start with a letter or digit')
+  // The refine above is invisible to JSON Schema; maxLength counts code points there too.
+  .meta({ maxLength: ID_MAX_LENGTH });
 
 /**
  * Earliest accepted measurement time. A reading may be any age (a meter that was offline for months

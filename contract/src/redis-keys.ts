@@ -1,3 +1,5 @@
+import type { Bucket } from './query-schemas.js';
+
 /**
  * Every Redis key name the pipeline uses is built here, so that ingest and process agree
  * and so that one place decides the Redis Cluster layout.
@@ -29,25 +31,40 @@ export function redisKeys({ stream, group }: KeyScope) {
     stream,
     /** Hash of counters: processed, invalid. */
     stats: `${prefix}:stats`,
-    /** Sorted set of site ids seen, all with score 0: ZRANGE … BYLEX pages through them in id order. */
+    /** Sorted set of the site ids seen, every score 0: paged in id order with ZRANGE … BYLEX … LIMIT. */
     sites: `${prefix}:sites`,
     /** Hash of per-site totals. */
     site: (siteId: string) => `${prefix}:site:${siteId}`,
-    /** Sorted set (score 0, as `sites`) of device ids seen at a site. */
+    /** Sorted set of the device ids seen at a site, every score 0, as `sites`. */
     siteDevices: (siteId: string) => `${prefix}:site-devices:${siteId}`,
     /** Hash of per-device totals and the latest reading; `/` cannot occur in an id. */
     device: (siteId: string, deviceId: string) => `${prefix}:device:${siteId}/${deviceId}`,
-    /** Hash of one device's count, sum, min and max in the bucket starting at `startS` (epoch s). */
-    deviceBucket: (bucket: 'minute' | 'hour', siteId: string, deviceId: string, startS: number) =>
-      `${prefix}:device-${bucket}:${siteId}/${deviceId}:${startS}`,
+    /**
+     * Hash of one device's count, sum, min and max in one bucket: a minute or hour named by its
+     * start (epoch s), a day or month by its date in the site's zone (`2026-03-29`, `2026-03`),
+     * with its length in `span_s`.
+     */
+    deviceBucket: (bucket: Bucket, siteId: string, deviceId: string, name: number | string) =>
+      `${prefix}:device-${bucket}:${siteId}/${deviceId}:${name}`,
     /** Hash of one site's bucket: count, sum, min, max, and per device `c:<id>` and `s:<id>` for energy. */
-    siteBucket: (bucket: 'minute' | 'hour', siteId: string, startS: number) => `${prefix}:site-${bucket}:${siteId}:${startS}`,
+    siteBucket: (bucket: Bucket, siteId: string, name: number | string) => `${prefix}:site-${bucket}:${siteId}:${name}`,
     /** Stream of entries that could not be processed, with the reason. */
     deadLetters: `${prefix}:dead-letters`,
   };
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/**
+ * Keys of site settings: they belong to the stream (every group aggregates a site in its zone),
+ * and carry its hash tag so the apply step's connection finds them in its slot.
+ */
+export function siteKeys(stream: string) {
+  return {
+    /** Hash of site id → IANA time zone (PUT /sites/:site_id); a site not in it is in UTC. */
+    zones: `ep:${hashTag(stream)}:site-zones`,
+  };
+}
 
 /**
  * Keys ingest writes beside the stream. They belong to the stream, not to a consumer group

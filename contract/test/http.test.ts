@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { installHttpDefaults, serverOptions } from '@energy-pipeline/contract/server';
@@ -19,5 +20,62 @@ describe('shared server options', () => {
     expect(requests.map((l) => (l.req as { url: string }).url)).toEqual(['/readings']);
     expect(requests[0]!.reqId).toBe('gw-42');
     expect(JSON.stringify(lines)).not.toContain('secret-token');
+  });
+});
+
+/** Sends raw bytes and reads until the server closes the connection. */
+function rawExchange(port: number, bytes: string): Promise<{ status: number; headers: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => (data += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = data.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), headers: head, body });
+    });
+    socket.write(bytes);
+  });
+}
+
+describe("answers to what Node's HTTP parser refuses", () => {
+  const start = async (extra: Record<string, unknown> = {}) => {
+    const app = Fastify({ ...serverOptions('silent'), ...extra });
+    installHttpDefaults(app);
+    app.get('/health', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    return { app, port: (app.server.address() as AddressInfo).port };
+  };
+
+  it.each([
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400, 'bad_request'],
+    ['a header without a colon', 'GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400, 'bad_request'],
+    ['an oversized header', `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+  ])('answers %s with the shared error body and closes', async (_, bytes, status, error) => {
+    const { app, port } = await start();
+    try {
+      const res = await rawExchange(port, bytes);
+      expect(res.status).toBe(status);
+      expect(res.headers).toMatch(/^content-type: application\/json/im);
+      expect(res.headers).toMatch(/^connection: close/im);
+      expect(JSON.parse(res.body)).toEqual({ error, message: expect.any(String) });
+      // Still serving everyone else.
+      expect((await rawExchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a request that does not arrive in time with 408 and the shared error body', async () => {
+    // requestTimeout is 30 s in production; shortened here, with Node checking every 50 ms.
+    const { app, port } = await start({ requestTimeout: 200, http: { connectionsCheckingInterval: 50 } });
+    try {
+      const res = await rawExchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\n'); // headers never end
+      expect(res.status).toBe(408);
+      expect(JSON.parse(res.body)).toEqual({ error: 'request_timeout', message: expect.any(String) });
+    } finally {
+      await app.close();
+    }
   });
 });

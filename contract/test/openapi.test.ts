@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { ContractNoBody, isAppRoute, type AppRouter } from '@ts-rest/core';
-import { ingestContract, processContract } from '../src/index.js';
+import { ingestContract, processContract, routeMetadata } from '../src/index.js';
 import { buildOpenApiDocument } from '../src/openapi.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; oneOf?: Schema[] };
 type Operation = {
   security?: unknown[];
+  description?: string;
   requestBody?: { content: Record<string, { schema: Schema }> };
   responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
 };
@@ -43,8 +44,10 @@ describe.each([
         expect(body?.type).toBe('object');
         expect(Object.keys(body?.properties ?? {}).length).toBeGreaterThan(0);
       }
-      // Routes that can answer 401 declare the bearer key.
-      expect(op!.security !== undefined).toBe('401' in route.responses);
+      // Routes whose metadata asks for a key declare the bearer key and say which scope.
+      const { auth } = routeMetadata(route);
+      expect(op!.security, `${route.method} ${route.path}`).toEqual(auth === 'public' ? undefined : [{ apiKey: [] }]);
+      if (auth !== 'public') expect(op!.description).toContain(`\`${auth}\` scope`);
     }
   });
 

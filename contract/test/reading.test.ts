@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTimestampWindow, ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
+import { checkTimestampWindow, IdSchema, ID_MAX_LENGTH, ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
 
 const valid = { site_id: 'site-001', device_id: 'device-001', power_reading: 1500.5, timestamp: '2024-01-15T10:30:00Z' };
 
@@ -68,6 +68,75 @@ describe('ReadingSchema', () => {
     expect(body.error).toBe('validation_failed');
     expect(body.message).toContain('site_id');
     expect(body.message).toContain('extra');
+  });
+});
+
+describe('ids', () => {
+  const id = (s: string) => IdSchema.safeParse(s);
+
+  it.each([
+    ['a German meter', 'Zähler-1'],
+    ['a Japanese site', '東京-site'],
+    ['Devanagari with its combining vowel signs', 'सौर-पैनल'],
+    ['Arabic-Indic digits', 'عداد-٣'],
+    ['a letter outside the BMP', '𠀋-1'],
+    ['a digit first', '1st-floor'],
+  ])('accepts %s', (_, value) => {
+    expect(id(value)).toMatchObject({ success: true, data: value });
+  });
+
+  it('normalizes to NFKC, so two spellings of one name are one id', () => {
+    const composed = 'Z\u00e4hler-1';
+    const decomposed = 'Za\u0308hler-1';
+    expect(decomposed).not.toBe(composed);
+    expect(IdSchema.parse(decomposed)).toBe(composed);
+    // Compatibility variants too: full-width letters and digits from an input method, a ligature.
+    expect(IdSchema.parse('\uff53\uff49\uff54\uff45\uff11')).toBe('site1');
+    expect(IdSchema.parse('\ufb01eld-2')).toBe('field-2');
+    // Normalizing twice changes nothing (the SDK normalizes, then the server again).
+    expect(IdSchema.parse(IdSchema.parse(decomposed))).toBe(composed);
+    // Case is not folded.
+    expect(IdSchema.parse('Site-1')).not.toBe(IdSchema.parse('site-1'));
+  });
+
+  it.each([
+    ['a slash', 'a/b'],
+    ['a full-width slash (NFKC makes it a slash)', 'a\uff0fb'],
+    ['braces', 'x{tag}'],
+    ['a comma', 'a,b'],
+    ['a semicolon', 'a;b'],
+    ['an at sign', 'a@b'],
+    ['a small at sign (NFKC makes it @)', 'a\ufe6bb'],
+    ['a hash', 'a#b'],
+    ['a space', 'a b'],
+    ['a no-break space', 'a\u00a0b'],
+    ['an ideographic space', '東京\u3000site'],
+    ['a tab', 'a\tb'],
+    ['a control character', 'a\u0007b'],
+    ['a zero-width joiner', 'a\u200db'],
+    ['a right-to-left override', 'a\u202eb'],
+    ['a lone surrogate', 'a\ud800'],
+    ['an emoji', 'site-\u{1f600}'],
+    ['a combining mark first', '\u0301a'],
+    ['a dash first', '-a'],
+    ['nothing', ''],
+  ])('rejects %s', (_, value) => {
+    expect(id(value).success).toBe(false);
+  });
+
+  it('counts its length in characters (code points) after normalizing, not in UTF-16 units or bytes', () => {
+    expect(id('a'.repeat(ID_MAX_LENGTH)).success).toBe(true);
+    expect(id('𠀋'.repeat(ID_MAX_LENGTH)).success).toBe(true); // 256 UTF-16 units, 512 bytes
+    expect(id('ä'.repeat(ID_MAX_LENGTH)).success).toBe(true);
+    expect(id('a\u0308'.repeat(ID_MAX_LENGTH)).success).toBe(true); // 256 before NFKC, 128 after
+    const tooLong = id('𠀋'.repeat(ID_MAX_LENGTH + 1));
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error?.issues.map((i) => i.message)).toEqual([`must be at most ${ID_MAX_LENGTH} characters`]);
+  });
+
+  it('normalizes every id of a reading', () => {
+    const r = ReadingSchema.parse({ ...valid, site_id: 'Za\u0308hler', device_id: '\uff44\uff11', reading_id: 'r\u0308' });
+    expect(r).toMatchObject({ site_id: 'Z\u00e4hler', device_id: 'd1', reading_id: 'r\u0308'.normalize('NFKC') });
   });
 });
 

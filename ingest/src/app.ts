@@ -4,52 +4,54 @@ import { initServer } from '@ts-rest/fastify';
 import { checkTimestampWindow, ingestContract, validationError } from '@energy-pipeline/contract';
 import {
   RedisBreaker,
+  allowsSite,
   closeRedis,
   createRedis,
+  installAuth,
   installDocs,
+  installEvictionPolicyCheck,
+  installShardLayoutCheck,
   installHttpDefaults,
   installMetrics,
   requestValidationErrorHandler,
   serverOptions,
-  streamSummary,
+  streamsSummary,
   waitReady,
 } from '@energy-pipeline/contract/server';
 import type { IngestConfig } from './config.js';
-import { mayWrite } from './api-keys.js';
-import { installAuth } from './auth.js';
-import { BacklogMonitor } from './backlog.js';
+import { ShardMonitor } from './shard-monitor.js';
 import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.js';
 import { ReadingCounters, rejectionReason } from './counters.js';
 import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
 import { defineScripts } from './scripts.js';
-import { type Appended, StoreUnavailableError, StreamWriter } from './stream-writer.js';
+import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
 
 /** Builds the ingest API. It never listens: main.ts does, tests use `app.inject`. */
 export function buildIngestApp(config: IngestConfig): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes));
+  const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes, undefined, config.logFormat));
   const metrics = installMetrics(app);
-  const { url, commandTimeoutMs, stream, group } = config.redis;
+  const { url, clusterNodes, commandTimeoutMs, stream, streams, group } = config.redis;
   const redis = metrics.instrumentRedis(
-    defineScripts(createRedis({ url, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
+    defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs })),
     'commands',
   );
   // Rate-limit counters on their own connection, so their traffic never queues behind writes, with
   // a quarter of the write budget: a limiter that cannot count lets the request through, and the
   // write still answers within REDIS_COMMAND_TIMEOUT_MS of the request's arrival.
   const rateLimitRedis = metrics.instrumentRedis(
-    createRedis({ url, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
+    createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
     'rate-limit',
   );
   const breaker = new RedisBreaker(redis, {}, (open) =>
     open ? app.log.error('Redis is not answering: writes get 503 at once until a PING gets through') : app.log.info('Redis answers again'),
   );
-  const writer = new StreamWriter(redis, stream, { dedupeMaxGaps: config.dedupeMaxGaps, breaker });
+  const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breaker });
   const counters = new ReadingCounters(metrics.registry);
-  const backlog = new BacklogMonitor(redis, stream, group, config.limits.backlogCheckIntervalMs, app.log);
+  const backlog = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
 
   installHttpDefaults(app);
-  installAuth(app, config.auth);
+  installAuth(app, config.auth, 'ingest');
   installBackpressure(app, config.limits, { redis, rateLimitRedis, breaker, backlog, registry: metrics.registry });
   installOverloadShedding(app, config.limits);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
@@ -63,6 +65,8 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     );
     backlog.start();
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
+  installShardLayoutCheck(app, redis, stream, streams.length);
   app.addHook('onClose', async () => {
     backlog.stop();
     breaker.close();
@@ -108,7 +112,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       if (problem) {
         return { status: 400, body: validationError([{ in: 'body', path: 'timestamp', message: problem }]) };
       }
-      if (!mayWrite(request.apiKey, body.site_id)) {
+      if (!allowsSite(request.apiKey, body.site_id)) {
         return { status: 403, body: { error: 'forbidden', message: `This API key may not write readings for site '${body.site_id}'` } };
       }
       try {
@@ -138,14 +142,14 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
       const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
-      let written: Appended[] = [];
-      try {
-        if (valid.length > 0) written = await writer.appendBatch(valid, budgetMs(reply.elapsedTime));
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        app.log.warn({ err: err.message, outcome: err.outcome }, 'batch not acknowledged');
+      const written = valid.length > 0 ? await writer.appendBatch(valid, budgetMs(reply.elapsedTime)) : [];
+      // Every shard it went to failed: nothing of it is known to be stored, answer for the whole.
+      const failures = written.filter((w): w is StoreUnavailableError => w instanceof StoreUnavailableError);
+      if (written.length > 0 && failures.length === written.length) {
+        const failure = failures.find((f) => f.outcome === 'unknown') ?? failures[0]!;
+        app.log.warn({ err: failure.message, outcome: failure.outcome }, 'batch not acknowledged');
         reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
-        return writeFailed('batch', err);
+        return writeFailed('batch', failure);
       }
       const result = batchResults(checked, written);
       for (const r of result.results) {
@@ -169,8 +173,11 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     },
     metrics: async () => {
       try {
-        const summary = await streamSummary(redis, stream);
-        return { status: 200, body: { stream: summary, readings: counters.snapshot() } };
+        const summary = await streamsSummary(redis, streams, stream);
+        return {
+          status: 200,
+          body: { stream: summary, backlog: { total: backlog.value, shards: backlog.shards }, readings: counters.snapshot() },
+        };
       } catch (err) {
         app.log.warn({ err: (err as Error).message }, 'metrics unavailable');
         return unavailable('Stream metrics are unavailable: Redis is unreachable');

@@ -9,8 +9,8 @@ import {
   type TimestampWindow,
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
-import { mayWrite, type ApiKey } from './api-keys.js';
-import type { Appended } from './stream-writer.js';
+import { allowsSite, type ApiKey } from '@energy-pipeline/contract/server';
+import { type Appended, StoreUnavailableError } from './stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;
 type Rejection = { error: string; message: string; issues?: Issue[] };
@@ -26,7 +26,7 @@ export function checkItem(item: unknown, index: number, window: TimestampWindow,
   if (!parsed.success) return { index, rejection: validationError(prefix(toIssues('body', parsed.error.issues))) };
   const problem = checkTimestampWindow(parsed.data.timestamp, window);
   if (problem) return { index, rejection: validationError(prefix([{ in: 'body', path: 'timestamp', message: problem }])) };
-  if (!mayWrite(key, parsed.data.site_id)) {
+  if (!allowsSite(key, parsed.data.site_id)) {
     return { index, rejection: { error: 'forbidden', message: `This API key may not write readings for site '${parsed.data.site_id}'` } };
   }
   return { index, reading: parsed.data };
@@ -42,11 +42,19 @@ export function outOfOrderMessage(reading: { site_id: string; device_id: string;
 }
 
 /** Puts rejections and write outcomes back into request order. */
-export function batchResults(checked: Checked[], written: Appended[]) {
+export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError)[]) {
   let next = 0;
   const results: ItemResult[] = checked.map((c) => {
     if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
     const outcome = written[next++]!;
+    if (outcome instanceof StoreUnavailableError) {
+      // Its shard's call failed while another shard's went through.
+      const message =
+        outcome.outcome === 'unknown'
+          ? 'Redis did not answer in time: it may have been stored; resending it is safe'
+          : 'Not stored: Redis is unavailable; retry this reading';
+      return { index: c.index, status: 'rejected', error: 'unavailable', outcome: outcome.outcome, message };
+    }
     if (outcome.status === 'unverifiable') {
       return { index: c.index, status: 'rejected', error: 'out_of_order', message: outOfOrderMessage(c.reading) };
     }

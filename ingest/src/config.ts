@@ -1,39 +1,19 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
-  ConfigError,
-  booleanFlag,
+  authConfigFrom,
+  authEnvShape,
   parseEnv,
   port,
   positiveInt,
   redisConfigFrom,
   redisEnvShape,
+  type AuthConfig,
   type RedisConfig,
 } from '@energy-pipeline/contract/server';
 import type { TimestampWindow } from '@energy-pipeline/contract';
-import { parseApiKeys, type ApiKey } from './api-keys.js';
 
 /** A count where 0 means "no limit". */
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-
-const keyList = z.string().transform((text, ctx) => {
-  const parsed = parseApiKeys(text);
-  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
-  return typeof parsed === 'string' ? z.NEVER : parsed;
-});
-
-const keyFile = z.string().transform((path, ctx) => {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(err as Error).message}` });
-    return z.NEVER;
-  }
-  const parsed = parseApiKeys(text);
-  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: `${path}: ${parsed}` });
-  return typeof parsed === 'string' ? z.NEVER : parsed;
-});
 
 const shape = {
   ...redisEnvShape,
@@ -46,9 +26,9 @@ const shape = {
   BATCH_MAX_READINGS: positiveInt(1_000),
   /** Gaps remembered per device and identity space; at least 2 (ingest/lua/append-readings.lua). */
   DEDUPE_MAX_GAPS: z.coerce.number().int().min(2).max(1_000).default(16),
-  API_KEYS: keyList.optional(),
-  API_KEYS_FILE: keyFile.optional(),
-  AUTH_DISABLED: booleanFlag(false),
+  ...authEnvShape,
+  /** Replicas that must have a write before it gets its 2xx (WAIT); 0 answers on the primary's word. */
+  WRITE_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   RATE_LIMIT_MAX: limit(6_000),
   RATE_LIMIT_WINDOW_S: positiveInt(60),
   MAX_BACKLOG: limit(100_000),
@@ -57,13 +37,6 @@ const shape = {
   MAX_EVENT_LOOP_DELAY_MS: limit(1_000),
   MAX_HEAP_USED_BYTES: limit(0),
 };
-
-export interface AuthConfig {
-  /** Accepted keys (API_KEYS and API_KEYS_FILE together); empty only when auth is disabled. */
-  keys: ApiKey[];
-  /** AUTH_DISABLED=true: every write is accepted without a key. For local development only. @default false */
-  disabled: boolean;
-}
 
 export interface LimitsConfig {
   /** Requests per key (per client IP when auth is off) per window, across all replicas; 0 = off. @default 6000 */
@@ -90,6 +63,8 @@ export interface IngestConfig {
   port: number;
   /** @default "info" */
   logLevel: string;
+  /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
+  logFormat: 'json' | 'pretty';
   timestampWindow: TimestampWindow;
   /** Largest request body, in bytes, after gzip decompression; larger ones get 413. @default 1048576 */
   bodyLimitBytes: number;
@@ -102,6 +77,12 @@ export interface IngestConfig {
    * with it (see the README's sizing table). @default 16
    */
   dedupeMaxGaps: number;
+  /**
+   * Replicas that must have acknowledged a write (WAIT) before ingest answers 2xx, so that an
+   * asynchronous failover cannot lose an acknowledged reading; fewer in time is a 503 with outcome
+   * `unknown`. @default 0 (the primary's word)
+   */
+  writeReplicas: number;
   auth: AuthConfig;
   limits: LimitsConfig;
   /** How long a SIGTERM waits for in-flight requests. @default 10000 */
@@ -110,19 +91,13 @@ export interface IngestConfig {
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
   const e = parseEnv(shape, env);
-  const keys = [...(e.API_KEYS ?? []), ...(e.API_KEYS_FILE ?? [])];
-  if (!e.AUTH_DISABLED && keys.length === 0) {
-    // Fail closed: a deployment that forgot its keys must not silently accept anyone.
-    throw new ConfigError(
-      'Invalid configuration:\n  API_KEYS: no API key configured; set API_KEYS or API_KEYS_FILE ' +
-        '(or AUTH_DISABLED=true for local development)',
-    );
-  }
+  const auth = authConfigFrom(e);
   return {
     redis: redisConfigFrom(e),
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     timestampWindow: {
       maxFutureSkewMs: e.READING_MAX_FUTURE_SKEW_S * 1000,
       maxAgeMs: e.READING_MAX_AGE_S * 1000,
@@ -130,7 +105,8 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     batchMaxReadings: e.BATCH_MAX_READINGS,
     dedupeMaxGaps: e.DEDUPE_MAX_GAPS,
-    auth: { keys: e.AUTH_DISABLED ? [] : keys, disabled: e.AUTH_DISABLED },
+    writeReplicas: e.WRITE_REPLICAS,
+    auth,
     limits: {
       rateLimitMax: e.RATE_LIMIT_MAX,
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW_S * 1000,

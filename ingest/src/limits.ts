@@ -1,13 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker } from '@energy-pipeline/contract/server';
-import { isWriteRoute } from './auth.js';
-import type { BacklogMonitor } from './backlog.js';
+import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
+import type { ShardMonitor } from './shard-monitor.js';
 import type { LimitsConfig } from './config.js';
+
+/** The write routes, by their contract metadata: the only ones these limits apply to. */
+const isWriteRoute = (request: FastifyRequest) => requestAuth(request).auth === 'write';
 
 /** Retry-After for a Redis outage: reconnecting takes about a second. */
 export const REDIS_RETRY_AFTER_S = 1;
@@ -21,7 +22,7 @@ function unavailable(reply: FastifyReply, retryAfterS: number, message: string, 
 
 /**
  * Limits on the write routes, in the order they apply, all before a body is read:
- * 1. (auth.ts: no valid key → 401)
+ * 1. (the shared auth hook: no valid key → 401, no write scope → 403)
  * 2. Redis not connected or not answering (the breaker is open), or the consumer backlog past
  *    `maxBacklog` → 503 (installBackpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
@@ -45,7 +46,7 @@ export function installOverloadShedding(app: FastifyInstance, limits: LimitsConf
 export function installBackpressure(
   app: FastifyInstance,
   limits: LimitsConfig,
-  deps: { redis: Redis; rateLimitRedis: Redis; breaker: RedisBreaker; backlog: BacklogMonitor; registry: Registry },
+  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breaker: RedisBreaker; backlog: ShardMonitor; registry: Registry },
 ) {
   const { redis, backlog, breaker } = deps;
   new Gauge({
@@ -73,6 +74,9 @@ export function installBackpressure(
     if (redis.status !== 'ready' || breaker.open) {
       const why = breaker.open ? 'Redis is not answering' : 'Redis is unavailable';
       return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored'));
+    }
+    if (backlog.layoutProblem) {
+      return reply.send(unavailable(reply, limits.backlogRetryAfterS, `Writes are paused: ${backlog.layoutProblem}; nothing was stored`, 'not_stored'));
     }
     if (limits.maxBacklog > 0 && backlog.value !== null && backlog.value > limits.maxBacklog) {
       request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 
 // Lua lives in ingest/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
 const luaDir = new URL('../lua/', import.meta.url);
@@ -16,7 +17,7 @@ declare module 'ioredis' {
 }
 
 /** Registers ingest's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
-export function defineScripts(redis: Redis): Redis {
+export function defineScripts<T extends RedisClient>(redis: T): T {
   redis.defineCommand('appendReadings', { numberOfKeys: 2, lua: lua('append-readings') });
   return redis;
 }

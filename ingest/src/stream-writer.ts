@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
 import {
   classifyRedisFailure,
@@ -6,6 +5,9 @@ import {
   ingestKeys,
   readingIdentity,
   type RedisBreaker,
+  type RedisClient,
+  shardOf,
+  waitForReplicas,
   withDeadline,
 } from '@energy-pipeline/contract/server';
 
@@ -42,56 +44,104 @@ const STATUS = ['stored', 'repeat', 'unverifiable'] as const;
 export interface StreamWriterOptions {
   /** Gaps remembered per device and identity space (lua/append-readings.lua). @default 16 */
   dedupeMaxGaps: number;
+  /** Replicas that must have a write before it is acknowledged (WAIT); 0: the primary's word. @default 0 */
+  writeReplicas: number;
   breaker: RedisBreaker;
 }
 
 /**
- * Appends readings to the stream through lua/append-readings.lua, which stores each reading once
- * per identity (its device's seq, or its device and timestamp) and remembers it per device. A single
- * reading becomes an entry of the seed's format; a batch becomes one entry holding all its new
- * readings, one XADD for the lot. It never trims: only the processor knows what is safe to drop.
- * Every call goes through the breaker and is answered by `deadlineMs` whatever Redis does.
+ * Appends readings to their site's shard through lua/append-readings.lua, which stores each reading
+ * once per identity (its device's seq, or its device and timestamp) and remembers it per device. A
+ * single reading becomes an entry of the seed's format; a batch becomes one entry per shard holding
+ * all its new readings, one XADD for the lot. It never trims: only the processor knows what is safe
+ * to drop. Every call goes through the breaker and is answered by `deadlineMs` whatever Redis does.
  */
 export class StreamWriter {
-  private readonly keys: ReturnType<typeof ingestKeys>;
+  private readonly keys: ReturnType<typeof ingestKeys>[];
 
   constructor(
-    private readonly redis: Redis,
-    stream: string,
+    private readonly redis: RedisClient,
+    /** Every shard's stream, in shard order. */
+    streams: readonly string[],
     private readonly options: StreamWriterOptions,
   ) {
-    this.keys = ingestKeys(stream);
+    this.keys = streams.map(ingestKeys);
   }
 
   /** Appends one reading as an entry of its own. Throws StoreUnavailableError. */
   async append(reading: Reading, deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended> {
     const { field, value } = readingIdentity(reading);
-    const [appended] = await this.run(deadlineMs, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
+    const keys = this.keys[shardOf(reading.site_id, this.keys.length)]!;
+    const [appended] = await this.run(keys, Date.now() + deadlineMs, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
     return appended!;
   }
 
-  /** Appends many readings as one entry, atomically: all get an outcome, or the call throws. */
-  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended[]> {
-    const args: (string | number)[] = [receivedAtMs];
-    for (const reading of readings) {
-      const { field, value } = readingIdentity(reading);
-      args.push(field, value, JSON.stringify(reading));
-    }
-    return this.run(deadlineMs, 'batch', args);
+  /**
+   * Appends many readings, one entry per shard they fall in, each atomic: a reading's outcome, or
+   * the StoreUnavailableError of its shard's call (another shard's readings may be stored).
+   */
+  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<(Appended | StoreUnavailableError)[]> {
+    const byShard = new Map<number, number[]>();
+    readings.forEach((r, i) => {
+      const shard = shardOf(r.site_id, this.keys.length);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
+    });
+    const out: (Appended | StoreUnavailableError)[] = new Array(readings.length);
+    const deadline = Date.now() + deadlineMs;
+    await Promise.all(
+      [...byShard].map(async ([shard, indexes]) => {
+        const args: (string | number)[] = [receivedAtMs];
+        for (const i of indexes) {
+          const { field, value } = readingIdentity(readings[i]!);
+          args.push(field, value, JSON.stringify(readings[i]));
+        }
+        try {
+          const results = await this.run(this.keys[shard]!, deadline, 'batch', args);
+          indexes.forEach((i, j) => {
+            out[i] = results[j]!;
+          });
+        } catch (err) {
+          if (!(err instanceof StoreUnavailableError)) throw err;
+          for (const i of indexes) out[i] = err;
+        }
+      }),
+    );
+    return out;
   }
 
-  private async run(deadlineMs: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
+  private async run(keys: ReturnType<typeof ingestKeys>, deadline: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
+    const { breaker, dedupeMaxGaps, writeReplicas } = this.options;
     let reply: [string | null, ...number[]];
     try {
-      this.options.breaker.assertClosed();
-      const call = this.redis.appendReadings(this.keys.stream, this.keys.dedupe, this.options.dedupeMaxGaps, mode, ...args);
-      reply = await withDeadline(call, deadlineMs);
-      this.options.breaker.record(null);
+      breaker.assertClosed();
+      const call = this.redis.appendReadings(keys.stream, keys.dedupe, dedupeMaxGaps, mode, ...args);
+      reply = await withDeadline(call, deadline - Date.now());
+      breaker.record(null);
     } catch (err) {
-      this.options.breaker.record(err);
-      throw StoreUnavailableError.from(err, `Append to ${this.keys.stream}`);
+      breaker.record(err);
+      throw StoreUnavailableError.from(err, `Append to ${keys.stream}`);
     }
+    if (writeReplicas > 0 && reply[0] !== null) await this.replicated(keys.stream, deadline);
     const [id, ...outcomes] = reply;
     return outcomes.map((o) => (o === 0 ? { status: 'stored', id: id! } : { status: STATUS[o] as 'repeat' | 'unverifiable' }));
+  }
+
+  /**
+   * Waits until `writeReplicas` replicas have everything this connection wrote (WAIT, on the node
+   * that owns the stream), within the request's budget. Fewer in time: the write is on the
+   * primary but could be lost in a failover, so the client hears "unknown" and may resend.
+   */
+  private async replicated(stream: string, deadline: number) {
+    const { writeReplicas } = this.options;
+    let acked: number;
+    try {
+      acked = await waitForReplicas(this.redis, stream, writeReplicas, Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      // The write itself went through: whatever WAIT says, the outcome is unknown, not "not stored".
+      throw new StoreUnavailableError(`WAIT for ${writeReplicas} replicas failed: ${(err as Error).message}`, 'unknown', { cause: err });
+    }
+    if (acked < writeReplicas) {
+      throw new StoreUnavailableError(`stored on the primary; only ${acked} of ${writeReplicas} replicas had it in time`, 'unknown');
+    }
   }
 }

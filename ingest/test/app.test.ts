@@ -30,6 +30,18 @@ describe('POST /readings', () => {
     expect(Number(stored.received_at)).toBeGreaterThan(Date.now() - 10_000);
   });
 
+  it('accepts Unicode ids as the seed did, stored in one normal form (NFKC) however they were spelled', async () => {
+    const spellings = [
+      { site_id: 'Z\u00e4hler-1', device_id: '東京-site' },
+      { site_id: 'Za\u0308hler-1', device_id: '東京-site' }, // decomposed ä
+      { site_id: 'Z\u00e4hler-1', device_id: '東京-\uff53\uff49\uff54\uff45' }, // full-width "site" from an IME
+    ];
+    for (const ids of spellings) expect((await post(JSON.stringify(seedReading(ids)))).statusCode).toBe(202);
+    const entries = await t.redis.client.xrange(stream, '-', '+');
+    const stored = entries.map(([, f]) => [f[f.indexOf('site_id') + 1], f[f.indexOf('device_id') + 1]]);
+    expect(stored).toEqual(spellings.map(() => ['Z\u00e4hler-1', '東京-site']));
+  });
+
   it.each([
     ['a missing field', { power_reading: undefined }, 'power_reading'],
     ['a typo in a field name', { power_reading: undefined, power_readng: 10 }, 'power_readng'],

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,18 @@ beforeAll(async () => {
 });
 afterAll(async () => redis.stop());
 
+/** Whether a TCP connection to host:port is accepted. */
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, host);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 function start(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@energy-pipeline/source', 'scripts/start.ts'], {
     cwd: root,
@@ -29,7 +42,7 @@ function start(env: Record<string, string>) {
 }
 
 describe('npm start', () => {
-  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', async () => {
+  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', { timeout: 90_000 }, async () => {
     const [redisPort, ingestPort, processPort] = [await freePort(), await freePort(), await freePort()];
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
     const run = start({
@@ -76,29 +89,37 @@ describe('npm start', () => {
     }
   });
 
-  it('runs ingest with auth off, and says so', async () => {
+  it('runs both services with auth off, listening on 127.0.0.1 only, and says so', { timeout: 90_000 }, async () => {
     const [ingestPort, processPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@energy-pipeline/source', 'scripts/start.ts'], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: redis.url, INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort), LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const run = start({ REDIS_URL: redis.url, INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort) });
     try {
-      await eventually(() => out.includes('energy-pipeline is running'), 30_000, 100);
-      expect(out).toContain('auth is OFF');
+      await eventually(() => run.output().includes('energy-pipeline is running'), 60_000, 100);
+      expect(run.output()).toContain('auth is OFF');
+      expect(run.output()).toContain('listening on 127.0.0.1 only');
       const res = await fetch(`http://127.0.0.1:${ingestPort}/readings`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(seedReading()),
       });
       expect(res.status).toBe(202);
+      expect((await fetch(`http://127.0.0.1:${processPort}/sites`)).status).toBe(200);
+      // Another address of this machine (all of 127/8 is loopback on Linux) finds nothing listening.
+      for (const port of [ingestPort, processPort]) expect(await reachable('127.0.0.2', port)).toBe(false);
     } finally {
-      child.kill('SIGINT');
-      await exited;
+      run.child.kill('SIGINT');
+      await run.exited;
+    }
+  });
+
+  it('listens where HOST says, with auth off too', { timeout: 90_000 }, async () => {
+    const [ingestPort, processPort] = [await freePort(), await freePort()];
+    const run = start({ REDIS_URL: redis.url, INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort), HOST: '0.0.0.0' });
+    try {
+      await eventually(() => run.output().includes('energy-pipeline is running'), 60_000, 100);
+      for (const port of [ingestPort, processPort]) expect(await reachable('127.0.0.2', port)).toBe(true);
+    } finally {
+      run.child.kill('SIGINT');
+      await run.exited;
     }
   });
 });

@@ -21,7 +21,10 @@
 --   { id, deleted: true }                                      gone from the stream: acknowledge only
 --   { id, r: [reading…], bad: [[ord, reason, detail, fields JSON]…] }
 -- and a reading is [site, device, mW, at ms, power as sent, timestamp as sent, ord in entry,
---   [bucket start per kind], [bucket expiry per kind, 0 = past retention], reading_id or "", seq or -1]
+--   [bucket per kind], reading_id or "", seq or -1]; a bucket is [name, expiry (epoch s; 0 = past
+--   retention, skip), span in seconds or 0]: a minute or hour is named by its start (epoch s), a
+--   day or month by its date in the site's time zone (`2026-03-29`, `2026-03`), and only those
+--   carry a span, since a day lasts 23, 24 or 25 hours.
 -- Returns { { outcome per entry: 0 acknowledged elsewhere, 1 applied, 2 dead-lettered },
 --           readings applied, readings dead-lettered }
 
@@ -46,10 +49,10 @@ expect_type(sites_key, 'zset')
 
 -- 1. Every hash each reading touches, read once, with the fields the writes will need.
 local hashes, order = {}, {}
-local function hash(key, expire)
+local function hash(key, expire, span)
   local h = hashes[key]
   if not h then
-    h = { key = key, expire = expire, fields = { 'count', 'sum_mw', 'min_w', 'max_w' }, n = 0, dsum = 0, devices = nil }
+    h = { key = key, expire = expire, span = span, fields = { 'count', 'sum_mw', 'min_w', 'max_w' }, n = 0, dsum = 0, devices = nil }
     hashes[key] = h
     order[#order + 1] = h
   end
@@ -81,11 +84,12 @@ for _, entry in ipairs(batch.entries) do
     parts[1] = { h = dev }
     parts[2] = { h = hash(prefix .. 'site:' .. site) }
     for i, kind in ipairs(kinds) do
-      local expire = r[9][i]
+      local b = r[8][i]
+      local name, expire, span = b[1], b[2], b[3]
       if expire ~= 0 then
-        local start = int(r[8][i])
-        parts[#parts + 1] = { h = hash(prefix .. 'device-' .. kind .. ':' .. site .. '/' .. device .. ':' .. start, expire) }
-        local sb = hash(prefix .. 'site-' .. kind .. ':' .. site .. ':' .. start, expire)
+        if type(name) == 'number' then name = int(name) end
+        parts[#parts + 1] = { h = hash(prefix .. 'device-' .. kind .. ':' .. site .. '/' .. device .. ':' .. name, expire, span) }
+        local sb = hash(prefix .. 'site-' .. kind .. ':' .. site .. ':' .. name, expire, span)
         parts[#parts + 1] = { h = sb, d = device_part(sb, device) }
       end
     end
@@ -128,8 +132,8 @@ end
 
 local function reading_fields(r)
   local f = { site_id = r[1], device_id = r[2], power_reading = r[5], timestamp = r[6] }
-  if r[10] ~= '' then f.reading_id = r[10] end
-  if r[11] >= 0 then f.seq = r[11] end
+  if r[9] ~= '' then f.reading_id = r[9] end
+  if r[10] >= 0 then f.seq = r[10] end
   return cjson.encode(f)
 end
 
@@ -192,6 +196,7 @@ for _, h in ipairs(order) do
   if h.n > 0 then
     redis.call('HINCRBY', h.key, 'sum_mw', int(h.dsum))
     local set = { 'count', h.count + h.n }
+    if h.span and h.span > 0 then set[#set + 1] = 'span_s'; set[#set + 1] = h.span end
     if h.min_changed then set[#set + 1] = 'min_w'; set[#set + 1] = h.min end
     if h.max_changed then set[#set + 1] = 'max_w'; set[#set + 1] = h.max end
     for _, v in ipairs(h.latest_fields or {}) do set[#set + 1] = v end

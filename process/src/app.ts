@@ -3,9 +3,11 @@ import { initServer } from '@ts-rest/fastify';
 import {
   closeRedis,
   createRedis,
+  installAuth,
   installDocs,
+  installEvictionPolicyCheck,
+  installShardLayoutCheck,
   installHttpDefaults,
-  redisKeys,
   requestValidationErrorHandler,
   serverOptions,
   waitReady,
@@ -14,6 +16,7 @@ import { processContract } from '@energy-pipeline/contract';
 import type { ProcessConfig } from './config.js';
 import { DeadLetters } from './dead-letters.js';
 import { Queries } from './queries.js';
+import { Shards } from './shards.js';
 import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
 import { installProcessMetrics } from './metrics.js';
@@ -26,28 +29,37 @@ declare module 'fastify' {
   }
 }
 
+export interface BuildOptions {
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void };
+}
+
 /** Builds the processor: its worker (not started) and its HTTP API. It never listens. */
-export function buildProcessApp(config: ProcessConfig): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel));
+export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {}): FastifyInstance {
+  const app = Fastify(serverOptions(config.logLevel, undefined, options.logStream, config.logFormat));
   const worker = new ProcessWorker(config, app.log.child({ component: 'worker' }));
   // The API's own connection: a slow query never delays the worker's acknowledgements.
   const redis = defineScripts(
     createRedis({
       url: config.redis.url,
+      clusterNodes: config.redis.clusterNodes,
       role: 'commands',
       name: `ep-process-${config.consumer.name}-api`,
       commandTimeoutMs: config.redis.commandTimeoutMs,
     }),
   );
-  const keys = redisKeys(config.consumer);
+  const shards = new Shards(redis, config.redis.streams, config.consumer.group);
 
   app.decorate('worker', worker);
   installHttpDefaults(app);
-  installProcessMetrics(app, redis, config.consumer, worker);
+  installAuth(app, config.auth, 'processor');
+  installProcessMetrics(app, redis, config, worker);
   installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
   app.addHook('onReady', async () => {
     await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
   });
+  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
+  installShardLayoutCheck(app, redis, config.redis.stream, config.redis.streams.length);
   app.addHook('onClose', async () => {
     await worker.close();
     await closeRedis(redis);
@@ -57,8 +69,9 @@ export function buildProcessApp(config: ProcessConfig): FastifyInstance {
     config,
     redis,
     worker,
-    queries: new Queries(redis, keys, config.queryMaxPoints),
-    deadLetters: new DeadLetters(redis, keys),
+    shards,
+    queries: new Queries(redis, shards, config.queryMaxPoints),
+    deadLetters: new DeadLetters(redis, shards),
     log: app.log,
     startedAt: Date.now(),
   });

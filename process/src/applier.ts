@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { ReplyError } from 'ioredis';
-import { BUCKET_SECONDS, type Bucket } from '@energy-pipeline/contract';
-import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type RedisKeys } from '@energy-pipeline/contract/server';
-import { bucketExpiryS, bucketStartS, type Retention } from './buckets.js';
+import { decodeEntry, fieldsObject, redisKeys, type DecodedItem, type EntryContent, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { BUCKETS, type BucketRef, bucketsOf, type Retention } from './buckets.js';
+import type { SiteZones } from './site-zones.js';
 
 /** A stream entry as XREADGROUP returns it; fields are null when the entry was deleted. */
 export type StreamEntry = [id: string, fields: string[] | null];
@@ -25,13 +24,21 @@ export interface ApplierOptions {
   /** An entry delivered more often than this goes to the dead letters instead. @default 5 */
   maxDeliveries: number;
   retention: Retention;
+  /** Where each site's time zone comes from, for its day and month buckets. */
+  zones: SiteZones;
   log: FastifyBaseLogger;
-  /** Called after every batch with what it did. */
-  onApplied?: (result: ApplyResult) => void;
+  /** Running totals of what this applier did, for the worker's status. */
+  tally?: ApplyTally;
+  /** Called when a call got entries off this consumer's hands: applied, dead-lettered, or found done by another consumer. */
+  onProgress?: () => void;
 }
 
-/** The aggregation buckets, in the order lua/apply-entries.lua is told them. */
-const KINDS: readonly Bucket[] = Object.keys(BUCKET_SECONDS) as Bucket[];
+/** What applying has done since the process started. */
+export interface ApplyTally {
+  applied: number;
+  deadLettered: number;
+}
+
 /**
  * Most readings one script call applies: a call blocks Redis while it runs (about a millisecond
  * per few hundred readings), and Lua's unpack() takes at most about 8000 values. An entry is never
@@ -40,7 +47,7 @@ const KINDS: readonly Bucket[] = Object.keys(BUCKET_SECONDS) as Bucket[];
 export const MAX_READINGS_PER_CALL = 2_000;
 
 type Reading = [site: string, device: string, mw: number, atMs: number, power: string, timestamp: string, ord: number,
-  starts: number[], expiries: number[], readingId: string, seq: number];
+  buckets: BucketRef[], readingId: string, seq: number];
 type Payload =
   | { id: string; deleted: true }
   | { id: string; dead: [reason: string, detail: string, deliveries: number, fields: string] }
@@ -58,7 +65,7 @@ export class Applier {
   private readonly keys: RedisKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: ApplierOptions,
   ) {
     this.keys = redisKeys(options);
@@ -69,7 +76,9 @@ export class Applier {
     const result: ApplyResult = { applied: 0, deadLettered: 0, skipped: 0, failed: [] };
     if (entries.length === 0) return result;
     const now = Date.now();
-    const payloads = entries.map((entry) => this.payload(entry, deliveries?.get(entry[0]) ?? 1, now));
+    const decoded = entries.map(([, fields]) => (fields ? decodeEntry(fields) : null));
+    const zones = await this.options.zones.zonesOf(sitesOf(decoded));
+    const payloads = entries.map((entry, i) => this.payload(entry, decoded[i]!, deliveries?.get(entry[0]) ?? 1, now, zones));
     for (const chunk of chunks(payloads)) {
       try {
         this.add(result, chunk, await this.call(chunk, now));
@@ -84,7 +93,12 @@ export class Applier {
       // sign that CLAIM_MIN_IDLE_MS is close to how long this consumer takes.
       this.options.log.info({ skipped: result.skipped }, 'entries already acknowledged by another consumer');
     }
-    this.options.onApplied?.(result);
+    const { tally } = this.options;
+    if (tally) {
+      tally.applied += result.applied;
+      tally.deadLettered += result.deadLettered;
+    }
+    if (result.applied + result.deadLettered + result.skipped > 0) this.options.onProgress?.();
     return result;
   }
 
@@ -107,7 +121,7 @@ export class Applier {
 
   private call(chunk: Payload[], now: number) {
     const k = this.keys;
-    const batch = JSON.stringify({ kinds: KINDS, entries: chunk });
+    const batch = JSON.stringify({ kinds: BUCKETS, entries: chunk });
     return this.redis.applyEntries(k.stream, k.stats, k.deadLetters, k.sites, this.options.group, now, batch);
   }
 
@@ -120,14 +134,13 @@ export class Applier {
   }
 
   /** What the script needs of one entry: its readings with their buckets, or why it is dead. */
-  private payload([id, fields]: StreamEntry, count: number, now: number): Payload {
+  private payload([id, fields]: StreamEntry, content: EntryContent | null, count: number, now: number, zones: Map<string, string>): Payload {
     // Deleted from the stream while pending: nothing left to apply.
-    if (!fields) return { id, deleted: true };
+    if (!fields || !content) return { id, deleted: true };
     const entryFields = () => JSON.stringify(fieldsObject(fields));
     if (count > this.options.maxDeliveries) {
       return { id, dead: ['max_deliveries', `delivered ${count} times without being processed`, count, entryFields()] };
     }
-    const content = decodeEntry(fields);
     if (!content.ok) return { id, dead: ['invalid', JSON.stringify(content.issues), count, entryFields()] };
     // A single-reading entry that is invalid goes whole; a batch keeps its valid readings.
     if (!content.batch && !content.items[0]!.ok) {
@@ -136,19 +149,27 @@ export class Applier {
     const r: Reading[] = [];
     const bad: [number, string, string, string][] = [];
     for (const item of content.items) {
-      if (item.ok) r.push(this.reading(item, now));
+      if (item.ok) r.push(this.reading(item, now, zones.get(item.value.reading.site_id)!));
       else bad.push([item.ord, 'invalid', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
     }
     return { id, r, bad };
   }
 
-  private reading(item: Extract<DecodedItem, { ok: true }>, now: number): Reading {
+  private reading(item: Extract<DecodedItem, { ok: true }>, now: number, zone: string): Reading {
     const { reading, timestampMs, powerMw, powerText } = item.value;
-    const starts = KINDS.map((kind) => bucketStartS(kind, timestampMs));
-    const expiries = KINDS.map((kind, i) => bucketExpiryS(kind, starts[i]!, this.options.retention, now));
     return [reading.site_id, reading.device_id, powerMw, timestampMs, powerText, reading.timestamp, item.ord,
-      starts, expiries, reading.reading_id ?? '', reading.seq ?? -1];
+      bucketsOf(timestampMs, zone, this.options.retention, now), reading.reading_id ?? '', reading.seq ?? -1];
   }
+}
+
+/** The sites of every valid reading in the entries. */
+function sitesOf(entries: (EntryContent | null)[]): string[] {
+  const sites: string[] = [];
+  for (const content of entries) {
+    if (!content?.ok) continue;
+    for (const item of content.items) if (item.ok) sites.push(item.value.reading.site_id);
+  }
+  return sites;
 }
 
 /** Consecutive runs of payloads holding at most MAX_READINGS_PER_CALL readings (an entry is never split). */
@@ -170,7 +191,7 @@ function* chunks(payloads: Payload[]): Generator<Payload[]> {
 
 /** Delivery counts of `entries` held by `consumer`, from XPENDING; used when re-delivering. */
 export async function deliveryCounts(
-  redis: Redis,
+  redis: RedisClient,
   { stream, group }: { stream: string; group: string },
   consumer: string,
   entries: readonly StreamEntry[],

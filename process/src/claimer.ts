@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { xinfoRecord } from '@energy-pipeline/contract/server';
+import { xinfoRecord, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { Periodic } from './periodic.js';
@@ -18,10 +17,12 @@ export class Claimer {
   private readonly periodic: Periodic;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly applier: Applier,
     private readonly config: ConsumerConfig,
     private readonly log: FastifyBaseLogger,
+    /** Called when claimed entries could not be applied: they are this consumer's now, to re-read later. */
+    private readonly onUnapplied: () => void = () => {},
   ) {
     this.periodic = new Periodic('claim pass', config.claimIntervalMs, () => this.pass(), log);
   }
@@ -52,7 +53,8 @@ export class Claimer {
       if (entries.length > 0) {
         this.log.info({ count: entries.length }, 'claimed idle entries');
         const live = entries.filter(([, fields]) => fields !== null);
-        await this.applier.apply(live, await deliveryCounts(this.redis, this.config, name, live));
+        const result = await this.applier.apply(live, await deliveryCounts(this.redis, this.config, name, live));
+        if (result.failed.length > 0) this.onUnapplied();
         claimed += entries.length;
       }
       cursor = next;

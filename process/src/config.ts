@@ -1,7 +1,18 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from './buckets.js';
-import { parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type RedisConfig } from '@energy-pipeline/contract/server';
+import {
+  ConfigError,
+  authConfigFrom,
+  authEnvShape,
+  parseEnv,
+  port,
+  positiveInt,
+  redisConfigFrom,
+  redisEnvShape,
+  type AuthConfig,
+  type RedisConfig,
+} from '@energy-pipeline/contract/server';
 
 const shape = {
   ...redisEnvShape,
@@ -17,7 +28,16 @@ const shape = {
   TRIM_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   MINUTE_RETENTION_S: positiveInt(7 * 24 * 3600),
   HOUR_RETENTION_S: positiveInt(400 * 24 * 3600),
+  DAY_RETENTION_S: positiveInt(1098 * 24 * 3600),
+  MONTH_RETENTION_S: positiveInt(3660 * 24 * 3600),
   QUERY_MAX_POINTS: positiveInt(1_500),
+  /** The shards this replica reads, e.g. `0,2,4`; every shard when unset. */
+  PROCESS_SHARDS: z
+    .string()
+    .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, 'must be shard numbers such as 0,2,4')
+    .transform((v) => [...new Set(v.split(',').map(Number))].sort((a, b) => a - b))
+    .optional(),
+  ...authEnvShape,
 };
 
 export interface ConsumerConfig {
@@ -52,24 +72,40 @@ export interface ConsumerConfig {
 
 export interface ProcessConfig {
   redis: RedisConfig;
+  /** The consumer's settings; `stream` is REDIS_STREAM, and each shard's consumer reads its own. */
   consumer: ConsumerConfig;
+  /** The shards this replica reads (PROCESS_SHARDS), in order. @default every shard */
+  shards: number[];
   /** @default "0.0.0.0" */
   host: string;
   /** @default 8001 */
   port: number;
   /** @default "info" */
   logLevel: string;
+  /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
+  logFormat: 'json' | 'pretty';
   /** Bound on a graceful stop, including draining the consumer. @default 10000 */
   shutdownTimeoutMs: number;
   /** Most buckets one series query may span; a longer range gets 400. @default 1500 */
   queryMaxPoints: number;
+  /** API keys for the query and dead-letter routes (the same key file as ingest's serves both). */
+  auth: AuthConfig;
 }
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
   const e = parseEnv(shape, env);
+  const auth = authConfigFrom(e);
   const redis = redisConfigFrom(e);
+  const shards = e.PROCESS_SHARDS ?? redis.streams.map((_, i) => i);
+  const outside = shards.filter((i) => i >= redis.streams.length);
+  if (outside.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n  PROCESS_SHARDS: ${outside.join(', ')} not below STREAM_SHARDS (${redis.streams.length})`,
+    );
+  }
   return {
     redis,
+    shards,
     consumer: {
       stream: redis.stream,
       group: redis.group,
@@ -81,12 +117,14 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
       consumerIdleDeleteMs: e.CONSUMER_IDLE_DELETE_MS,
       maxDeliveries: e.MAX_DELIVERIES,
       trimIntervalMs: e.TRIM_INTERVAL_MS,
-      retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S },
+      retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S, dayS: e.DAY_RETENTION_S, monthS: e.MONTH_RETENTION_S },
     },
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queryMaxPoints: e.QUERY_MAX_POINTS,
+    auth,
   };
 }

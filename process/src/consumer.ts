@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import { redisKeys, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';
+import { migrateIdListsToSortedSets } from './sorted-sets.js';
 
 type ReadReply = [stream: string, entries: StreamEntry[]][] | null;
 
@@ -32,8 +33,8 @@ export class Consumer {
   watchdogTrips = 0;
 
   constructor(
-    private readonly blocking: Redis,
-    private readonly commands: Redis,
+    private readonly blocking: RedisClient,
+    private readonly commands: RedisClient,
     private readonly applier: Applier,
     private readonly config: ConsumerConfig,
     private readonly log: FastifyBaseLogger,
@@ -89,6 +90,8 @@ export class Consumer {
           if (await ensureGroup(this.commands, this.config.stream, this.config.group)) {
             this.log.info({ group: this.config.group }, 'created consumer group');
           }
+          // Before the first entry is applied: the apply script writes the new layout only.
+          await migrateIdListsToSortedSets(this.commands, redisKeys(this.config), this.log);
           groupReady = true;
         }
         const retryDue = this.retryPendingAt !== null && Date.now() >= this.retryPendingAt;

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { DeadLetterReasonSchema } from '@energy-pipeline/contract';
-import { fieldsObject, type RedisKeys } from '@energy-pipeline/contract/server';
+import { DeadLetterReasonSchema, compareStreamIds } from '@energy-pipeline/contract';
+import type { Shards } from './shards.js';
+import { fieldsObject, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
 
 type Reason = z.infer<typeof DeadLetterReasonSchema>;
 
@@ -53,59 +53,83 @@ const matches = (d: DeadLetter, f: DeadLetterFilter) =>
   (!f.site_id || d.fields.site_id === f.site_id) &&
   (!f.device_id || d.fields.device_id === f.device_id);
 
-/** Lists, replays and deletes entries in the dead-letter stream. */
+/**
+ * Lists, replays and deletes entries in the dead-letter streams, one per shard. A shard's dead
+ * letters replay into its own stream: their sites map to it.
+ */
 export class DeadLetters {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: RedisKeys,
+    private readonly redis: RedisClient,
+    private readonly shards: Shards,
   ) {}
 
-  /** One page of matching dead letters after `after`, oldest first. */
+  /** One page of matching dead letters after `after`, oldest first, across every shard. */
   async list(filter: DeadLetterFilter, limit: number, after?: string) {
+    const pages = await Promise.all(this.shards.all.map(({ keys }) => this.listIn(keys, filter, limit, after)));
+    const merged = pages.flatMap((p) => p.items).sort((a, b) => compareStreamIds(a.id, b.id));
+    const items = merged.slice(0, limit);
+    const more = merged.length > limit || pages.some((p) => p.more);
+    return { items, next: more && items.length > 0 ? items[items.length - 1]!.id : null };
+  }
+
+  /** Up to `limit` matches in one shard after `after`, and whether there are more. */
+  private async listIn(keys: RedisKeys, filter: DeadLetterFilter, limit: number, after?: string) {
     const items: DeadLetter[] = [];
     let cursor = after ? `(${after}` : '-';
     for (;;) {
-      const page = (await this.redis.xrange(this.keys.deadLetters, cursor, '+', 'COUNT', PAGE)).map(parse);
+      const page = (await this.redis.xrange(keys.deadLetters, cursor, '+', 'COUNT', PAGE)).map(parse);
       for (const d of page) {
         if (!matches(d, filter)) continue;
         items.push(d);
-        if (items.length === limit) return { items, next: d.id };
+        if (items.length === limit) return { items, more: true };
       }
-      if (page.length < PAGE) return { items, next: null };
+      if (page.length < PAGE) return { items, more: false };
       cursor = `(${page[page.length - 1]!.id}`;
     }
   }
 
-  async get(id: string): Promise<DeadLetter | null> {
-    const [entry] = await this.redis.xrange(this.keys.deadLetters, id, id);
-    return entry ? parse(entry) : null;
+  /** The dead letter `id` and the shard that holds it; null when none does. */
+  async get(id: string): Promise<{ letter: DeadLetter; keys: RedisKeys } | null> {
+    const found = await Promise.all(this.shards.all.map(({ keys }) => this.redis.xrange(keys.deadLetters, id, id)));
+    const at = found.findIndex((entries) => entries.length > 0);
+    return at < 0 ? null : { letter: parse(found[at]![0]!), keys: this.shards.all[at]!.keys };
   }
 
-  /** Puts one dead letter back into the main stream; null when there is no such dead letter. */
+  /** Puts one dead letter back into its shard's stream; null when there is no such dead letter. */
   async replay(id: string): Promise<string | null> {
-    const d = await this.get(id);
-    if (!d || Object.keys(d.fields).length === 0) return null;
-    return this.redis.replayDeadLetter(this.keys.stream, this.keys.deadLetters, id, ...Object.entries(d.fields).flat());
+    const found = await this.get(id);
+    if (!found || Object.keys(found.letter.fields).length === 0) return null;
+    return this.replayIn(found.keys, found.letter);
   }
 
   async replayMatching(filter: DeadLetterFilter) {
-    const { items } = await this.list(filter, BULK_LIMIT);
     const ids: string[] = [];
-    for (const d of items) {
-      if (Object.keys(d.fields).length === 0) continue;
-      const id = await this.redis.replayDeadLetter(this.keys.stream, this.keys.deadLetters, d.id, ...Object.entries(d.fields).flat());
-      if (id) ids.push(id);
+    for (const { keys } of this.shards.all) {
+      const { items } = await this.listIn(keys, filter, BULK_LIMIT);
+      for (const d of items) {
+        if (Object.keys(d.fields).length === 0) continue;
+        const id = await this.replayIn(keys, d);
+        if (id) ids.push(id);
+      }
     }
     return ids;
   }
 
   async delete(id: string): Promise<number> {
-    return this.redis.xdel(this.keys.deadLetters, id);
+    const deleted = await Promise.all(this.shards.all.map(({ keys }) => this.redis.xdel(keys.deadLetters, id)));
+    return deleted.reduce((a, b) => a + b, 0);
   }
 
   async deleteMatching(filter: DeadLetterFilter): Promise<number> {
-    const { items } = await this.list(filter, BULK_LIMIT);
-    if (items.length === 0) return 0;
-    return this.redis.xdel(this.keys.deadLetters, ...items.map((d) => d.id));
+    let deleted = 0;
+    for (const { keys } of this.shards.all) {
+      const { items } = await this.listIn(keys, filter, BULK_LIMIT);
+      if (items.length > 0) deleted += await this.redis.xdel(keys.deadLetters, ...items.map((d) => d.id));
+    }
+    return deleted;
+  }
+
+  private replayIn(keys: RedisKeys, d: DeadLetter) {
+    return this.redis.replayDeadLetter(keys.stream, keys.deadLetters, d.id, ...Object.entries(d.fields).flat());
   }
 }

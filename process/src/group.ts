@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 
 /**
  * Creates the consumer group if it is missing. It starts at the beginning of the stream
  * (id 0), not at `$`: readings accepted before the first processor ever started must be
  * processed too. MKSTREAM lets the processor start before any reading arrives.
  */
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<boolean> {
+export async function ensureGroup(redis: RedisClient, stream: string, group: string): Promise<boolean> {
   try {
     await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
     return true;

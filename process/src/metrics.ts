@@ -1,91 +1,101 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
-import { installMetrics } from '@energy-pipeline/contract/server';
-import type { ConsumerConfig } from './config.js';
-import { readStreamStats } from './stream-stats.js';
+import { installMetrics, type RedisClient } from '@energy-pipeline/contract/server';
+import type { ProcessConfig } from './config.js';
+import { readShardedStats, type StreamStats } from './stream-stats.js';
 import type { ProcessWorker } from './worker.js';
-
-type Stats = Awaited<ReturnType<typeof readStreamStats>>;
 
 /**
  * The processor's Prometheus metrics: the shared ones (contract/src/server/metrics.ts) plus the
- * stream and consumer-group figures, read from Redis on scrape (one readStreamStats per scrape,
- * shared by every gauge). When Redis cannot answer, ep_redis_up is 0 and the Redis-backed
- * gauges are NaN for that scrape rather than stale numbers.
+ * stream and consumer-group figures of every shard (label `shard`), read from Redis on scrape (one
+ * read per scrape, shared by every gauge). When Redis cannot answer, ep_redis_up is 0 and the
+ * Redis-backed gauges are NaN for that scrape rather than stale numbers.
  */
-export function installProcessMetrics(app: FastifyInstance, redis: Redis, consumer: ConsumerConfig, worker: ProcessWorker) {
+export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, config: ProcessConfig, worker: ProcessWorker) {
   const { registry, instrumentRedis } = installMetrics(app);
   instrumentRedis(redis, 'api');
   instrumentRedis(worker.commands, 'worker');
+  const { streams } = config.redis;
+  const shardLabel = streams.map((_, i) => ({ shard: String(i) }));
 
-  let inFlight: Promise<Stats | null> | null = null;
+  let inFlight: Promise<StreamStats[] | null> | null = null;
   // Every collect() of one scrape starts in the same tick, so they share one read.
   const stats = () => {
-    inFlight ??= readStreamStats(redis, consumer)
+    inFlight ??= readShardedStats(redis, streams, config.consumer.group, config.consumer.stream)
+      .then((r) => r.shards)
       .catch(() => null)
       .finally(() => setImmediate(() => (inFlight = null)));
     return inFlight;
   };
-  const gauge = (name: string, help: string, value: (s: Stats) => number | null) =>
+  const gauge = (name: string, help: string, value: (s: StreamStats) => number | null) =>
     new Gauge({
       name,
       help,
+      labelNames: ['shard'] as const,
       registers: [registry],
       async collect() {
-        const s = await stats();
+        const shards = await stats();
         // NaN, Prometheus's "no value": a stale or made-up 0 would read as "all caught up".
-        this.set((s ? value(s) : null) ?? Number.NaN);
+        shardLabel.forEach((labels, i) => {
+          this.set(labels, (shards ? value(shards[i]!) : null) ?? Number.NaN);
+        });
       },
     });
 
   new Gauge({
     name: 'ep_redis_up',
-    help: '1 when this scrape could read the stream from Redis, else 0',
+    help: '1 when this scrape could read the streams from Redis, else 0',
     registers: [registry],
     async collect() {
       this.set((await stats()) ? 1 : 0);
     },
   });
-  gauge('ep_stream_length', 'Entries in the stream (XLEN)', (s) => s.stream.length);
-  gauge('ep_consumer_group_lag', 'Entries not yet delivered to the consumer group (NaN when Redis cannot tell)', (s) => s.group.lag);
-  gauge('ep_consumer_group_pending', 'Entries delivered to some consumer of the group and not yet acknowledged', (s) => s.group.pending);
+  gauge('ep_stream_length', 'Entries in the shard\'s stream (XLEN)', (s) => s.stream.length);
+  gauge('ep_consumer_group_lag', 'Entries of the shard not yet delivered to the consumer group (NaN when Redis cannot tell)', (s) => s.group.lag);
+  gauge('ep_consumer_group_pending', 'Entries of the shard delivered to some consumer of the group and not yet acknowledged', (s) => s.group.pending);
   new Gauge({
     name: 'ep_consumer_pending',
-    help: 'Entries pending on each consumer of the group',
-    labelNames: ['consumer'] as const,
+    help: 'Entries pending on each consumer of the group, per shard',
+    labelNames: ['consumer', 'shard'] as const,
     registers: [registry],
     async collect() {
       this.reset();
-      for (const c of (await stats())?.group.consumers ?? []) this.set({ consumer: c.name }, c.pending);
+      (await stats())?.forEach((s, i) => {
+        for (const c of s.group.consumers) this.set({ consumer: c.name, shard: String(i) }, c.pending);
+      });
     },
   });
   new Gauge({
     name: 'ep_consumer_last_progress_timestamp_seconds',
-    help: 'Unix time this consumer last applied or dead-lettered entries (or started); old while it holds pending entries: stalled',
-    labelNames: ['consumer'] as const,
+    help: 'Unix time this consumer last applied or dead-lettered entries of the shard (or started); old while it holds pending entries: stalled',
+    labelNames: ['consumer', 'shard'] as const,
     registers: [registry],
     collect() {
-      // Labelled like ep_consumer_pending, so that an alert can join the two on the consumer.
-      this.set({ consumer: consumer.name }, worker.status().lastProgress.getTime() / 1000);
+      // Labelled like ep_consumer_pending, so that an alert can join the two on consumer and shard.
+      for (const shard of config.shards) {
+        this.set({ consumer: config.consumer.name, shard: String(shard) }, worker.shard(shard).lastProgress.getTime() / 1000);
+      }
     },
   });
-  const total = (name: string, help: string, value: (s: Stats) => number) =>
+  const total = (name: string, help: string, value: (s: StreamStats) => number) =>
     new Counter({
       name,
       help,
+      labelNames: ['shard'] as const,
       registers: [registry],
       async collect() {
-        const s = await stats();
-        if (!s) return;
+        const shards = await stats();
+        if (!shards) return;
         this.reset();
-        this.inc(value(s));
+        shards.forEach((s, i) => {
+          this.inc(shardLabel[i]!, value(s));
+        });
       },
     });
-  total('ep_group_entries_processed_total', 'Entries applied to the aggregates by any consumer of the group', (s) => s.totals.total);
-  total('ep_group_entries_invalid_total', 'Entries that failed validation, by any consumer of the group', (s) => s.totals.invalid);
-  total('ep_group_entries_dead_lettered_total', 'Entries moved to the dead-letter stream by any consumer of the group', (s) => s.totals.dead_lettered);
-  gauge('ep_dead_letters', 'Entries waiting in the dead-letter stream', (s) => s.deadLetters.length);
+  total('ep_group_entries_processed_total', 'Readings of the shard applied to the aggregates by any consumer of the group', (s) => s.totals.total);
+  total('ep_group_entries_invalid_total', 'Entries or readings of the shard that failed validation, by any consumer of the group', (s) => s.totals.invalid);
+  total('ep_group_entries_dead_lettered_total', 'Entries or readings of the shard moved to its dead-letter stream', (s) => s.totals.dead_lettered);
+  gauge('ep_dead_letters', "Entries waiting in the shard's dead-letter stream", (s) => s.deadLetters.length);
   const own = (name: string, help: string, value: (s: ReturnType<ProcessWorker['status']>) => number) =>
     new Counter({
       name,

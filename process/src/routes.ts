@@ -1,19 +1,20 @@
-import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup } from '@energy-pipeline/contract/server';
+import { consumerPending, isRedisUnavailable, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
-import { readStreamStats } from './stream-stats.js';
+import type { Shards } from './shards.js';
+import { readShardedStats } from './stream-stats.js';
 import type { ProcessWorker } from './worker.js';
 
 export interface RouteDeps {
   config: ProcessConfig;
-  redis: Redis;
+  redis: RedisClient;
   worker: ProcessWorker;
   queries: Queries;
+  shards: Shards;
   deadLetters: DeadLetters;
   log: FastifyBaseLogger;
   startedAt: number;
@@ -23,29 +24,44 @@ const unavailable = { status: 503 as const, body: { error: 'unavailable', messag
 const notFound = (message: string) => ({ status: 404 as const, body: { error: 'not_found', message } });
 
 /**
- * Expected failures become typed answers: a query that cannot be answered as asked is a 400
- * naming the parameter, a Redis failure a 503. Anything else is a bug for the global handler.
+ * Redis being unavailable (not connected, dropped, timed out, loading…: see isRedisUnavailable)
+ * is a 503. Anything else, a WRONGTYPE from a corrupted key or a bug in this code, is rethrown:
+ * the global error handler logs it with its stack and answers 500, so that it is seen as what it
+ * is rather than passed off as an outage that a retry would cure.
  */
-async function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
+async function orUnavailable<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof QueryError) {
-      return { status: 400 as const, body: validationError([{ in: 'query', path: err.field, message: err.message }]) };
-    }
-    log.warn({ err: (err as Error).message }, 'Redis request failed');
+    if (!isRedisUnavailable(err)) throw err;
+    log.warn({ err: (err as Error).message }, 'Redis unavailable');
     return unavailable;
   }
 }
 
+/** As orUnavailable, and a query that cannot be answered as asked is a 400 naming the parameter. */
+function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
+  return orUnavailable(log, async () => {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof QueryError)) throw err;
+      return { status: 400 as const, body: validationError([{ in: 'query', path: err.field, message: err.message }]) };
+    }
+  });
+}
+
 export function processRouter(d: RouteDeps) {
-  const { stream, group, name } = d.config.consumer;
+  const { group, name } = d.config.consumer;
+  const readStreams = d.config.shards.map((i) => d.config.redis.streams[i]!);
   const s = initServer();
   return s.router(processContract, {
     health: async () => {
-      const pending = await (d.redis.call('XPENDING', stream, group) as Promise<[number, unknown, unknown, [string, string][] | null]>)
-        .then((summary) => Number(summary[3]?.find(([consumer]) => consumer === name)?.[1] ?? 0))
-        .catch((err: unknown) => (isMissingStreamOrGroup(err) ? 0 : null));
+      // What this consumer holds on the shards it reads; null when Redis cannot tell.
+      const pending = await Promise.all(readStreams.map((stream) => consumerPending(d.redis, stream, group, name))).then(
+        (counts) => counts.reduce((a, b) => a + b, 0),
+        () => null,
+      );
       const status = d.worker.status();
       const up = pending !== null;
       const body = {
@@ -60,29 +76,39 @@ export function processRouter(d: RouteDeps) {
       };
       return body.status === 'ok' ? { status: 200, body } : { status: 503, body };
     },
-    metrics: async () => {
-      try {
-        const stats = await readStreamStats(d.redis, d.config.consumer);
+    metrics: () =>
+      orUnavailable(d.log, async () => {
+        const { combined, shards } = await readShardedStats(d.redis, d.config.redis.streams, group, d.config.consumer.stream);
         const own = d.worker.status();
         return {
-          status: 200,
+          status: 200 as const,
           body: {
-            stream: stats.stream,
-            group: stats.group,
-            processed: { ...stats.totals, by_this_consumer: own.processed },
-            dead_letters: stats.deadLetters,
+            stream: combined.stream,
+            group: combined.group,
+            shards: shards.map((s, shard) => ({ shard, stream: s.stream, group: s.group, dead_letters: s.deadLetters })),
+            processed: { ...combined.totals, by_this_consumer: own.processed },
+            dead_letters: combined.deadLetters,
             trimmed: own.trimmed,
           },
         };
-      } catch (err) {
-        d.log.warn({ err: (err as Error).message }, 'metrics unavailable');
-        return unavailable;
-      }
-    },
-    sites: () => answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites() })),
-    siteDevices: ({ params }) =>
+      }),
+    // A key limited to some sites lists only those (metadata: sites 'handler').
+    sites: ({ query, request }) =>
+      answer(d.log, async () => ({ status: 200 as const, body: await d.queries.sites(query, request.apiKey?.sites ?? null) })),
+    site: ({ params }) =>
       answer(d.log, async () => {
-        const body = await d.queries.siteDevices(params.site_id);
+        const body = await d.queries.site(params.site_id);
+        return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
+      }),
+    putSite: ({ params, body }) =>
+      orUnavailable(d.log, async () => {
+        await d.shards.forSite(params.site_id).zones.set(params.site_id, body.time_zone);
+        d.log.info({ site: params.site_id, zone: body.time_zone }, 'site time zone set');
+        return { status: 200 as const, body: (await d.queries.site(params.site_id))! };
+      }),
+    siteDevices: ({ params, query }) =>
+      answer(d.log, async () => {
+        const body = await d.queries.siteDevices(params.site_id, query);
         return body ? { status: 200 as const, body } : notFound(`No readings for site ${params.site_id}`);
       }),
     device: ({ params }) =>

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
 const luaDir = new URL('../lua/', import.meta.url);
@@ -29,6 +30,8 @@ declare module 'ioredis' {
     trimStream(...keysThenArgs: Args): Result<number, Context>;
     /** lua/replay-dead-letter.lua: the new stream id, or null when there is no such dead letter. */
     replayDeadLetter(...keysThenArgs: Args): Result<string | null, Context>;
+    /** lua/set-to-sorted-set.lua: members moved, or -1 when the key was not a set. */
+    setToSortedSet(...keysThenArgs: Args): Result<number, Context>;
   }
 }
 
@@ -37,10 +40,11 @@ const scripts = {
   leaveGroup: { file: 'leave-group', keys: 1 },
   trimStream: { file: 'trim-stream', keys: 1 },
   replayDeadLetter: { file: 'replay-dead-letter', keys: 2 },
+  setToSortedSet: { file: 'set-to-sorted-set', keys: 1 },
 } as const;
 
 /** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
-export function defineScripts(redis: Redis): Redis {
+export function defineScripts<T extends RedisClient>(redis: T): T {
   for (const [name, { file, keys }] of Object.entries(scripts)) {
     redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(file) });
   }

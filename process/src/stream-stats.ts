@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
-import { isMissingStreamOrGroup, redisKeys, streamSummary, xinfoRecord } from '@energy-pipeline/contract/server';
+import { compareStreamIds } from '@energy-pipeline/contract';
+import { isMissingStreamOrGroup, redisKeys, streamSummary, xinfoRecord, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
 
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
-export async function readStreamStats(redis: Redis, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
+export async function readStreamStats(redis: RedisClient, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
   const keys = redisKeys({ stream, group });
   const [summary, groups, stats, deadLetterLength] = await Promise.all([
     streamSummary(redis, stream),
@@ -49,4 +49,48 @@ export async function readStreamStats(redis: Redis, { stream, group }: Pick<Cons
     },
     deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
   };
+}
+
+export type StreamStats = Awaited<ReturnType<typeof readStreamStats>>;
+
+/**
+ * Every shard's stats, and all of them as one: lengths, lag, pending and totals summed (the lag
+ * unknown when any shard's is), consumers merged by name, the ends of the id ranges kept.
+ */
+export async function readShardedStats(redis: RedisClient, streams: readonly string[], group: string, name: string) {
+  const shards = await Promise.all(streams.map((stream) => readStreamStats(redis, { stream, group })));
+  if (shards.length === 1) return { combined: shards[0]!, shards };
+  const sum = (pick: (s: StreamStats) => number) => shards.reduce((n, s) => n + pick(s), 0);
+  const ids = (pick: (s: StreamStats) => string | null) =>
+    shards.map(pick).filter((id): id is string => id !== null).sort(compareStreamIds);
+  const consumers = new Map<string, { name: string; pending: number; idle_ms: number }>();
+  for (const c of shards.flatMap((s) => s.group.consumers)) {
+    const seen = consumers.get(c.name);
+    consumers.set(c.name, seen ? { name: c.name, pending: seen.pending + c.pending, idle_ms: Math.min(seen.idle_ms, c.idle_ms) } : { ...c });
+  }
+  const combined: StreamStats = {
+    stream: {
+      name,
+      length: sum((s) => s.stream.length),
+      first_id: ids((s) => s.stream.first_id)[0] ?? null,
+      last_id: ids((s) => s.stream.last_id).at(-1) ?? null,
+      groups: Math.max(...shards.map((s) => s.stream.groups)),
+    },
+    group: {
+      name: group,
+      exists: shards.every((s) => s.group.exists),
+      consumers: [...consumers.values()],
+      pending: sum((s) => s.group.pending),
+      lag: shards.some((s) => s.group.lag === null) ? null : sum((s) => s.group.lag!),
+      last_delivered_id: ids((s) => s.group.last_delivered_id).at(-1) ?? null,
+      oldest_pending_id: ids((s) => s.group.oldest_pending_id)[0] ?? null,
+    },
+    totals: {
+      total: sum((s) => s.totals.total),
+      invalid: sum((s) => s.totals.invalid),
+      dead_lettered: sum((s) => s.totals.dead_lettered),
+    },
+    deadLetters: { stream: shards.map((s) => s.deadLetters.stream).join(', '), length: sum((s) => s.deadLetters.length) },
+  };
+  return { combined, shards };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@energy-pipeline/contract/server';
 import type { FastifyBaseLogger } from 'fastify';
 import { Periodic } from './periodic.js';
 
@@ -13,7 +13,7 @@ export class Trimmer {
   trimmed = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly stream: string,
     /** How often to trim; 0 turns trimming off. */
     intervalMs: number,

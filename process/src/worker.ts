@@ -1,114 +1,101 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
-import { closeRedis, createRedis, waitReady } from '@energy-pipeline/contract/server';
+import { closeRedis, createRedis, waitReady, type RedisClient } from '@energy-pipeline/contract/server';
+import type { ApplyTally } from './applier.js';
 import type { ProcessConfig } from './config.js';
-import { Applier } from './applier.js';
-import { Claimer } from './claimer.js';
-import { Consumer } from './consumer.js';
 import { defineScripts } from './scripts.js';
-import { Trimmer } from './trimmer.js';
+import { ShardWorker } from './shard.js';
 
 /** What the processor's HTTP server reports about the worker. */
 export interface WorkerStatus {
+  /** Every shard's read loop runs. */
   running: boolean;
+  /** When any shard's loop last read from or acknowledged on its stream. */
   lastActivity: Date | null;
-  /**
-   * When this consumer last got entries off its hands (applied, dead-lettered, or found done by
-   * another consumer), or was created: with entries pending on it, an old value means it is stuck.
-   */
-  lastProgress: Date;
-  /** Entries this process applied since it started. */
+  /** Readings this process applied since it started. */
   processed: number;
-  deadLettered: number;
   trimmed: number;
   watchdogTrips: number;
 }
 
 /**
- * The consumer-group worker: a read loop, a claimer and a trimmer sharing one applier, on
- * two connections (a blocking one for XREADGROUP … BLOCK, a command one for the rest).
+ * The consumer-group worker: one ShardWorker for each shard this replica reads (PROCESS_SHARDS,
+ * every shard by default), sharing one command connection, each with a blocking connection of
+ * its own for XREADGROUP … BLOCK.
  */
 export class ProcessWorker {
-  readonly commands: Redis;
-  readonly blocking: Redis;
-  readonly consumer: Consumer;
-  readonly claimer: Claimer;
-  readonly trimmer: Trimmer;
-  private processed = 0;
-  private deadLettered = 0;
-  private lastProgress = new Date();
+  readonly commands: RedisClient;
+  private readonly shards: ShardWorker[];
+  private readonly tally: ApplyTally = { applied: 0, deadLettered: 0 };
   private closed = false;
 
   constructor(
     readonly config: ProcessConfig,
     private readonly log: FastifyBaseLogger,
   ) {
-    const { url, commandTimeoutMs } = config.redis;
+    const { url, clusterNodes, commandTimeoutMs, streams } = config.redis;
     const c = config.consumer;
-    this.commands = defineScripts(createRedis({ url, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs }));
-    this.blocking = createRedis({ url, role: 'blocking', name: `ep-process-${c.name}-reader` });
-    const applier = new Applier(this.commands, {
-      ...c,
-      log,
-      onApplied: (r) => {
-        this.processed += r.applied;
-        this.deadLettered += r.deadLettered;
-        if (r.applied + r.deadLettered + r.skipped > 0) this.lastProgress = new Date();
-        // Entries that failed (claimed ones included) are now ours: re-read them later.
-        if (r.failed.length > 0) this.consumer.schedulePendingRetry();
-      },
+    this.commands = defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs }));
+    this.shards = config.shards.map((shard) => {
+      const blocking = createRedis({ url, clusterNodes, role: 'blocking', name: `ep-process-${c.name}-reader-${shard}` });
+      const shardLog = streams.length > 1 ? log.child({ shard }) : log;
+      return new ShardWorker(shard, { ...c, stream: streams[shard]! }, this.commands, blocking, this.tally, shardLog);
     });
-    this.consumer = new Consumer(this.blocking, this.commands, applier, c, log);
-    this.claimer = new Claimer(this.commands, applier, c, log);
-    this.trimmer = new Trimmer(this.commands, c.stream, c.trimIntervalMs, log);
   }
 
-  /** Resolves when both connections are up, or rejects after `timeoutMs`. */
+  /** The worker of shard `shard`, for tests and tools; throws for a shard this replica does not read. */
+  shard(shard: number): ShardWorker {
+    const found = this.shards.find((s) => s.shard === shard);
+    if (!found) throw new RangeError(`this replica does not read shard ${shard}`);
+    return found;
+  }
+
+  /** Resolves when every connection is up, or rejects after `timeoutMs`. */
   async ready(timeoutMs = 5_000) {
-    await Promise.all([waitReady(this.commands, timeoutMs), waitReady(this.blocking, timeoutMs)]);
+    await Promise.all([waitReady(this.commands, timeoutMs), ...this.shards.map((s) => waitReady(s.blocking, timeoutMs))]);
   }
 
   start() {
     if (this.closed) throw new Error('worker is closed');
-    this.consumer.start();
-    this.claimer.start();
-    this.trimmer.start();
+    for (const s of this.shards) s.start();
   }
 
   /**
-   * Stops reading, claiming and trimming; finishes what it holds; then leaves the group if it
-   * holds nothing, so a replica scaled away does not linger in XINFO CONSUMERS. Safe to call twice.
+   * Stops reading, claiming and trimming; finishes what it holds; then leaves the group on every
+   * shard where it holds nothing, so a replica scaled away does not linger in XINFO CONSUMERS.
+   * Safe to call twice.
    */
   async stop() {
-    const wasRunning = this.consumer.running;
-    await Promise.all([this.consumer.stop(), this.claimer.stop(), this.trimmer.stop()]);
+    const wasRunning = this.shards.some((s) => s.consumer.running);
+    await Promise.all(this.shards.map((s) => s.stop()));
     if (!wasRunning) return;
-    const { stream, group, name } = this.config.consumer;
-    try {
-      const left = await this.commands.leaveGroup(stream, group, name);
-      this.log.info({ consumer: name, left: left === 1 }, left ? 'left the group' : 'still holds entries; stays in the group');
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not leave the group');
+    const { group, name } = this.config.consumer;
+    for (const s of this.shards) {
+      try {
+        const left = await this.commands.leaveGroup(s.config.stream, group, name);
+        this.log.info({ consumer: name, stream: s.config.stream, left: left === 1 }, left ? 'left the group' : 'still holds entries; stays in the group');
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, stream: s.config.stream }, 'could not leave the group');
+      }
     }
   }
 
-  /** Stops, then closes both connections; safe to call twice. */
+  /** Stops, then closes every connection; safe to call twice. */
   async close() {
     await this.stop();
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([closeRedis(this.commands), closeRedis(this.blocking)]);
+    await Promise.all([closeRedis(this.commands), ...this.shards.map((s) => closeRedis(s.blocking))]);
   }
 
   status(): WorkerStatus {
+    const activities = this.shards.map((s) => s.consumer.lastActivity?.getTime() ?? 0);
+    const last = Math.max(0, ...activities);
     return {
-      running: this.consumer.running,
-      lastActivity: this.consumer.lastActivity,
-      lastProgress: this.lastProgress,
-      processed: this.processed,
-      deadLettered: this.deadLettered,
-      trimmed: this.trimmer.trimmed,
-      watchdogTrips: this.consumer.watchdogTrips,
+      running: this.shards.length > 0 && this.shards.every((s) => s.consumer.running),
+      lastActivity: last > 0 ? new Date(last) : null,
+      processed: this.tally.applied,
+      trimmed: this.shards.reduce((n, s) => n + s.trimmer.trimmed, 0),
+      watchdogTrips: this.shards.reduce((n, s) => n + s.consumer.watchdogTrips, 0),
     };
   }
 }

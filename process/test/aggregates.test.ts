@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { redisKeys } from '@energy-pipeline/contract/server';
 import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
 import { Queries } from '../src/queries.js';
+import { Shards } from '../src/shards.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 
@@ -57,7 +58,7 @@ describe('aggregates', () => {
     expect(await t.redis.client.hget(hourKey, 'count')).toBe('1');
     // Buckets expire on their own time, not their last write's.
     const expireAt = await t.redis.client.call('EXPIRETIME', hourKey);
-    expect(expireAt).toBe(bucketExpiryS('hour', bucketStartS('hour', minute + 10_000), w.config.consumer.retention));
+    expect(expireAt).toBe(bucketExpiryS('hour', bucketStartS('hour', minute + 10_000), 3600, w.config.consumer.retention));
   });
 
   it('sum milliwatts rounded half away from zero from the text sent, and keep min and max as sent', async () => {
@@ -72,7 +73,7 @@ describe('aggregates', () => {
     await eventually(async () => (await t.redis.client.hget(k.stats, 'processed')) === '3');
     expect(await t.redis.client.hgetall(k.device('s', 'd'))).toMatchObject({ count: '2', sum_mw: '0', min_w: '-0.0015', max_w: '0.0015' });
     expect(await t.redis.client.hget(k.device('s', 'e'), 'sum_mw')).toBe('1001');
-    expect(await new Queries(t.redis.client, k, 100).device('s', 'd')).toMatchObject({ mean_w: 0, min_w: -0.0015, max_w: 0.0015 });
+    expect(await new Queries(t.redis.client, new Shards(t.redis.client, [STREAM], 'test_group'), 100).device('s', 'd')).toMatchObject({ mean_w: 0, min_w: -0.0015, max_w: 0.0015 });
   });
 
   it('leave out a bucket already past its retention but still count the reading', async () => {
@@ -89,12 +90,12 @@ describe('aggregates', () => {
 });
 
 describe('bucket expiry', () => {
-  const retention = { minuteS: 7 * 86_400, hourS: 400 * 86_400 };
+  const retention = { minuteS: 7 * 86_400, hourS: 400 * 86_400, dayS: 1098 * 86_400, monthS: 3660 * 86_400 };
   it('is the bucket end plus its retention, or 0 once that has passed', () => {
     const now = Date.parse('2024-06-01T00:00:00Z');
     const startS = bucketStartS('minute', now - 60_000);
-    expect(bucketExpiryS('minute', startS, retention, now)).toBe(startS + 60 + retention.minuteS);
-    expect(bucketExpiryS('minute', startS - retention.minuteS, retention, now)).toBe(0);
+    expect(bucketExpiryS('minute', startS, 60, retention, now)).toBe(startS + 60 + retention.minuteS);
+    expect(bucketExpiryS('minute', startS - retention.minuteS, 60, retention, now)).toBe(0);
     expect(bucketStartS('hour', Date.parse('2024-06-01T10:59:59Z'))).toBe(Date.parse('2024-06-01T10:00:00Z') / 1000);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Applier } from '../src/applier.js';
+import { SiteZones } from '../src/site-zones.js';
 import { defineScripts } from '../src/scripts.js';
 import { ensureGroup } from '../src/group.js';
 import { eventually } from '../../test/support/redis-server.js';
@@ -22,7 +23,7 @@ describe('consumer', () => {
     const expected = expectedDeviceTotals(readings);
     expect(await actualDeviceTotals(t.redis.client, expected.keys())).toEqual(expected);
     expect(await t.redis.client.xpending(STREAM, GROUP)).toEqual([0, null, null, null]);
-    expect(await t.redis.client.zrange(keys.sites, 0, -1)).toEqual(['site-0', 'site-1', 'site-2']);
+    expect(await t.redis.client.zrange(keys.sites, 0, -1, 'WITHSCORES')).toEqual(['site-0', '0', 'site-1', '0', 'site-2', '0']);
   });
 
   it('keeps the latest reading per device by measurement time, not arrival order', async () => {
@@ -83,7 +84,7 @@ describe('consumer', () => {
 
     const commands = defineScripts(t.redis.client.duplicate());
     try {
-      const applier = new Applier(commands, { ...processConfig(t.redis.url).consumer, log });
+      const applier = new Applier(commands, { ...processConfig(t.redis.url).consumer, zones: new SiteZones(commands, STREAM), log });
       const [first, second] = [await applier.apply(entry), await applier.apply(entry)];
       expect(first).toEqual({ applied: 1, deadLettered: 0, skipped: 0, failed: [] });
       expect(second).toEqual({ applied: 0, deadLettered: 0, skipped: 1, failed: [] });

@@ -95,6 +95,31 @@ describe('dead letters', () => {
     expect(await redis.client.xlen(keys.deadLetters)).toBe(0);
   });
 
+  it.each([
+    ['POST', '/dead-letters/99999999999999999999999-0/replay', 'params', 'id'],
+    ['DELETE', '/dead-letters/99999999999999999999999-0', 'params', 'id'],
+    ['DELETE', '/dead-letters/18446744073709551616-0', 'params', 'id'],
+    ['POST', '/dead-letters/0-18446744073709551616/replay', 'params', 'id'],
+    ['GET', '/dead-letters?after=18446744073709551615-18446744073709551615', 'query', 'after'],
+    ['GET', '/dead-letters?after=18446744073709551616-0', 'query', 'after'],
+    ['GET', '/dead-letters?after=1-99999999999999999999999', 'query', 'after'],
+  ] as const)('answers %s %s, a stream id Redis cannot take, with 400 naming it', async (method, url, where, field) => {
+    await redis.client.xadd(keys.deadLetters, '*', 'original_id', '1-0', 'reason', 'invalid', 'fields', '{}');
+    const res = await inject(method, url);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'validation_failed', issues: [{ in: where, path: field }] });
+    expect(await redis.client.xlen(keys.deadLetters)).toBe(1);
+  });
+
+  it('takes the largest stream ids Redis can hold, as ids and as a cursor', async () => {
+    const largest = '18446744073709551615-18446744073709551615';
+    expect((await inject('DELETE', `/dead-letters/${largest}`)).statusCode).toBe(404);
+    expect((await inject('POST', `/dead-letters/${largest}/replay`)).statusCode).toBe(404);
+    const last = await inject('GET', '/dead-letters?after=18446744073709551615-18446744073709551614');
+    expect(last.statusCode).toBe(200);
+    expect(last.json()).toEqual({ items: [], next: null });
+  });
+
   it('rejects a malformed dead-letter id with 400', async () => {
     const res = await inject('DELETE', '/dead-letters/not-an-id');
     expect(res.statusCode).toBe(400);

@@ -123,7 +123,7 @@ describe('fault tests', () => {
     const rand = random(7);
 
     const env = (name: string) => ({
-      REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+      REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_DISABLED: 'true',
       REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP, CONSUMER_NAME: name,
       READ_COUNT: '50', READ_BLOCK_MS: '200', CLAIM_MIN_IDLE_MS: '1000', CLAIM_INTERVAL_MS: '200', TRIM_INTERVAL_MS: '250',
     });

@@ -1,18 +1,25 @@
 import type { Redis } from 'ioredis';
-import { encodeReading, milliwatts, redisKeys } from '@energy-pipeline/contract/server';
+import { milliwatts, redisKeys } from '@energy-pipeline/contract/server';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
 import { loadProcessConfig, type ProcessConfig } from '../src/config.js';
+import { ID_LISTS_FIELD } from '../src/sorted-sets.js';
 import { ProcessWorker } from '../src/worker.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { appendReadings } from '../../test/support/readings.js';
 
 export const STREAM = 'test_readings';
 export const GROUP = 'test_group';
 
-/** Config as main.ts would build it from the environment, pointed at a test Redis. */
+/**
+ * Config as main.ts would build it from the environment, pointed at a test Redis. Auth is off
+ * unless `env` sets API_KEYS or API_KEYS_FILE (auth.test.ts does).
+ */
 export function processConfig(redisUrl: string, env: Record<string, string> = {}): ProcessConfig {
+  const auth = env.API_KEYS || env.API_KEYS_FILE ? {} : { AUTH_DISABLED: 'true' };
   return loadProcessConfig({
+    ...auth,
     REDIS_URL: redisUrl,
     LOG_LEVEL: 'silent',
     REDIS_STREAM: STREAM,
@@ -37,13 +44,7 @@ export function reading(i: number, overrides: Partial<Reading> = {}): Reading {
 
 /** Appends readings as ingest does; returns their ids. */
 export async function addReadings(redis: Redis, readings: Reading[]): Promise<string[]> {
-  const pipeline = redis.pipeline();
-  for (const r of readings) pipeline.xadd(STREAM, '*', ...encodeReading(r, Date.now()));
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, id]) => {
-    if (err) throw err;
-    return id as string;
-  });
+  return appendReadings(redis, STREAM, readings, Math.max(readings.length, 1));
 }
 
 /** The totals the processor should arrive at, computed independently from the readings. */
@@ -81,8 +82,20 @@ export async function dumpAggregates(redis: Redis, group: string): Promise<Recor
     for (const key of found) {
       const type = await redis.type(key);
       const name = key.slice(prefix.length);
-      if (type === 'hash') out[name] = await redis.hgetall(key);
-      else if (type === 'zset') out[name] = await redis.zrange(key, 0, -1);
+      if (type === 'hash') {
+        const h = await redis.hgetall(key);
+        // Not an aggregate: the marker that the id lists are sorted sets (sorted-sets.ts), written
+        // or not depending on when consumers (re)started.
+        if (name === 'stats') delete h[ID_LISTS_FIELD];
+        out[name] = h;
+      } else if (type === 'zset') {
+        // Members, sorted; every score must be 0 (the API pages them with ZRANGE BYLEX), so any
+        // other score shows up as `member@score` and fails the comparison.
+        const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+        out[name] = flat.flatMap((v, i) => (i % 2 ? [] : [flat[i + 1] === '0' ? v : `${v}@${flat[i + 1]}`])).sort();
+      } else if (type !== 'none') {
+        throw new Error(`${key} is a ${type}: dumpAggregates does not know it`);
+      }
     }
   } while (cursor !== '0');
   return out;

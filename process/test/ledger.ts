@@ -1,6 +1,6 @@
 import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract/server';
-import { bucketExpiryS, bucketStartS, type Retention } from '../src/buckets.js';
+import { bucketExpiryS, type Retention } from '../src/buckets.js';
 
 /**
  * A reading that got a 2xx, with the entry it was stored in and its place there; null for a
@@ -20,6 +20,25 @@ const after = (a: string, aOrd: number, b: string, bOrd: number) => {
   const [bms, bseq] = b.split('-').map(Number) as [number, number];
   return ams !== bms ? ams > bms : aseq !== bseq ? aseq > bseq : aOrd > bOrd;
 };
+
+/**
+ * The buckets a reading at `atMs` falls in at a site in UTC, worked out with plain Date arithmetic
+ * (not with the processor's own code): minutes and hours named by their start, days and months by
+ * their date.
+ */
+function utcBuckets(atMs: number) {
+  const d = new Date(atMs);
+  const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()];
+  const dayStart = Date.UTC(y, m, day);
+  const monthStart = Date.UTC(y, m, 1);
+  const iso = new Date(dayStart).toISOString();
+  return [
+    { bucket: 'minute' as const, name: String(Math.floor(atMs / 60_000) * 60), startS: Math.floor(atMs / 60_000) * 60, spanS: 60 },
+    { bucket: 'hour' as const, name: String(Math.floor(atMs / 3_600_000) * 3600), startS: Math.floor(atMs / 3_600_000) * 3600, spanS: 3600 },
+    { bucket: 'day' as const, name: iso.slice(0, 10), startS: dayStart / 1000, spanS: 86_400 },
+    { bucket: 'month' as const, name: iso.slice(0, 7), startS: monthStart / 1000, spanS: (Date.UTC(y, m + 1, 1) - monthStart) / 1000 },
+  ];
+}
 
 /**
  * What the aggregates must be after every ledger entry was applied exactly once, computed
@@ -54,15 +73,17 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
     set(`site-devices:${site}`, dev);
     add(`site:${site}`, mw, w);
     add(`device:${site}/${dev}`, mw, w);
-    for (const bucket of ['minute', 'hour'] as const) {
-      const start = bucketStartS(bucket, at);
-      if (bucketExpiryS(bucket, start, retention, nowMs) === 0) continue;
-      add(`device-${bucket}:${site}/${dev}:${start}`, mw, w);
-      const siteKey = `site-${bucket}:${site}:${start}`;
+    for (const { bucket, name, startS, spanS } of utcBuckets(at)) {
+      if (bucketExpiryS(bucket, startS, spanS, retention, nowMs) === 0) continue;
+      const deviceKey = `device-${bucket}:${site}/${dev}:${name}`;
+      const siteKey = `site-${bucket}:${site}:${name}`;
+      add(deviceKey, mw, w);
       add(siteKey, mw, w);
       const h = hash(siteKey);
       h[`c:${dev}`] = String(Number(h[`c:${dev}`] ?? 0) + 1);
       h[`s:${dev}`] = String(Number(h[`s:${dev}`] ?? 0) + mw);
+      // Days and months vary in length, so their buckets record it.
+      if (bucket === 'day' || bucket === 'month') for (const key of [deviceKey, siteKey]) hash(key).span_s = String(spanS);
     }
     const d = hash(`device:${site}/${dev}`);
     if (id === null) throw new Error('every ledger entry needs its stream entry: resolve repeats first');

@@ -24,33 +24,33 @@ const sample = (text: string, pattern: RegExp) => Number(text.match(pattern)?.[1
 
 describe('processor Prometheus metrics', () => {
   it('reports processed totals, then lag and pending read from Redis on scrape, as the JSON does', async () => {
-    const progress = /^ep_consumer_last_progress_timestamp_seconds\{consumer="consumer-a"\} ([\d.e+]+)$/m;
+    const progress = /^ep_consumer_last_progress_timestamp_seconds\{consumer="consumer-a",shard="0"\} ([\d.e+]+)$/m;
     const started = sample((await scrape()).body, progress);
     const beforeWork = Date.now() / 1000;
     expect(started).toBeLessThanOrEqual(beforeWork);
     app.worker.start();
     await addReadings(redis.client, Array.from({ length: 5 }, (_, i) => reading(i)));
-    await eventually(async () => sample((await scrape()).body, /^ep_group_entries_processed_total (\d+)/m) === 5);
+    await eventually(async () => sample((await scrape()).body, /^ep_group_entries_processed_total\{shard="0"\} (\d+)/m) === 5);
     const processed = (await scrape()).body;
     // Progress is stamped when entries are applied, not when the process started.
     const progressed = sample(processed, progress);
     expect(progressed).toBeGreaterThanOrEqual(beforeWork);
     expect(progressed).toBeLessThanOrEqual(Date.now() / 1000);
     expect(sample(processed, /^ep_consumer_entries_applied_total (\d+)/m)).toBe(5);
-    expect(sample(processed, /^ep_consumer_group_lag (\d+)/m)).toBe(0);
+    expect(sample(processed, /^ep_consumer_group_lag\{shard="0"\} (\d+)/m)).toBe(0);
 
     await app.worker.stop();
     await addReadings(redis.client, [reading(10), reading(11), reading(12)]);
     await redis.client.xreadgroup('GROUP', GROUP, 'other', 'COUNT', 1, 'STREAMS', STREAM, '>');
     const text = (await scrape()).body;
     const json = (await app.inject({ method: 'GET', url: '/metrics' })).json();
-    expect(sample(text, /^ep_consumer_group_lag (\d+)/m)).toBe(2);
-    expect(sample(text, /^ep_consumer_group_pending (\d+)/m)).toBe(1);
+    expect(sample(text, /^ep_consumer_group_lag\{shard="0"\} (\d+)/m)).toBe(2);
+    expect(sample(text, /^ep_consumer_group_pending\{shard="0"\} (\d+)/m)).toBe(1);
     expect(json.group).toMatchObject({ lag: 2, pending: 1 });
-    expect(sample(text, /^ep_consumer_pending\{consumer="other"\} (\d+)/m)).toBe(1);
+    expect(sample(text, /^ep_consumer_pending\{consumer="other",shard="0"\} (\d+)/m)).toBe(1);
     // Stopped, with work waiting: no progress since the last applied batch.
     expect(sample(text, progress)).toBe(progressed);
-    expect(sample(text, /^ep_stream_length (\d+)/m)).toBe(8);
+    expect(sample(text, /^ep_stream_length\{shard="0"\} (\d+)/m)).toBe(8);
     expect(sample(text, /^ep_redis_up (\d+)/m)).toBe(1);
     expect(sample(text, /^redis_command_duration_seconds_count\{connection="worker",command="evalsha",outcome="ok"\} (\d+)/m)).toBeGreaterThan(0);
     expect(sample(text, /^http_request_duration_seconds_count\{method="GET",route="\/metrics",status_code="200"\} (\d+)/m)).toBeGreaterThan(0);
@@ -78,7 +78,7 @@ describe('processor Prometheus metrics', () => {
       const res = await scrape();
       expect(res.statusCode).toBe(200);
       expect(sample(res.body, /^ep_redis_up (\d+)/m)).toBe(0);
-      expect(res.body).toMatch(/^ep_consumer_group_lag nan$/im);
+      expect(res.body).toMatch(/^ep_consumer_group_lag\{shard="0"\} nan$/im);
       expect(promtoolCheckMetrics(res.body).code).toBe(0);
     } finally {
       await redis.restart();

@@ -25,8 +25,11 @@ beforeAll(async () => {
     // pv: exporting 600 W in minute 0 only
     { site_id: 'home', device_id: 'pv', power_reading: -600, timestamp: at(15) },
     { site_id: 'depot', device_id: 'charger-1', power_reading: 7400, timestamp: at(5) },
+    // One meter, its site and device spelled two ways (composed and decomposed ä, full-width digit).
+    { site_id: 'Z\u00e4hler-Haus', device_id: '東京-1', power_reading: 100, timestamp: at(1) },
+    { site_id: 'Za\u0308hler-Haus', device_id: '東京-\uff11', power_reading: 300, timestamp: at(2) },
   ]);
-  await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === '5');
+  await eventually(async () => (await redis.client.hget(keys.stats, 'processed')) === '7');
 });
 afterAll(async () => {
   await app.close();
@@ -41,10 +44,23 @@ describe('query API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       sites: [
+        { site_id: 'Z\u00e4hler-Haus', devices: 1, count: 2 },
         { site_id: 'depot', devices: 1, count: 1 },
         { site_id: 'home', devices: 2, count: 4 },
       ],
+      next: null,
     });
+  });
+
+  it('keeps one site and one device for two spellings of a name, and finds them by either spelling', async () => {
+    for (const site of ['Z%C3%A4hler-Haus', 'Za%CC%88hler-Haus']) {
+      const res = await get(`/sites/${site}/devices`);
+      expect(res.statusCode, site).toBe(200);
+      expect(res.json().site_id).toBe('Z\u00e4hler-Haus');
+      expect(res.json().devices).toMatchObject([{ device_id: '東京-1', count: 2, mean_w: 200 }]);
+    }
+    const device = await get(`/sites/Za%CC%88hler-Haus/devices/${encodeURIComponent('東京-\uff11')}`);
+    expect(device.json()).toMatchObject({ site_id: 'Z\u00e4hler-Haus', device_id: '東京-1', count: 2 });
   });
 
   it("lists a site's devices with totals and the latest reading", async () => {
@@ -65,8 +81,8 @@ describe('query API', () => {
     const res = await get(`/sites/home/devices/meter/series?bucket=minute&from=${at(0)}&to=${at(120)}`);
     expect(res.statusCode).toBe(200);
     expect(res.json().points).toEqual([
-      { start: at(0), count: 2, mean_w: 2000, min_w: 1000, max_w: 3000, energy_wh: 2000 / 60 },
-      { start: at(60), count: 1, mean_w: 2000, min_w: 2000, max_w: 2000, energy_wh: 2000 / 60 },
+      { start: at(0), span_s: 60, count: 2, mean_w: 2000, min_w: 1000, max_w: 3000, energy_wh: 2000 / 60 },
+      { start: at(60), span_s: 60, count: 1, mean_w: 2000, min_w: 2000, max_w: 2000, energy_wh: 2000 / 60 },
     ]);
   });
 
@@ -88,7 +104,7 @@ describe('query API', () => {
   it.each([
     ['a range longer than the limit', `bucket=minute&from=${at(0)}&to=${at(101 * 60)}`, 'from'],
     ['from after to', `from=${at(60)}&to=${at(0)}`, 'from'],
-    ['an unknown bucket', 'bucket=day', 'bucket'],
+    ['an unknown bucket', 'bucket=week', 'bucket'],
     ['a zone-less time', 'from=2024-01-01T00:00:00', 'from'],
     ['an unknown parameter', 'step=5', 'step'],
   ])('answers %s with 400 naming the parameter', async (_, query, field) => {

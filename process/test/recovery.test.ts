@@ -16,7 +16,7 @@ describe('trimming', () => {
     const ids = await addReadings(t.redis.client, Array.from({ length: 40 }, (_, i) => reading(i)));
     const w = worker();
     await w.ready();
-    const trimmer = w.trimmer;
+    const trimmer = w.shard(0).trimmer;
 
     // Another group that has read nothing holds everything back.
     expect(await trimmer.trim()).toBe(0);
@@ -74,7 +74,7 @@ describe('leaving the group', () => {
     await new Promise((r) => setTimeout(r, 50));
     const w = worker({ CONSUMER_IDLE_DELETE_MS: '10' });
     await w.ready();
-    const removed = await w.claimer.removeIdleConsumers();
+    const removed = await w.shard(0).claimer.removeIdleConsumers();
     expect(removed).toBe(1);
     expect(await consumerNames()).not.toContain('gone-pod');
   });
@@ -121,7 +121,7 @@ describe('a consumer that is slow, not dead', () => {
     const { spawnService } = await import('../../test/support/spawn-service.js');
     await ensureGroup(t.redis.client, STREAM, GROUP);
     const slow = spawnService('process', {
-      REDIS_URL: t.redis.url, PORT: '0', HOST: '127.0.0.1', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,
+      REDIS_URL: t.redis.url, PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,
       CONSUMER_NAME: 'slow', READ_BLOCK_MS: '5000', CLAIM_INTERVAL_MS: '600000', TRIM_INTERVAL_MS: '0',
     });
     try {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findKey, parseApiKeys } from '@energy-pipeline/contract/server';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { chartDir, find, helm, type Manifest, render } from './helm.js';
@@ -32,6 +33,20 @@ const valueSets: Record<string, string[]> = {
     '--set-json', 'networkPolicy.ingestFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"gateways"}}}]',
     '--set', 'ingest.env.BATCH_MAX_READINGS=500',
     '--set-json', 'process.extraEnv=[{"name":"READ_COUNT","value":"50"}]',
+  ],
+  'tls and own secrets': [
+    '--set', 'auth.apiKeys.existingSecret=api-keys',
+    '--set', 'redis.internal.existingSecret=valkey-auth',
+    '--set', 'tests.apiKeySecret.name=test-keys',
+    '--set', 'ingest.ingress.enabled=true',
+    '--set', 'ingest.ingress.className=nginx',
+    '--set', 'ingest.ingress.hosts={ingest.example.com}',
+    '--set', 'ingest.ingress.annotations.cert-manager\\.io/cluster-issuer=letsencrypt',
+    '--set-json', 'ingest.ingress.tls=[{"secretName":"ingest-tls","hosts":["ingest.example.com"]}]',
+    '--set', 'ingest.httpRoute.enabled=true',
+    '--set-json', 'ingest.httpRoute.parentRefs=[{"name":"external","namespace":"gateways","sectionName":"https"}]',
+    '--set', 'ingest.httpRoute.hostnames={ingest.example.com}',
+    '--set-json', 'networkPolicy.dnsTo=[{"ipBlock":{"cidr":"169.254.20.10/32"}}]',
   ],
 };
 
@@ -127,12 +142,13 @@ describe('helm chart', () => {
   });
 
   it('wires the environment so that both services parse it into the intended Redis and names', () => {
-    // The generated key's Secret holds a real hash; stand one in for the Secret reference.
+    // The generated keys' Secret holds real hashes; stand one in for the Secret reference.
     const ingest = loadIngestConfig({ ...envMap(deployment('default', INGEST)), API_KEYS: 'a'.repeat(64) });
     expect(ingest.port).toBe(8000);
     expect(ingest.redis.url).toBe('redis://:%3Csecret%3Aep-redis-auth%2Fpassword%3E@ep-redis:6379');
     expect(ingest.redis.stream).toBe('energy_readings');
-    const proc = loadProcessConfig(envMap(deployment('default', PROCESS)));
+    expect(ingest.redis.allowEviction).toBe(false);
+    const proc = loadProcessConfig({ ...envMap(deployment('default', PROCESS)), API_KEYS: 'a'.repeat(64) });
     expect(proc.port).toBe(8001);
     expect(proc.consumer.group).toBe('processing_group');
     expect(envVar(deployment('default', PROCESS), 'CONSUMER_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
@@ -140,44 +156,75 @@ describe('helm chart', () => {
     expect(envVar(deployment('default', INGEST), 'AUTH_DISABLED')).toBeUndefined();
   });
 
-  it('generates an API key when none is given, so a default install is never open', async () => {
-    const ingest = deployment('default', INGEST);
-    expect(envVar(ingest, 'API_KEYS')?.valueFrom).toEqual({ secretKeyRef: { name: 'ep-ingest-api-key', key: 'api-keys' } });
+  it('generates a write key and an operator key when none are given: one key list for both services, used by helm test', async () => {
+    const keysRef = { secretKeyRef: { name: 'ep-ingest-api-key', key: 'api-keys' } };
+    expect(envVar(deployment('default', INGEST), 'API_KEYS')?.valueFrom).toEqual(keysRef);
+    expect(envVar(deployment('default', PROCESS), 'API_KEYS')?.valueFrom).toEqual(keysRef);
     const secret = find(rendered['default']!, 'Secret', 'ep-ingest-api-key');
-    const token = Buffer.from(secret['data'].token, 'base64').toString();
+    const plain = (key: string) => Buffer.from(secret['data'][key], 'base64').toString();
+    const token = plain('token');
+    const operator = plain('operator-token');
     expect(token).toMatch(/^[A-Za-z0-9]{40}$/);
-    // ingest is given only the key's SHA-256, in the API_KEYS format it parses.
-    const hash = Buffer.from(secret['data']['api-keys'], 'base64').toString();
-    expect(hash).toBe(createHash('sha256').update(token).digest('hex'));
-    expect(loadIngestConfig({ API_KEYS: hash }).redis.stream).toBe('energy_readings');
-    // The helm test sends the generated key itself.
-    const smoke = find(rendered['default']!, 'Pod', 'ep-smoke-test');
-    expect(smoke['spec'].containers[0].env).toContainEqual({ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'ep-ingest-api-key', key: 'token' } } });
-    // Bringing keys, or turning auth off, means no generated key.
+    expect(operator).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(operator).not.toBe(token);
+    // The services are given only the keys' SHA-256 hashes, each with its scopes (the shared key
+    // format: <sha256>[@scope,…][:site,…], `#` comments): today's device key keeps scope write.
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const entries = plain('api-keys')
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim())
+      .filter(Boolean);
+    expect(entries).toEqual([`${sha(token)}@write`, `${sha(operator)}@read,admin`]);
+    // What both services make of it: the parser they start with accepts it, and each token finds its key.
+    const keys = parseApiKeys(plain('api-keys'));
+    if (typeof keys === 'string') throw new Error(keys);
+    expect(findKey(keys, token)?.scopes).toEqual(new Set(['write']));
+    expect(findKey(keys, operator)?.scopes).toEqual(new Set(['read', 'admin']));
+    // helm test posts with the write key and reads back with the operator key.
+    const smoke = find(rendered['default']!, 'Pod', 'ep-smoke-test')['spec'].containers[0].env;
+    expect(smoke).toContainEqual({ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'ep-ingest-api-key', key: 'token' } } });
+    expect(smoke).toContainEqual({ name: 'READ_API_KEY', valueFrom: { secretKeyRef: { name: 'ep-ingest-api-key', key: 'operator-token' } } });
+    // Bringing keys, or turning auth off, means no generated keys.
     expect(rendered['monitoring and auth']!.some((m) => m.kind === 'Secret' && m.metadata.name === 'ep-ingest-api-key')).toBe(false);
     const off = await render(['--set', 'auth.disabled=true']);
     expect(off.some((m) => m.kind === 'Secret' && m.metadata.name === 'ep-ingest-api-key')).toBe(false);
-    expect(envVar(find(off, 'Deployment', INGEST), 'API_KEYS')).toBeUndefined();
+    for (const name of [INGEST, PROCESS]) expect(envVar(find(off, 'Deployment', name), 'API_KEYS')).toBeUndefined();
+    expect(find(off, 'Pod', 'ep-smoke-test')['spec'].containers[0].env.map((e: { name: string }) => e.name)).not.toContain('API_KEY');
   });
 
   it('passes API keys, plain settings and extra env through to the right service', () => {
+    const keysRef = { secretKeyRef: { name: 'ingest-api-keys', key: 'api-keys' } };
     const ingest = deployment('monitoring and auth', INGEST);
-    expect(envVar(ingest, 'API_KEYS')?.valueFrom).toEqual({ secretKeyRef: { name: 'ingest-api-keys', key: 'api-keys' } });
+    expect(envVar(ingest, 'API_KEYS')?.valueFrom).toEqual(keysRef);
     expect(loadIngestConfig({ ...envMap(ingest), API_KEYS: 'b'.repeat(64) }).batchMaxReadings).toBe(500);
     const proc = deployment('monitoring and auth', PROCESS);
-    expect(envVar(proc, 'API_KEYS')).toBeUndefined();
-    expect(loadProcessConfig(envMap(proc)).consumer.readCount).toBe(50);
-    const smoke = find(rendered['monitoring and auth']!, 'Pod', 'ep-smoke-test');
-    expect(smoke['spec'].containers[0].env).toContainEqual({
-      name: 'API_KEY',
-      valueFrom: { secretKeyRef: { name: 'ingest-test-key', key: 'api-key' } },
+    expect(envVar(proc, 'API_KEYS')?.valueFrom).toEqual(keysRef);
+    expect(loadProcessConfig({ ...envMap(proc), API_KEYS: 'b'.repeat(64) }).consumer.readCount).toBe(50);
+    const smoke = find(rendered['monitoring and auth']!, 'Pod', 'ep-smoke-test')['spec'].containers[0].env;
+    expect(smoke).toContainEqual({ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'ingest-test-key', key: 'api-key' } } });
+    // The read key may be missing from the test's Secret: then the one key does both.
+    expect(smoke).toContainEqual({
+      name: 'READ_API_KEY',
+      valueFrom: { secretKeyRef: { name: 'ingest-test-key', key: 'read-key', optional: true } },
     });
   });
 
-  it('sets AUTH_DISABLED only when asked to', async () => {
+  it('sets AUTH_DISABLED only when asked to, on both services', async () => {
     const ms = await render(['--set', 'auth.disabled=true']);
-    expect(envVar(find(ms, 'Deployment', INGEST), 'AUTH_DISABLED')?.value).toBe('true');
-    expect(envVar(find(ms, 'Deployment', PROCESS), 'AUTH_DISABLED')).toBeUndefined();
+    for (const name of [INGEST, PROCESS]) {
+      expect(envVar(find(ms, 'Deployment', name), 'AUTH_DISABLED')?.value).toBe('true');
+      expect(envVar(deployment('default', name), 'AUTH_DISABLED')).toBeUndefined();
+    }
+  });
+
+  it('sets ALLOW_EVICTION on both services only when redis.allowEviction is true', async () => {
+    const ms = await render(['--set', 'redis.allowEviction=true']);
+    for (const name of [INGEST, PROCESS]) {
+      expect(envVar(deployment('default', name), 'ALLOW_EVICTION')).toBeUndefined();
+      const env = { ...envMap(find(ms, 'Deployment', name)), API_KEYS: 'a'.repeat(64) };
+      const config = name === INGEST ? loadIngestConfig(env) : loadProcessConfig(env);
+      expect(config.redis.allowEviction, name).toBe(true);
+    }
   });
 
   it('runs an in-chart Valkey that fsyncs every write, on a PVC, reachable only from the services', () => {
@@ -199,7 +246,7 @@ describe('helm chart', () => {
     const ext = rendered['external redis']!;
     expect(ext.filter((m) => m.metadata.name.startsWith('ep-redis'))).toEqual([]);
     const env = envMap(find(ext, 'Deployment', PROCESS));
-    expect(loadProcessConfig(env).redis.url).toBe('redis://:%3Csecret%3Amemorystore-auth%2Fpassword%3E@10.0.0.3:6379');
+    expect(loadProcessConfig({ ...env, API_KEYS: 'c'.repeat(64) }).redis.url).toBe('redis://:%3Csecret%3Amemorystore-auth%2Fpassword%3E@10.0.0.3:6379');
     const egress = find(ext, 'NetworkPolicy', INGEST)['spec'].egress;
     expect(egress).toContainEqual({ ports: [{ port: 6379, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.0/29' } }] });
 

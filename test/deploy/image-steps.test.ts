@@ -74,11 +74,13 @@ describe('container images, replayed outside Docker', () => {
     );
   }, 300_000);
 
+  // Stopping Redis and deleting the two replayed image trees (node_modules included) can outlast
+  // the default 30 s hook timeout on a busy machine.
   afterAll(async () => {
     for (const r of Object.values(running)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
     await redis?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it.each(services)('builds $service on Node 24 into a non-root image holding compiled JavaScript and production dependencies only', ({ service, port }) => {
     const image = images[service]!;
@@ -95,7 +97,7 @@ describe('container images, replayed outside Docker', () => {
       (f) => !f.startsWith('node_modules') && f.endsWith('.ts') && !f.endsWith('.d.ts'),
     );
     expect(sources).toEqual([]);
-    if (service === 'process') expect(readdirSync(join(app, 'process/lua'))).toContain('apply-reading.lua');
+    if (service === 'process') expect(readdirSync(join(app, 'process/lua'))).toContain('apply-entries.lua');
   });
 
   it('starts both images from their CMD and reports healthy', async () => {

@@ -1,6 +1,6 @@
 /**
  * Offline validation of rendered manifests against the Kubernetes OpenAPI schemas, as compiled
- * into the kubernetes-models packages (built-in kinds, KEDA, prometheus-operator). These check
+ * into the kubernetes-models packages (built-in kinds, KEDA, prometheus-operator, Gateway API). These check
  * types, required fields and enums; like kubeconform without -strict they do not reject unknown
  * fields, so the chart tests assert the fields that matter by path as well.
  */
@@ -9,6 +9,7 @@ import * as autoscaling from 'kubernetes-models/autoscaling/v2';
 import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import * as core from 'kubernetes-models/v1';
+import * as gatewayApi from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import * as promOperator from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { Manifest } from './helm.js';
@@ -23,6 +24,7 @@ const models: Record<string, Record<string, unknown>> = {
   'policy/v1': policy,
   'keda.sh/v1alpha1': keda,
   'monitoring.coreos.com/v1': promOperator,
+  'gateway.networking.k8s.io/v1': gatewayApi,
 };
 
 /**

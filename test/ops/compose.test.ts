@@ -68,11 +68,6 @@ const SERVICES = {
   ingest: { chart: 'ep-ingestion-api', load: loadIngestConfig },
   process: { chart: 'ep-processing-service', load: loadProcessConfig },
 } as const;
-/**
- * Agreed across tracks (notes/conventions.md, issue 9 item 1): both services read the API key
- * variables. Until the processor's side is merged, the chart gives them to ingest only.
- */
-const AUTH_VARS = ['API_KEYS', 'API_KEYS_FILE', 'AUTH_DISABLED'];
 
 let chartDefault: Manifest[];
 let chartAuthOff: Manifest[];
@@ -117,7 +112,9 @@ describe('compose.yaml', () => {
   it('gives each service variables the chart gives it, parsed by the service into the same configuration', () => {
     for (const [name, { chart, load }] of Object.entries(SERVICES)) {
       const env = environment(service(name));
-      const chartNames = new Set([...Object.keys(chartEnv(find(chartDefault, 'Deployment', chart))), ...AUTH_VARS]);
+      const chartNames = new Set(
+        [chartDefault, chartAuthOff].flatMap((ms) => Object.keys(chartEnv(find(ms, 'Deployment', chart)))),
+      );
       for (const v of Object.keys(env)) expect(chartNames, `${name}: ${v} is not a variable the chart sets`).toContain(v);
       // Same meaning: with auth off in both, every setting but Redis's address and the replica's name agrees.
       const fromCompose = load(env);
@@ -132,17 +129,20 @@ describe('compose.yaml', () => {
     }
   });
 
-  it('runs with auth off unless told otherwise, and requires keys with AUTH_DISABLED=false and API_KEYS', () => {
-    expect(loadIngestConfig(environment(service('ingest'))).auth).toEqual({ keys: [], disabled: true });
-    // A key list entry is the SHA-256 of the token, as docs/operations.md shows with sha256sum.
+  it('runs both services with auth off unless told otherwise, and with the documented key when AUTH_DISABLED=false', () => {
+    for (const [name, { load }] of Object.entries(SERVICES)) {
+      expect(load(environment(service(name))).auth.disabled, name).toBe(true);
+    }
+    // As docs/operations.md shows: the token's SHA-256 with the scopes write and admin.
     const hash = createHash('sha256').update('a-token-for-compose').digest('hex');
-    const on = composeFile({ AUTH_DISABLED: 'false', API_KEYS: hash });
-    const auth = loadIngestConfig(environment(on.services['ingest']!)).auth;
-    expect(auth.disabled).toBe(false);
-    expect(auth.keys).toHaveLength(1);
-    // Forgetting the key with auth on stops the service rather than leaving it open.
-    expect(() => loadIngestConfig(environment(composeFile({ AUTH_DISABLED: 'false' }).services['ingest']!))).toThrow(/API_KEYS/);
-    for (const name of Object.keys(SERVICES)) expect(environment(on.services[name]!)['AUTH_DISABLED'], name).toBe('false');
+    const on = composeFile({ AUTH_DISABLED: 'false', API_KEYS: `${hash}@write,admin` });
+    for (const [name, { load }] of Object.entries(SERVICES)) {
+      const auth = load(environment(on.services[name]!)).auth;
+      expect(auth.disabled, name).toBe(false);
+      expect(auth.keys.map((k) => [k.hash.toString('hex'), [...k.scopes].sort()]), name).toEqual([[hash, ['admin', 'write']]]);
+      // Forgetting the key with auth on stops the service rather than leaving it open.
+      expect(() => load(environment(composeFile({ AUTH_DISABLED: 'false' }).services[name]!)), name).toThrow(/API_KEYS/);
+    }
   });
 
   it('publishes ports on 127.0.0.1 only, since auth is off by default', () => {

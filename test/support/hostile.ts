@@ -24,9 +24,12 @@ const junk = fc.oneof(
   fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
 );
 
-/** Never a valid site_id, device_id or reading_id. */
+/** Never a valid site_id, device_id or reading_id (Unicode letters are valid; separators, also after NFKC, are not). */
 const badId = fc.oneof(
-  fc.constantFrom('', ' ', 'a/b', '{energy_readings}', '-lead', '.dot', 'a b', '__proto__', 'é', 'x'.repeat(129), '\u0000', '\ud800'),
+  fc.constantFrom(
+    '', ' ', 'a/b', '{energy_readings}', '-lead', '.dot', 'a b', '__proto__', 'x'.repeat(129), '\u0000', '\ud800',
+    'a@b', 'a,b', 'a;b', 'a#b', 'a\uff0fb', '東京\u3000site', 'a\u200db', '\u0301a', '😀',
+  ),
   fc.string({ minLength: 1, maxLength: 20 }).map((s) => `/${s}`),
   fc.integer(),
   junk,

@@ -31,8 +31,8 @@ export function exposedNames(text: string): Set<string> {
  */
 export async function scrapeServices(): Promise<{ ingest: Set<string>; process: Set<string> }> {
   const redis = await startRedisServer();
-  const common = { REDIS_URL: redis.url, LOG_LEVEL: 'silent' };
-  const ingest = buildIngestApp(loadIngestConfig({ ...common, AUTH_DISABLED: 'true' }));
+  const common = { REDIS_URL: redis.url, LOG_LEVEL: 'silent', AUTH_DISABLED: 'true' };
+  const ingest = buildIngestApp(loadIngestConfig(common));
   const processor = buildProcessApp(loadProcessConfig({ ...common, CONSUMER_NAME: 'metric-names' }));
   try {
     await Promise.all([ingest.ready(), processor.ready()]);

@@ -25,6 +25,10 @@ export interface TestRedis {
 export interface TestRedisOptions {
   /** Persist every write before answering (appendfsync always), so a kill -9 loses nothing. @default false */
   appendonly?: boolean;
+  /** Listen on this port instead of a free one (e.g. one a service was already told to use). */
+  port?: number;
+  /** More redis-server arguments, e.g. ['--maxmemory-policy', 'allkeys-lru']. @default [] */
+  args?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -45,12 +49,12 @@ async function waitForExit(child: ChildProcess) {
 }
 
 export async function startRedisServer(options: TestRedisOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ep-redis-'));
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always',
-    '--loglevel', 'warning', '--daemonize', 'no',
+    '--loglevel', 'warning', '--daemonize', 'no', ...(options.args ?? []),
   ];
   let child: ChildProcess;
 

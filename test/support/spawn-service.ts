@@ -9,16 +9,35 @@ export interface ServiceProcess {
   exit: Promise<number | null>;
 }
 
-/** Runs a service's main.ts the way `npm start` does, with only `env` on top of PATH. */
-export function spawnService(service: 'ingest' | 'process', env: Record<string, string>): ServiceProcess {
+export interface SpawnOptions {
+  /** Node flags put before the script, e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/x']`. @default [] */
+  nodeArgs?: string[];
+  /**
+   * `capture` keeps stdout and stderr for output(); `ignore` discards them, for load runs where
+   * a log line per request would pile up in this process. @default 'capture'
+   */
+  output?: 'capture' | 'ignore';
+}
+
+/**
+ * Runs a TypeScript file of this repository (path relative to its root) with tsx and the
+ * workspaces' source condition, as `npm start` runs the services, with only `env` on top of PATH.
+ */
+export function spawnTs(script: string, env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
+  const { nodeArgs = [], output = 'capture' } = options;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@energy-pipeline/source', `${service}/src/main.ts`],
-    { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [...nodeArgs, '--import', 'tsx', '--conditions=@energy-pipeline/source', script],
+    { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', output === 'capture' ? 'pipe' : 'ignore', output === 'capture' ? 'pipe' : 'ignore'] },
   );
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => out, exit };
+}
+
+/** Runs a service's main.ts the way `npm start` does, with only `env` on top of PATH. */
+export function spawnService(service: 'ingest' | 'process', env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
+  return spawnTs(`${service}/src/main.ts`, env, options);
 }

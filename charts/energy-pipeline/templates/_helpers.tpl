@@ -5,9 +5,46 @@
 {{- define "ep.ingest.name" -}}{{ include "ep.prefix" . }}-ingestion-api{{- end }}
 {{- define "ep.process.name" -}}{{ include "ep.prefix" . }}-processing-service{{- end }}
 {{- define "ep.redis.name" -}}{{ include "ep.prefix" . }}-redis{{- end }}
-{{- /* The chart makes an API key when none is given and auth is on: installs are never open by default. */}}
+{{- /* The chart makes API keys when none are given and auth is on: installs are never open by default. */}}
 {{- define "ep.apiKey.generated" -}}{{ and (not .Values.auth.disabled) (not .Values.auth.apiKeys.existingSecret) }}{{- end }}
 {{- define "ep.apiKey.secretName" -}}{{ include "ep.prefix" . }}-ingest-api-key{{- end }}
+{{- /* Auth environment, the same for both services: one key list (API_KEYS) or AUTH_DISABLED. */}}
+{{- define "ep.authEnv" -}}
+{{- $a := .Values.auth -}}
+{{- if $a.disabled }}
+- name: AUTH_DISABLED
+  value: "true"
+{{- else }}
+- name: API_KEYS
+  valueFrom:
+    secretKeyRef:
+      {{- if $a.apiKeys.existingSecret }}
+      name: {{ $a.apiKeys.existingSecret }}
+      key: {{ $a.apiKeys.key }}
+      {{- else }}
+      name: {{ include "ep.apiKey.secretName" . }}
+      key: api-keys
+      {{- end }}
+{{- end }}
+{{- end }}
+
+{{- /*
+A Kubernetes memory quantity (512Mi, 1G, 1.5Gi, 536870912) in bytes, as a float; fails on
+anything else. YAML numbers arrive as numbers, strings are split into a number and a suffix.
+*/}}
+{{- define "ep.quantityBytes" -}}
+{{- if kindIs "string" . -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $suffix := trimPrefix $number . -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- if or (not $number) (not (hasKey $units $suffix)) -}}
+{{- fail (printf "%q is not a memory quantity such as 512Mi or 1Gi" .) -}}
+{{- end -}}
+{{- mulf (float64 $number) (index $units $suffix) -}}
+{{- else -}}
+{{- float64 . -}}
+{{- end -}}
+{{- end }}
 
 {{- define "ep.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
@@ -115,6 +152,10 @@ seccompProfile:
   value: {{ $r.consumerGroup | quote }}
 - name: REDIS_COMMAND_TIMEOUT_MS
   value: {{ $r.commandTimeoutMs | quote }}
+{{- if $r.allowEviction }}
+- name: ALLOW_EVICTION
+  value: "true"
+{{- end }}
 {{- end }}
 
 {{/* Seconds the kubelet waits after SIGTERM: preStop sleep + the service's own drain bound + slack. */}}

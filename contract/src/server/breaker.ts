@@ -1,4 +1,5 @@
-import { ReplyError, type Redis } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /**
  * What a failed Redis command says about its effect, which decides what a client may be told:
@@ -43,7 +44,7 @@ export class RedisBreaker {
   private readonly probeTimeoutMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     options: BreakerOptions = {},
     private readonly onChange?: (open: boolean) => void,
   ) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shardStreams } from '../shards.js';
 
 /** Thrown when the environment does not parse; its message names every bad variable. */
 export class ConfigError extends Error {
@@ -37,8 +38,23 @@ export const redisEnvShape = {
   REDIS_PASSWORD: z.string().optional(),
   REDIS_STREAM: z.string().min(1).max(200).default('energy_readings'),
   CONSUMER_GROUP: z.string().min(1).max(200).default('processing_group'),
+  /** Shards the stream is split into (shards.ts); every service of a pipeline must agree (layout.ts). */
+  STREAM_SHARDS: z.coerce.number().int().min(1).max(1024).default(1),
+  /**
+   * Seed nodes of a Redis Cluster, `host:port,host:port`: the services then use ioredis' Cluster
+   * client. Password and TLS still come from REDIS_PASSWORD / REDIS_URL (`rediss://`).
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'must be host:port[,host:port…]')
+    .transform((v) => v.split(',').map((n) => n.trim()))
+    .optional(),
   REDIS_COMMAND_TIMEOUT_MS: positiveInt(2000),
+  /** Run on a Redis whose maxmemory-policy is not noeviction (logging an error) instead of refusing to start. */
+  ALLOW_EVICTION: booleanFlag(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` lines for log collectors, or `pretty` for a person at a terminal (npm start sets it on a TTY). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   HOST: z.string().default('0.0.0.0'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
 };
@@ -46,10 +62,20 @@ export const redisEnvShape = {
 export interface RedisConfig {
   /** Connection URL; built from REDIS_HOST, REDIS_PORT and REDIS_PASSWORD when REDIS_URL is unset. */
   url: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster, or null for a single Redis at `url`. @default null */
+  clusterNodes: string[] | null;
+  /** The configured stream name (REDIS_STREAM); the shards' streams derive from it. */
   stream: string;
+  /** Every shard's stream, in shard order (shards.ts); `[stream]` with one shard. */
+  streams: string[];
   group: string;
   /** Bound on every non-blocking command, so that a hung Redis becomes a 503 rather than a hung request. @default 2000 */
   commandTimeoutMs: number;
+  /**
+   * Start on a Redis whose maxmemory-policy may evict keys (it then counts readings twice),
+   * logging an error, instead of refusing to start. @default false
+   */
+  allowEviction: boolean;
 }
 
 export function redisConfigFrom(env: {
@@ -59,13 +85,25 @@ export function redisConfigFrom(env: {
   REDIS_PASSWORD?: string | undefined;
   REDIS_STREAM: string;
   CONSUMER_GROUP: string;
+  STREAM_SHARDS: number;
+  REDIS_CLUSTER_NODES?: string[] | undefined;
   REDIS_COMMAND_TIMEOUT_MS: number;
+  ALLOW_EVICTION: boolean;
 }): RedisConfig {
   const auth = env.REDIS_PASSWORD ? `:${encodeURIComponent(env.REDIS_PASSWORD)}@` : '';
+  let streams: string[];
+  try {
+    streams = shardStreams(env.REDIS_STREAM, env.STREAM_SHARDS);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  REDIS_STREAM: ${(err as Error).message} (STREAM_SHARDS=${env.STREAM_SHARDS})`);
+  }
   return {
     url: env.REDIS_URL ?? `redis://${auth}${env.REDIS_HOST}:${env.REDIS_PORT}`,
+    clusterNodes: env.REDIS_CLUSTER_NODES ?? null,
     stream: env.REDIS_STREAM,
+    streams,
     group: env.CONSUMER_GROUP,
     commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    allowEviction: env.ALLOW_EVICTION,
   };
 }

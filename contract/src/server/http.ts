@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { toIssues, validationError, type ErrorBody, type Issue } from '../errors.js';
@@ -37,6 +39,7 @@ const codes: Record<number, string> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
+  431: 'headers_too_large',
   503: 'unavailable',
 };
 
@@ -67,6 +70,37 @@ export function installHttpDefaults(app: FastifyInstance) {
   );
 }
 
+/** What Node's HTTP parser refuses before Fastify sees a request, by error code; anything else is a 400. */
+const clientErrors: Record<string, [status: number, message: string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'The request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'The request headers are too large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'The chunk extensions are too large'],
+};
+
+/**
+ * Answers what Node's HTTP parser refuses (a malformed request line or header, headers past
+ * the size limit, a request not received within requestTimeout) with the shared error body,
+ * where Node and Fastify would send a body of their own shape, then closes the connection: after
+ * a parse error nothing more can be read from it. Like Node, it writes nothing when the socket
+ * is gone or a response on it has already begun.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = clientErrors[err.code ?? ''] ?? [400, 'The request is not valid HTTP'];
+  this.log.info({ code: err.code, status }, 'malformed request refused');
+  const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !response?.headersSent) {
+    const body = JSON.stringify({ error: codes[status] ?? 'bad_request', message } satisfies ErrorBody);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+export type LogFormat = 'json' | 'pretty';
+
 const ROUTINE_PATHS = new Set(['/health', '/metrics']);
 
 /** GET /health and GET /metrics: probes and scrapes, not worth a log line each. */
@@ -77,12 +111,22 @@ export const isRoutineRequest = (request: { method: string; url: string }) =>
  * Fastify options both services share: pino at `level`, request ids taken from an incoming
  * `x-request-id` (so a gateway's id follows the reading) or made up, and no secrets in logs.
  */
-export function serverOptions(level: string, bodyLimit = 1_048_576, destination?: { write(line: string): void }) {
+export function serverOptions(
+  level: string,
+  bodyLimit = 1_048_576,
+  destination?: { write(line: string): void },
+  /** `pretty` (pino-pretty, for a person at a terminal: npm start sets it) or `json` (for log collectors). @default 'json' */
+  format: LogFormat = 'json',
+) {
   return {
     logger: {
       level,
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
       ...(destination ? { stream: destination } : {}),
+      // A worker thread formats the lines; pino-pretty is a development dependency only.
+      ...(format === 'pretty' && !destination
+        ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+        : {}),
     },
     // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
     // would drown the requests that matter. Their failures still show (handlers log them).
@@ -92,6 +136,7 @@ export function serverOptions(level: string, bodyLimit = 1_048_576, destination?
     bodyLimit,
     // Answer a slow or stalled client within bounds instead of holding a socket for ever.
     requestTimeout: 30_000,
+    clientErrorHandler,
     return503OnClosing: true,
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Command, Redis } from 'ioredis';
+import type { Command } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { metricsTextContentTypes } from '../ingest-contract.js';
 
@@ -27,7 +28,7 @@ export interface ServiceMetrics {
   /** This app's registry: one per app, so that several apps in one process (tests) do not collide. */
   registry: Registry;
   /** Times every command sent on `redis` (pipelined ones too) into redis_command_duration_seconds. */
-  instrumentRedis(redis: Redis, connection: string): Redis;
+  instrumentRedis(redis: RedisClient, connection: string): RedisClient;
 }
 
 /**

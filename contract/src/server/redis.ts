@@ -1,4 +1,8 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { keySlot } from '../shards.js';
+
+/** A single Redis or a Redis Cluster: the pipeline's code talks to either through the same commands. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * One connection per role, each with the failure behaviour that role needs:
@@ -12,6 +16,11 @@ export type RedisRole = 'commands' | 'blocking';
 
 export interface CreateRedisOptions {
   url: string;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster: a Cluster client is made, its username, password
+   * and TLS taken from `url`. @default null (a single Redis at `url`)
+   */
+  clusterNodes?: readonly string[] | null;
   role: RedisRole;
   /** Shown in `CLIENT LIST`, which makes a stuck connection easy to find. */
   name: string;
@@ -19,7 +28,7 @@ export interface CreateRedisOptions {
   commandTimeoutMs?: number;
 }
 
-export function createRedis({ url, role, name, commandTimeoutMs = 2000 }: CreateRedisOptions): Redis {
+export function createRedis({ url, clusterNodes = null, role, name, commandTimeoutMs = 2000 }: CreateRedisOptions): RedisClient {
   const options: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
@@ -31,14 +40,57 @@ export function createRedis({ url, role, name, commandTimeoutMs = 2000 }: Create
     autoResendUnfulfilledCommands: false,
     ...(role === 'commands' ? { commandTimeout: commandTimeoutMs } : {}),
   };
-  const redis = new Redis(url, options);
+  const redis = clusterNodes ? createCluster(url, clusterNodes, options) : new Redis(url, options);
   // Without a listener ioredis prints every reconnect failure as an unhandled error event.
   redis.on('error', () => {});
   return redis;
 }
 
+function createCluster(url: string, nodes: readonly string[], redisOptions: RedisOptions): Cluster {
+  const u = new URL(url);
+  return new Cluster(
+    nodes.map((node) => {
+      const at = node.lastIndexOf(':');
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    }),
+    {
+      redisOptions: {
+        ...redisOptions,
+        ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+        ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+        ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+      },
+      // Fail fast as a single Redis does: nothing is queued while the cluster is unreachable
+      // or resharding; callers answer 503 or leave entries pending.
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      maxRedirections: 16,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      // Reconnect for ever, backing off to 2 s, as for a single Redis.
+      clusterRetryStrategy: (times) => Math.min(times * 100, 2_000),
+      scaleReads: 'master',
+      slotsRefreshTimeout: 2_000,
+    },
+  );
+}
+
+/**
+ * WAIT on the connection that wrote `key`: how many replicas have acknowledged every write that
+ * connection sent so far, blocking up to `timeoutMs`. WAIT speaks for its own connection only, so
+ * with a Cluster it goes to the node that owns `key`'s slot, on the connection the write used.
+ */
+export async function waitForReplicas(redis: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const timeout = Math.max(1, Math.ceil(timeoutMs));
+  if (!(redis instanceof Cluster)) return Number(await redis.wait(replicas, timeout));
+  const owner = redis.slots[keySlot(key)]?.[0];
+  const node = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  if (!node) throw new Error(`no connection to the node that owns ${key}`);
+  return Number(await node.wait(replicas, timeout));
+}
+
 /** Resolves once `redis` is ready, or rejects after `timeoutMs`. */
-export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+export async function waitReady(redis: RedisClient, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -54,7 +106,7 @@ export async function waitReady(redis: Redis, timeoutMs = 5_000): Promise<void> 
 }
 
 /** Closes a connection without waiting on a Redis that may be gone; safe to call twice. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return;
   if (redis.status !== 'ready') {
     redis.disconnect();
@@ -65,6 +117,39 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } catch {
     redis.disconnect();
   }
+}
+
+const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES = [
+  // Not connected (connecting, reconnecting or closed): with the offline queue off, ioredis fails at once.
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Connection is closed.',
+  // No answer within commandTimeoutMs: Redis is frozen, overloaded or unreachable (a half-open socket).
+  'Command timed out',
+];
+/**
+ * Error replies by which Redis says it cannot serve now, not that the command was wrong: LOADING
+ * (reading its data after a restart), BUSY (a script ran past busy-reply-threshold), MASTERDOWN
+ * and READONLY (a replica, or a failover under way), TRYAGAIN and CLUSTERDOWN (resharding or a
+ * cluster failover), OOM (maxmemory reached under noeviction: writes are refused until memory is
+ * freed, which is the configured behaviour, not a bug).
+ */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN|OOM) /;
+
+/**
+ * Whether a failed Redis command failed because Redis cannot serve right now, so that the honest
+ * answer is a 503 and a retry later will do: the connection is not ready or dropped with the
+ * command in flight (ioredis's MaxRetriesPerRequestError, as maxRetriesPerRequest is 0, or a socket
+ * error), the command timed out, or Redis answered with one of the replies above. Anything else,
+ * such as WRONGTYPE, an ERR about arguments, or a TypeError in our own code, is a bug or corrupt
+ * data: an outage answer would hide it, so the caller lets it become a logged 500.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && SOCKET_ERRORS.has(code)) return true;
+  return CONNECTION_MESSAGES.includes(err.message) || UNAVAILABLE_REPLY.test(err.message);
 }
 
 /** Reads an XINFO reply (a flat [field, value, …] list) into an object. */
@@ -78,7 +163,7 @@ export function xinfoRecord(reply: unknown[]): Record<string, unknown> {
 export const isMissingStreamOrGroup = (err: unknown) => err instanceof Error && /NOGROUP|no such key/i.test(err.message);
 
 /** Stream length and ends; a missing stream is an empty one. */
-export async function streamSummary(redis: Redis, stream: string) {
+export async function streamSummary(redis: RedisClient, stream: string) {
   try {
     const info = (await redis.call('XINFO', 'STREAM', stream)) as unknown[];
     const get = (field: string) => info[info.indexOf(field) + 1];

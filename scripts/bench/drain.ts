@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+import { xinfoRecord } from '@energy-pipeline/contract/server';
+
+export interface DrainTiming {
+  /** Entries acknowledged between the first and last observation. */
+  acked: number;
+  seconds: number;
+  /** When the first acknowledgement was seen, on the monotonic clock in µs (for profile windows). */
+  startedAtUs: number;
+}
+
+/** Entries `group` has acknowledged so far (read minus pending), from XINFO GROUPS. */
+async function ackedBy(redis: Redis, stream: string, group: string): Promise<number> {
+  const groups = ((await redis.call('XINFO', 'GROUPS', stream).catch(() => [])) as unknown[][]).map(xinfoRecord);
+  const g = groups.find((x) => x.name === group);
+  return g ? Number(g['entries-read'] ?? 0) - Number(g.pending ?? 0) : 0;
+}
+
+/**
+ * Times a drain by watching the group from outside, so that the processor and the plain loop
+ * are timed alike: the clock starts at the first observed acknowledgement (leaving out process
+ * start-up) and stops when all `total` entries are acknowledged.
+ */
+export async function watchDrain(
+  redis: Redis,
+  stream: string,
+  group: string,
+  total: number,
+  onFirst: () => void = () => {},
+  timeoutMs = 600_000,
+): Promise<DrainTiming> {
+  const deadline = Date.now() + timeoutMs;
+  let first: { acked: number; at: number; us: number } | null = null;
+  for (;;) {
+    const acked = await ackedBy(redis, stream, group);
+    const at = performance.now();
+    if (first === null && acked > 0) {
+      first = { acked, at, us: Number(process.hrtime.bigint() / 1000n) };
+      onFirst();
+    }
+    if (acked >= total && first) return { acked: acked - first.acked, seconds: (at - first.at) / 1000, startedAtUs: first.us };
+    if (Date.now() > deadline) throw new Error(`${group} acknowledged ${acked} of ${total} entries within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench:profile`: where the time goes. Runs ingest and the processor as their own
+ * processes under `node --cpu-prof`, loaded from a separate process, and reads Redis INFO
+ * commandstats and CPU per phase (CONFIG RESETSTAT before each, on a private redis-server):
+ *
+ *   single  POST /readings, one reading per request
+ *   batch   POST /readings/batch, 500 readings per request (batch-ids: each with a reading_id)
+ *   apply   the processor draining a stream of pre-loaded readings
+ *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
+ *           profiler), beside the one-XADD baseline route, to price each of them
+ *
+ * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
+ * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
+ *        --only single,batch,batch-ids,apply,ablate
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { appendReadings, fleetReadings } from '../../test/support/readings.js';
+import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
+import { watchDrain } from './drain.js';
+import type { LoadSpec } from './load-spec.js';
+import { commandStats, openRedisTarget, redisCpuUs, type RedisTarget } from './redis-target.js';
+import { BENCH_AUTH, runLoad, startBaselineApp, startIngest, startProcessor } from './services.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    out: { type: 'string', default: '.data/profile' },
+    seconds: { type: 'string', default: '15' },
+    readings: { type: 'string', default: '150000' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string', default: 'single,batch,batch-ids,apply,ablate' },
+    'ablate-rounds': { type: 'string', default: '3' },
+  },
+});
+const out = resolve(flags.out);
+const seconds = Number(flags.seconds);
+const connections = Number(flags.connections);
+const only = new Set(flags.only.split(','));
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+const phases: Record<string, unknown> = {};
+
+/** Starts a Redis measurement: resets commandstats and reads the CPU counter. */
+async function redisMark(target: RedisTarget) {
+  await target.client.config('RESETSTAT');
+  return redisCpuUs(target);
+}
+
+/** Ends it: Redis CPU and commands per reading since `mark`. */
+async function redisSince(target: RedisTarget, cpu0: number, readings: number) {
+  const cpu = (await redisCpuUs(target)) - cpu0;
+  const commands: Record<string, { callsPerReading: number; usPerReading: number; usPerCall: number }> = {};
+  const stats = [...(await commandStats(target))].sort((a, b) => b[1].usec - a[1].usec);
+  for (const [name, s] of stats) {
+    commands[name] = { callsPerReading: s.calls / readings, usPerReading: s.usec / readings, usPerCall: s.usec / s.calls };
+  }
+  return { readings, redisCpuUsPerReading: cpu / readings, commands };
+}
+
+async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'batch-ids') {
+  const dir = join(out, name);
+  rmSync(dir, { recursive: true, force: true });
+  const stream = `profile-${name}`;
+  const ingest = await startIngest(target.url, stream, {}, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const batched = name !== 'single';
+  const spec: LoadSpec = {
+    connections: batched ? 8 : connections,
+    durationS: seconds,
+    warmupS: 3,
+    http: {
+      url: ingest.url,
+      path: batched ? '/readings/batch' : '/readings',
+      headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
+      body: batched ? 'batch' : 'reading',
+      batchSize: batched ? 500 : 1,
+      readingIds: name === 'batch-ids',
+    },
+  };
+  const window = { fromUs: 0, toUs: 0 };
+  const { load, atStart } = await runLoad(spec, async () => {
+    window.fromUs = nowUs();
+    return { cpu: await redisMark(target), length: await target.client.xlen(stream) };
+  });
+  window.toUs = nowUs();
+  // Requests in flight when the load stopped still finish; per-reading figures divide by what was stored.
+  await new Promise((r) => setTimeout(r, 200));
+  const stored = (await target.client.xlen(stream)) - atStart.length;
+  const redis = await redisSince(target, atStart.cpu, stored);
+  if (load.errors > 0) console.warn(`${name}: ${load.errors} errors`);
+  await ingest.stop();
+  await target.client.flushall('SYNC');
+  report(name, dir, window, { ...redis, seconds: load.seconds, rate: load.readings / load.seconds });
+}
+
+async function profiledApply(target: RedisTarget) {
+  const dir = join(out, 'apply');
+  rmSync(dir, { recursive: true, force: true });
+  const stream = 'profile-apply';
+  const total = Number(flags.readings);
+  await appendReadings(target.client, stream, fleetReadings(total));
+  const window = { fromUs: nowUs(), toUs: 0 };
+  const cpu0 = await redisMark(target);
+  const processor = await startProcessor(target.url, stream, 'profile', {}, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const timing = await watchDrain(target.client, stream, 'profile', total);
+  window.fromUs = timing.startedAtUs;
+  window.toUs = nowUs();
+  const redis = await redisSince(target, cpu0, total);
+  await processor.stop();
+  await target.client.flushall('SYNC');
+  report('apply', dir, window, { ...redis, seconds: timing.seconds, rate: timing.acked / timing.seconds });
+}
+
+interface PhaseFigures {
+  readings: number;
+  seconds: number;
+  rate: number;
+  redisCpuUsPerReading: number;
+  commands: Record<string, { callsPerReading: number; usPerReading: number; usPerCall: number }>;
+}
+
+/**
+ * A phase's Redis commands as a Markdown table, for docs/performance.md. A script's own line
+ * (evalsha) includes the time of the commands it called, which also have lines of their own.
+ */
+function commandTable(name: string, p: PhaseFigures) {
+  const rows = Object.entries(p.commands)
+    .filter(([, c]) => c.callsPerReading >= 0.001)
+    .map(([cmd, c]) => `| ${cmd} | ${c.callsPerReading.toFixed(3)} | ${c.usPerCall.toFixed(2)} | ${c.usPerReading.toFixed(2)} |`);
+  return [
+    `### ${name}: ${Math.round(p.rate)} readings/s, Redis CPU ${p.redisCpuUsPerReading.toFixed(1)} µs/reading`,
+    '',
+    '| command | calls/reading | µs/call | µs/reading |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function report(name: string, dir: string, window: { fromUs: number; toUs: number }, phase: PhaseFigures) {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (others are tsx's loader).
+  const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  const summary = file ? summarise(readProfile(join(dir, file)), window, 60) : null;
+  phases[name] = { ...phase, profile: file ? join(dir, file) : null, cpu: summary };
+  if (summary) writeFileSync(join(out, `${name}.txt`), `${formatSummary(name, summary)}\n`);
+  writeFileSync(join(out, `${name}-redis.md`), commandTable(name, phase));
+  console.log(`${name}: ${JSON.stringify(phase).slice(0, 300)}`);
+}
+
+/** POST /readings throughput with parts of ingest turned off, no profiler; rounds interleaved. */
+async function ablate(target: RedisTarget) {
+  const variants: Record<string, Record<string, string> | 'baseline'> = {
+    'as deployed': {},
+    'logging off (LOG_LEVEL=warn)': { LOG_LEVEL: 'warn' },
+    'rate limiter off (RATE_LIMIT_MAX=0)': { RATE_LIMIT_MAX: '0' },
+    'auth off (AUTH_DISABLED=true)': { AUTH_DISABLED: 'true' },
+    'all three off': { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', AUTH_DISABLED: 'true' },
+    'one-XADD ts-rest baseline': 'baseline',
+  };
+  const rates: Record<string, number[]> = {};
+  for (let round = 0; round < Number(flags['ablate-rounds']); round++) {
+    for (const [name, env] of Object.entries(variants)) {
+      const stream = 'ablate';
+      const svc = env === 'baseline' ? await startBaselineApp(target.url, stream) : await startIngest(target.url, stream, env);
+      const { load } = await runLoad(
+        {
+          connections,
+          durationS: Math.max(3, Math.round(seconds / 3)),
+          warmupS: 2,
+          http: { url: svc.url, path: '/readings', headers: { ...BENCH_AUTH, 'content-type': 'application/json' }, body: 'reading' },
+        },
+        async () => undefined,
+      );
+      await svc.stop();
+      await target.client.flushall('SYNC');
+      rates[name] = [...(rates[name] ?? []), load.readings / load.seconds];
+      console.log(`ablate round ${round + 1}: ${name}: ${Math.round(load.readings / load.seconds)}/s (${load.errors} errors)`);
+    }
+  }
+  phases.ablate = rates;
+}
+
+mkdirSync(out, { recursive: true });
+const target = await openRedisTarget(null);
+try {
+  if (only.has('single')) await profiledIngest(target, 'single');
+  if (only.has('batch')) await profiledIngest(target, 'batch');
+  if (only.has('batch-ids')) await profiledIngest(target, 'batch-ids');
+  if (only.has('apply')) await profiledApply(target);
+  if (only.has('ablate')) await ablate(target);
+  writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
+  console.log(`profiles, summaries (*.txt) and phases.json in ${out}`);
+} finally {
+  await target.stop();
+}

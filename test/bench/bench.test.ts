@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { influxVersion } from '../../scripts/bench/influx.js';
+import { computeRow, formatComparison, formatTable, type BenchRun, type RowSpec } from '../../scripts/bench/report.js';
+import { ROWS } from '../../scripts/bench/rows.js';
+
+const spec: RowSpec = { id: 'x', title: 'x vs y', unit: 'req/s', measured: 'x', baseline: 'y', target: { op: '>=', value: 0.8 } };
+
+describe('bench report', () => {
+  it('divides round by round and takes the median of the ratios', () => {
+    const row = computeRow(spec, { x: [90, 50, 80], y: [100, 100, 100] });
+    expect(row.ratio).toEqual({ median: 0.8, min: 0.5, max: 0.9, rounds: [0.9, 0.5, 0.8] });
+    expect(row.measured?.median).toBe(80);
+    expect(row.met).toBe(true);
+  });
+
+  it('sums lists of facts per round, and judges a cost target from below', () => {
+    const cost: RowSpec = { ...spec, measured: ['a', 'b'], baseline: ['c', 'd'], target: { op: '<=', value: 1.5 } };
+    const row = computeRow(cost, { a: [10, 12], b: [20, 20], c: [5, 5], d: [10, 11] });
+    expect(row.ratio?.rounds).toEqual([2, 2]);
+    expect(row.met).toBe(false);
+  });
+
+  it('pairs only rounds where both sides were measured', () => {
+    const row = computeRow(spec, { x: [90, null, 80], y: [100, 100, null] });
+    expect(row.ratio?.rounds).toEqual([0.9]);
+  });
+
+  it('skips a row whose facts are missing, saying why', () => {
+    const row = computeRow({ ...spec, needs: 'influxd is not installed' }, { x: [1] });
+    expect(row).toMatchObject({ ratio: null, met: null, skipped: 'influxd is not installed' });
+    expect(formatTable([row])).toContain('skipped: influxd is not installed');
+  });
+
+  it('prints before and after side by side', () => {
+    const run = (x: number): BenchRun => ({
+      version: 1,
+      startedAt: '2026-01-01T00:00:00Z',
+      git: { commit: 'abcdef1234567', branch: 'b', dirty: false },
+      machine: {},
+      options: {},
+      rows: [computeRow(spec, { x: [x], y: [100] })],
+      facts: {},
+    });
+    const text = formatComparison(run(40), run(80));
+    expect(text).toMatch(/x vs y\s+0\.40\s+0\.80\s+100%/);
+  });
+});
+
+describe('npm run bench', () => {
+  it('measures every row and writes them as JSON (tiny size)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ep-bench-'));
+    const file = join(dir, 'run.json');
+    try {
+      await promisify(execFile)('npm', ['run', 'bench', '--', '--size', 'tiny', '--json', file], { timeout: 170_000 });
+      const run = JSON.parse(readFileSync(file, 'utf8')) as BenchRun;
+      expect(run.rows.map((r) => r.id)).toEqual(ROWS.map((r) => r.id));
+      expect(run.git.commit).toMatch(/^[0-9a-f]{40}$/);
+      const hasInflux = influxVersion() !== null;
+      for (const row of run.rows) {
+        const needsInflux = ROWS.find((r) => r.id === row.id)?.needs !== undefined;
+        if (needsInflux && !hasInflux) {
+          expect(row.skipped, row.id).toMatch(/influxd/);
+          continue;
+        }
+        expect(row.skipped, row.id).toBeNull();
+        for (const value of [row.ratio!.median, row.measured!.median, row.baseline!.median]) {
+          expect(Number.isFinite(value) && value > 0, `${row.id}: ${value}`).toBe(true);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
