@@ -48,8 +48,11 @@ const gmp = (ms: Manifest[]) => find(ms, 'Rules', 'ep');
 const dashboard = (ms: Manifest[]) => find(ms, 'ConfigMap', 'ep-grafana-dashboard');
 
 describe('helm chart: alert rules and dashboard', () => {
-  it('renders neither unless asked', () => {
+  it('renders neither unless asked; the GKE values ask for Managed Prometheus rules', async () => {
     expect(off.filter((m) => /Rule/.test(m.kind) || m.metadata.name.endsWith('grafana-dashboard'))).toEqual([]);
+    const gke = await render(['--values', join(chartDir, 'values-gke.yaml'), '--set', 'redis.external.host=10.0.0.3']);
+    expect(gke.filter((m) => /Rule/.test(m.kind)).map((m) => m.kind)).toEqual(['Rules']);
+    validateManifest(gmp(gke));
   });
 
   it('lints strictly and validates against the Kubernetes, prometheus-operator and GKE Rules schemas when on', async () => {
