@@ -89,12 +89,24 @@ export function startIngest(redisUrl: string, stream: string, env: Record<string
   );
 }
 
-/** The real processor (process/src/main.ts) with its defaults: its worker starts at once. */
+/**
+ * The real processor (process/src/main.ts) with its defaults: its worker starts at once. Auth on,
+ * as in production (it refuses to start without keys): the bench token with the read scope.
+ */
 export function startProcessor(redisUrl: string, stream: string, group: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
   return start((port) =>
     spawnService(
       'process',
-      { REDIS_URL: redisUrl, REDIS_STREAM: stream, CONSUMER_GROUP: group, CONSUMER_NAME: 'bench', HOST: '127.0.0.1', PORT: String(port), ...env },
+      {
+        REDIS_URL: redisUrl,
+        REDIS_STREAM: stream,
+        CONSUMER_GROUP: group,
+        CONSUMER_NAME: 'bench',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        API_KEYS: `${createHash('sha256').update(BENCH_TOKEN).digest('hex')}@read`,
+        ...env,
+      },
       { output: 'ignore', ...options },
     ),
   );
