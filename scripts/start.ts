@@ -1,11 +1,13 @@
 /**
- * `npm start`: the whole pipeline on this machine. Uses the Redis at REDIS_URL
- * (default redis://127.0.0.1:6379); when nothing answers there and redis-server is installed,
- * starts a private one with its data in .data/redis (appendonly, so nothing accepted is lost
- * across restarts) and stops it on exit. Ctrl-C stops everything.
+ * `npm start`: the whole pipeline on this machine. It touches only what it owns: unless told to
+ * use a Redis (REDIS_URL, REDIS_HOST or REDIS_CLUSTER_NODES), it starts a private redis-server on a
+ * free port with its data in .data/redis (appendonly, fsync always, so nothing accepted is lost
+ * across restarts), even when something answers on :6379, and stops it on exit. Ctrl-C stops
+ * everything. Logs are pino-pretty lines on a terminal, JSON otherwise.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -14,11 +16,12 @@ import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => console.log(`[start] ${line}`);
 
-let env: { REDIS_URL: string; INGEST_PORT: number; PROCESS_PORT: number; REDIS_DATA_DIR: string; HOST?: string | undefined };
+let env: { REDIS_URL?: string | undefined; INGEST_PORT: number; PROCESS_PORT: number; REDIS_DATA_DIR: string; HOST?: string | undefined };
 try {
   env = parseEnv(
     {
-      REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+      /** A Redis to use instead of a private one (the services also take REDIS_HOST/REDIS_PORT). */
+      REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
       INGEST_PORT: port(8000),
       PROCESS_PORT: port(8001),
       /** Where a private redis-server keeps its append-only file. */
@@ -51,34 +54,69 @@ const children: ChildProcess[] = [];
 let redisServer: ChildProcess | null = null;
 let stopping = false;
 
-async function startPrivateRedis(url: string) {
-  const { hostname, port: p } = new URL(url);
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(hostname)) {
-    throw new Error(`Nothing answers at ${url}, and it is not on this machine, so no Redis can be started for it.`);
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port: p } = server.address() as { port: number };
+      server.close(() => resolve(p));
+    });
+  });
+}
+
+/** Whether `pid` is a live process (EPERM: alive, someone else's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Starts the private redis-server on a free port; returns its URL. */
+async function startPrivateRedis(): Promise<string> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
-      `Nothing answers at ${url} and redis-server is not installed.\n` +
+      'redis-server is not installed, and npm start runs a private one.\n' +
         '  Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis),\n' +
-        '  or point REDIS_URL at a running Redis 7 or later, then run npm start again.',
+        '  or point REDIS_URL at a Redis 7 or later to use that one, then run npm start again.',
     );
   }
   const dir = env.REDIS_DATA_DIR;
   mkdirSync(dir, { recursive: true });
-  say(`no Redis at ${url}; starting a private redis-server (data in ${dir})`);
+  // Two redis-servers on one append-only file would corrupt it.
+  const pidFile = `${dir}/redis.pid`;
+  const owner = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+  if (owner && alive(owner)) {
+    throw new Error(`another private Redis (pid ${owner}) already runs on ${dir}: stop it, or set REDIS_DATA_DIR to another folder`);
+  }
+  const url = `redis://127.0.0.1:${await freePort()}`;
+  say(`starting a private redis-server at ${url} (data in ${dir}; set REDIS_URL to use another Redis)`);
   redisServer = spawn(
     'redis-server',
-    ['--port', p || '6379', '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+    ['--port', new URL(url).port, '--bind', '127.0.0.1', '--dir', dir, '--pidfile', pidFile,
+      '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   redisServer.on('exit', (code) => {
     if (!stopping) void shutdown(`redis-server exited (${code})`, 1);
   });
   for (let i = 0; i < 100; i++) {
-    if (await answers(url)) return;
+    if (await answers(url)) return url;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the private redis-server did not start within 10 s');
+}
+
+/** The Redis the environment names, if it names one: used as it is, never started or flushed. */
+function namedRedis(): string | null {
+  if (env.REDIS_URL) return env.REDIS_URL;
+  if (process.env.REDIS_CLUSTER_NODES) return `the Redis Cluster at ${process.env.REDIS_CLUSTER_NODES}`;
+  if (process.env.REDIS_HOST) return `redis://${process.env.REDIS_HOST}:${process.env.REDIS_PORT ?? 6379}`;
+  return null;
 }
 
 // Local runs need no API key unless one is configured; the banner says so loudly. With auth off,
@@ -87,12 +125,18 @@ async function startPrivateRedis(url: string) {
 const authOff = !process.env.API_KEYS && !process.env.API_KEYS_FILE;
 const host = env.HOST ?? (authOff ? '127.0.0.1' : undefined);
 
-function startService(name: 'ingest' | 'process', servicePort: number) {
-  const extra = { ...(authOff ? { AUTH_DISABLED: 'true' } : {}), ...(host ? { HOST: host } : {}) };
+function startService(name: 'ingest' | 'process', servicePort: number, redisUrl: string | null) {
+  const extra = {
+    ...(authOff ? { AUTH_DISABLED: 'true' } : {}),
+    ...(host ? { HOST: host } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    // Lines for a person at a terminal, JSON for anything reading our output.
+    ...(process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty' } : {}),
+  };
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--conditions=@energy-pipeline/source', `${name}/src/main.ts`],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, ...extra, REDIS_URL: env.REDIS_URL, PORT: String(servicePort) } },
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...extra, PORT: String(servicePort) } },
   );
   child.on('exit', (code, signal) => {
     if (!stopping) void shutdown(`${name} exited (${signal ?? code})`, 1);
@@ -131,10 +175,16 @@ process.on('SIGTERM', () => void shutdown('terminated', 0));
 
 try {
   if (authOff) say(`auth is OFF (AUTH_DISABLED=true): no API key is needed; listening on ${host} only`);
-  if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
-  else await startPrivateRedis(env.REDIS_URL);
-  startService('ingest', env.INGEST_PORT);
-  startService('process', env.PROCESS_PORT);
+  const named = namedRedis();
+  let redisUrl: string | null = null;
+  if (named) {
+    say(`using ${named}, as REDIS_URL / REDIS_HOST / REDIS_CLUSTER_NODES say (unset them for a private Redis)`);
+    if (env.REDIS_URL && !(await answers(env.REDIS_URL))) throw new Error(`nothing answers at ${env.REDIS_URL} (REDIS_URL)`);
+  } else {
+    redisUrl = await startPrivateRedis();
+  }
+  startService('ingest', env.INGEST_PORT, redisUrl);
+  startService('process', env.PROCESS_PORT, redisUrl);
   const ingestUrl = `http://localhost:${env.INGEST_PORT}`;
   const processUrl = `http://localhost:${env.PROCESS_PORT}`;
   // Probed by address: `localhost` may resolve to ::1 first, where a 127.0.0.1 listener is not.
@@ -148,7 +198,7 @@ try {
   energy-pipeline is running
     ingest     ${ingestUrl}   (POST /readings, POST /readings/batch, GET /health, GET /metrics, /docs)
     processor  ${processUrl}   (GET /sites, GET /sites/<site>/series, GET /dead-letters, GET /health, GET /metrics, /docs)
-    redis      ${env.REDIS_URL}
+    redis      ${redisUrl ? `${redisUrl} (private, data in ${env.REDIS_DATA_DIR})` : named}
     auth       ${authOff ? `OFF on ${host}: both services answer without an API key (set API_KEYS to require one)` : 'on: send Authorization: Bearer <key>'}
 
   Try it:

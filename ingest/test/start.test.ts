@@ -42,16 +42,18 @@ function start(env: Record<string, string>) {
 }
 
 describe('npm start', () => {
-  it('starts a private redis-server when nothing answers, and stops it on Ctrl-C', { timeout: 90_000 }, async () => {
-    const [redisPort, ingestPort, processPort] = [await freePort(), await freePort(), await freePort()];
+  it('starts a private redis-server on a free port unless told to use a Redis, and stops it on Ctrl-C', { timeout: 90_000 }, async () => {
+    const [ingestPort, processPort] = [await freePort(), await freePort()];
     const dataDir = mkdtempSync(join(tmpdir(), 'ep-start-'));
-    const run = start({
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_DATA_DIR: dataDir,
-      INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort),
-    });
+    // No REDIS_URL or REDIS_HOST: whatever answers on :6379 (the machine's shared Redis) is not used.
+    const run = start({ REDIS_DATA_DIR: dataDir, INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort) });
     try {
-      await eventually(() => run.output().includes('energy-pipeline is running'), 30_000, 100);
-      expect(run.output()).toContain('starting a private redis-server');
+      await eventually(() => run.output().includes('energy-pipeline is running'), 60_000, 100);
+      const url = /starting a private redis-server at (redis:\/\/127\.0\.0\.1:(\d+))/.exec(run.output());
+      expect(url).not.toBeNull();
+      const redisPort = Number(url![2]);
+      expect(redisPort).not.toBe(6379);
+      expect(run.output()).toContain(`redis      ${url![1]} (private, data in ${dataDir})`);
       expect(run.output()).toContain(`curl -X POST http://localhost:${ingestPort}/readings`);
       const res = await fetch(`http://127.0.0.1:${ingestPort}/readings`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedReading()),
@@ -61,11 +63,22 @@ describe('npm start', () => {
         const m = (await (await fetch(`http://127.0.0.1:${processPort}/metrics`)).json()) as { processed: { total: number } };
         return m.processed.total === 1;
       });
+      const { Redis } = await import('ioredis');
+      const own = new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null });
+      own.on('error', () => {});
+      await own.connect();
+      expect(await own.xlen('energy_readings')).toBe(1);
+      own.disconnect();
+      // A second npm start on the same data folder would corrupt its append-only file: refused.
+      const second = start({ REDIS_DATA_DIR: dataDir, INGEST_PORT: String(await freePort()), PROCESS_PORT: String(await freePort()) });
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toContain('another private Redis');
+
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(0);
       // Its Redis went with it.
       await expect(fetch(`http://127.0.0.1:${ingestPort}/health`)).rejects.toThrow();
-      const probe = await import('ioredis').then(({ Redis }) => new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null }));
+      const probe = new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null });
       probe.on('error', () => {});
       await expect(probe.connect()).rejects.toThrow();
       probe.disconnect();
@@ -75,12 +88,18 @@ describe('npm start', () => {
     }
   });
 
-  it('says how to get Redis when none answers and redis-server is not installed', async () => {
+  it('refuses a REDIS_URL where nothing answers, rather than start one there', async () => {
+    const run = start({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain('nothing answers at redis://127.0.0.1:');
+  });
+
+  it('says how to get Redis when redis-server is not installed', async () => {
     // A PATH with node and nothing else.
     const bin = mkdtempSync(join(tmpdir(), 'ep-path-'));
     symlinkSync(process.execPath, join(bin, 'node'));
     try {
-      const run = start({ PATH: bin, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+      const run = start({ PATH: bin });
       expect(await run.exited).toBe(1);
       expect(run.output()).toContain('redis-server is not installed');
       expect(run.output()).toContain('apt-get install -y redis-server');
