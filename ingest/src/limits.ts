@@ -58,6 +58,15 @@ export function installBackpressure(
     },
   });
   new Gauge({ name: 'ep_ingest_backlog_limit', help: 'MAX_BACKLOG (0: no limit)', registers: [deps.registry] }).set(limits.maxBacklog);
+  // The processor's ep_redis_up, seen from ingest: 0 exactly when writes get 503 for Redis below.
+  new Gauge({
+    name: 'ep_redis_up',
+    help: '1 while Redis is connected and answering (the circuit breaker is closed), else 0: writes then get 503',
+    registers: [deps.registry],
+    collect() {
+      this.set(redis.status === 'ready' && !breaker.open ? 1 : 0);
+    },
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     if (!isWriteRoute(request)) return;

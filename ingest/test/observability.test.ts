@@ -51,6 +51,7 @@ describe('ingest Prometheus metrics', () => {
     expect(text).toMatch(/^process_cpu_seconds_total /m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
     expect(text).toMatch(/^ep_ingest_backlog_limit 100000$/m);
+    expect(text).toMatch(/^ep_redis_up 1$/m);
   });
 
   it("keeps JSON for the seed's curl, browsers and JSON clients", async () => {

@@ -16,6 +16,12 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** ep_redis_up from a Prometheus scrape. */
+const redisUp = async () => {
+  const res = await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain;version=0.0.4' } });
+  expect(res.statusCode).toBe(200);
+  return Number(/^ep_redis_up (\d+)$/m.exec(res.body)?.[1]);
+};
 const post = () => app.inject({ method: 'POST', url: '/readings', payload: seedReading() });
 
 describe('when Redis goes away', () => {
@@ -38,10 +44,13 @@ describe('when Redis goes away', () => {
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ status: 'unavailable', redis: 'down' });
     expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(503);
+    // A Prometheus scrape still answers, and says why writes fail.
+    expect(await redisUp()).toBe(0);
 
     await redis.restart();
     await eventually(async () => (await post()).statusCode === 202, 15_000, 100);
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    expect(await redisUp()).toBe(1);
     // The reading accepted before the crash survived it (appendonly, fsync always).
     expect(await redis.client.xlen('test_readings')).toBeGreaterThanOrEqual(2);
   });

@@ -30,6 +30,8 @@ export interface ApplierOptions {
   log: FastifyBaseLogger;
   /** Running totals of what this applier did, for the worker's status. */
   tally?: ApplyTally;
+  /** Called when a call got entries off this consumer's hands: applied, dead-lettered, or found done by another consumer. */
+  onProgress?: () => void;
 }
 
 /** What applying has done since the process started. */
@@ -98,6 +100,7 @@ export class Applier {
       tally.applied += result.applied;
       tally.deadLettered += result.deadLettered;
     }
+    if (result.applied + result.deadLettered + result.skipped > 0) this.options.onProgress?.();
     return result;
   }
 

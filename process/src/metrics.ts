@@ -65,6 +65,18 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
       });
     },
   });
+  new Gauge({
+    name: 'ep_consumer_last_progress_timestamp_seconds',
+    help: 'Unix time this consumer last applied or dead-lettered entries of the shard (or started); old while it holds pending entries: stalled',
+    labelNames: ['consumer', 'shard'] as const,
+    registers: [registry],
+    collect() {
+      // Labelled like ep_consumer_pending, so that an alert can join the two on consumer and shard.
+      for (const shard of config.shards) {
+        this.set({ consumer: config.consumer.name, shard: String(shard) }, worker.shard(shard).lastProgress.getTime() / 1000);
+      }
+    },
+  });
   const total = (name: string, help: string, value: (s: StreamStats) => number) =>
     new Counter({
       name,

@@ -17,6 +17,12 @@ export class ShardWorker {
   readonly consumer: Consumer;
   readonly claimer: Claimer;
   readonly trimmer: Trimmer;
+  /**
+   * When this shard's consumer last got entries off its hands (applied, dead-lettered, or found
+   * done by another consumer), or was created: with entries pending on it, an old value means it
+   * is stuck (ep_consumer_last_progress_timestamp_seconds).
+   */
+  lastProgress = new Date();
 
   constructor(
     readonly shard: number,
@@ -27,7 +33,8 @@ export class ShardWorker {
     tally: ApplyTally,
     log: FastifyBaseLogger,
   ) {
-    const applier = new Applier(commands, { ...config, zones: new SiteZones(commands, config.stream), tally, log });
+    const zones = new SiteZones(commands, config.stream);
+    const applier = new Applier(commands, { ...config, zones, tally, log, onProgress: () => (this.lastProgress = new Date()) });
     this.consumer = new Consumer(blocking, commands, applier, config, log);
     // Claimed entries that could not be applied belong to this consumer now: its loop re-reads them.
     this.claimer = new Claimer(commands, applier, config, log, () => this.consumer.schedulePendingRetry());

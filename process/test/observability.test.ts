@@ -24,10 +24,18 @@ const sample = (text: string, pattern: RegExp) => Number(text.match(pattern)?.[1
 
 describe('processor Prometheus metrics', () => {
   it('reports processed totals, then lag and pending read from Redis on scrape, as the JSON does', async () => {
+    const progress = /^ep_consumer_last_progress_timestamp_seconds\{consumer="consumer-a",shard="0"\} ([\d.e+]+)$/m;
+    const started = sample((await scrape()).body, progress);
+    const beforeWork = Date.now() / 1000;
+    expect(started).toBeLessThanOrEqual(beforeWork);
     app.worker.start();
     await addReadings(redis.client, Array.from({ length: 5 }, (_, i) => reading(i)));
     await eventually(async () => sample((await scrape()).body, /^ep_group_entries_processed_total\{shard="0"\} (\d+)/m) === 5);
     const processed = (await scrape()).body;
+    // Progress is stamped when entries are applied, not when the process started.
+    const progressed = sample(processed, progress);
+    expect(progressed).toBeGreaterThanOrEqual(beforeWork);
+    expect(progressed).toBeLessThanOrEqual(Date.now() / 1000);
     expect(sample(processed, /^ep_consumer_entries_applied_total (\d+)/m)).toBe(5);
     expect(sample(processed, /^ep_consumer_group_lag\{shard="0"\} (\d+)/m)).toBe(0);
 
@@ -40,6 +48,8 @@ describe('processor Prometheus metrics', () => {
     expect(sample(text, /^ep_consumer_group_pending\{shard="0"\} (\d+)/m)).toBe(1);
     expect(json.group).toMatchObject({ lag: 2, pending: 1 });
     expect(sample(text, /^ep_consumer_pending\{consumer="other",shard="0"\} (\d+)/m)).toBe(1);
+    // Stopped, with work waiting: no progress since the last applied batch.
+    expect(sample(text, progress)).toBe(progressed);
     expect(sample(text, /^ep_stream_length\{shard="0"\} (\d+)/m)).toBe(8);
     expect(sample(text, /^ep_redis_up (\d+)/m)).toBe(1);
     expect(sample(text, /^redis_command_duration_seconds_count\{connection="worker",command="evalsha",outcome="ok"\} (\d+)/m)).toBeGreaterThan(0);

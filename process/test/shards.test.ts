@@ -90,6 +90,11 @@ describe('a sharded stream', () => {
     expect(m.processed.total).toBe(readings.length);
     const text = (await processors[1]!.inject({ url: '/metrics', headers: { accept: 'text/plain' } })).body;
     for (let i = 0; i < SHARDS; i++) expect(text).toMatch(new RegExp(`^ep_consumer_group_lag\\{shard="${i}"\\} 0$`, 'm'));
+    // Each replica stamps its consumer's progress on the shards it reads, labelled like ep_consumer_pending.
+    const stamped = (body: string) =>
+      [...body.matchAll(/^ep_consumer_last_progress_timestamp_seconds\{consumer="(\w+)",shard="(\d+)"\} \S+$/gm)].map(([, c, sh]) => `${c}/${sh}`);
+    expect(stamped(text)).toEqual(['b/1']);
+    expect(stamped((await processors[0]!.inject({ url: '/metrics', headers: { accept: 'text/plain' } })).body)).toEqual(['a/0', 'a/2']);
     // Each replica holds what it reads: health counts its own shards.
     expect((await processors[1]!.inject({ url: '/health' })).json()).toMatchObject({ status: 'ok', pending: 0 });
   });

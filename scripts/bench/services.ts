@@ -89,7 +89,10 @@ export function startIngest(redisUrl: string, stream: string, env: Record<string
   );
 }
 
-/** The real processor (process/src/main.ts) with its defaults: its worker starts at once. */
+/**
+ * The real processor (process/src/main.ts) with its defaults: its worker starts at once. Auth on,
+ * as in production (it refuses to start without keys): the bench token with the read scope.
+ */
 export function startProcessor(redisUrl: string, stream: string, group: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
   return start((port) =>
     spawnService(

@@ -43,11 +43,38 @@ function validatePodMonitoring(m: Manifest) {
   }
 }
 
+/**
+ * GKE's Rules (monitoring.googleapis.com/v1), likewise: what its CRD requires (groups with a name,
+ * an interval and rules; each rule an expr and one of alert or record), and nothing else.
+ */
+function validateGmpRules(m: Manifest) {
+  const spec = m['spec'];
+  for (const key of Object.keys(spec ?? {})) if (key !== 'groups') throw new Error(`Rules: unknown spec.${key}`);
+  if (!Array.isArray(spec?.groups)) throw new Error('Rules: spec.groups is required');
+  const fields = new Set(['alert', 'record', 'expr', 'for', 'labels', 'annotations']);
+  for (const g of spec.groups) {
+    if (typeof g.name !== 'string' || !Array.isArray(g.rules)) throw new Error('Rules: groups[] need a name and rules');
+    if (!/^[0-9]+(ms|s|m|h)$/.test(g.interval ?? '')) throw new Error(`Rules: group ${g.name} needs an interval, got ${g.interval}`);
+    for (const r of g.rules) {
+      for (const key of Object.keys(r)) if (!fields.has(key)) throw new Error(`Rules: unknown rule field ${key}`);
+      if (typeof r.expr !== 'string') throw new Error(`Rules: ${r.alert ?? r.record} has no expr`);
+      if (!r.alert === !r.record) throw new Error('Rules: a rule sets exactly one of alert and record');
+      for (const map of [r.labels, r.annotations]) {
+        for (const v of Object.values(map ?? {})) if (typeof v !== 'string') throw new Error(`Rules: ${r.alert}: label and annotation values are strings`);
+      }
+    }
+  }
+}
+
 /** Throws naming the object and the schema violation; unknown apiVersion/kind pairs throw too. */
 export function validateManifest(m: Manifest): void {
   const where = `${m.apiVersion} ${m.kind} ${m.metadata?.name}`;
   if (m.apiVersion === 'monitoring.googleapis.com/v1' && m.kind === 'PodMonitoring') {
     validatePodMonitoring(m);
+    return;
+  }
+  if (m.apiVersion === 'monitoring.googleapis.com/v1' && m.kind === 'Rules') {
+    validateGmpRules(m);
     return;
   }
   const Model = models[m.apiVersion]?.[m.kind] as Validatable | undefined;

@@ -35,7 +35,17 @@ describe('GitHub Actions workflows', () => {
     expect(test['services'].redis.image).toMatch(/^redis:/);
     const runs = test.steps.map((s) => s.run ?? '');
     for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(runs).toContain(cmd);
-    expect(runs.some((r) => r.includes('apt-get install') && r.includes('redis-server'))).toBe(true);
+    expect(runs.some((r) => r.includes('apt-get install') && r.includes('redis-server') && / prometheus\b/.test(r))).toBe(true);
+  });
+
+  it('run compose.yaml for real on GitHub (Docker there): up and healthy, a reading applied, Prometheus and Grafana provisioned', () => {
+    const runs = jobsOf('ci.yml')['compose']!.steps.map((s) => s.run ?? '').join('\n');
+    expect(runs).toContain('docker compose config --quiet');
+    expect(runs).toMatch(/docker compose up .*--build .*--wait/);
+    for (const check of ['localhost:8000/readings', 'localhost:8001/sites/site-001/devices/device-001', 'localhost:9090/api/v1/rules', 'localhost:3000/api/dashboards/uid/energy-pipeline']) {
+      expect(runs).toContain(check);
+    }
+    expect(runs).toContain('docker compose down --volumes');
   });
 
   it('deploy to GKE through Workload Identity Federation and Artifact Registry, with a pinned Helm 4', async () => {

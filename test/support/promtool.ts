@@ -25,3 +25,9 @@ export function promtoolCheckMetrics(text: string): { code: number | null; outpu
   const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return { code: run.status, output: `${run.stdout}${run.stderr}` };
 }
+
+/** Runs promtool with `args` (from `cwd`); returns its exit code and what it printed. */
+export function promtool(args: string[], cwd?: string): { code: number | null; output: string } {
+  const run = spawnSync('promtool', args, { encoding: 'utf8', cwd });
+  return { code: run.status, output: `${run.stdout}${run.stderr}` };
+}
