@@ -1,13 +1,12 @@
 import type { Redis } from 'ioredis';
-import { isMissingStreamOrGroup, redisKeys, streamSummary, xinfoRecord } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, redisKeys, streamInfo, xinfoRecord } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
-
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
 export async function readStreamStats(redis: Redis, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
   const keys = redisKeys({ stream, group });
-  const [summary, groups, stats, deadLetterLength] = await Promise.all([
-    streamSummary(redis, stream),
+  const [{ summary, entriesAdded }, groups, stats, deadLetterLength] = await Promise.all([
+    streamInfo(redis, stream),
     (redis.call('XINFO', 'GROUPS', stream) as Promise<unknown[][]>).catch((err) => {
       if (isMissingStreamOrGroup(err)) return [];
       throw err;
@@ -48,5 +47,10 @@ export async function readStreamStats(redis: Redis, { stream, group }: Pick<Cons
       dead_lettered: Number(stats.dead_lettered ?? 0),
     },
     deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
+    /** Monotonic counters for rates (Redis 7; null before): entries added to the stream, and read by the group. */
+    counters: {
+      entriesAdded,
+      entriesRead: info?.['entries-read'] === undefined || info['entries-read'] === null ? null : Number(info['entries-read']),
+    },
   };
 }

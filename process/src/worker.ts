@@ -55,7 +55,7 @@ export class ProcessWorker {
     });
     this.consumer = new Consumer(this.blocking, this.commands, applier, c, log);
     this.claimer = new Claimer(this.commands, applier, c, log);
-    this.trimmer = new Trimmer(this.commands, c.stream, c.trimIntervalMs, log);
+    this.trimmer = new Trimmer(this.commands, c.stream, c.trimIntervalMs, log, c.liveRetentionS);
   }
 
   /** Resolves when both connections are up, or rejects after `timeoutMs`. */
