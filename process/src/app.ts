@@ -21,6 +21,8 @@ import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
 import { installProcessMetrics } from './metrics.js';
 import { ProcessWorker } from './worker.js';
+import { installDashboard } from './dashboard.js';
+import { installLive } from './live/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,6 +66,8 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
   });
 
   const zones = new SiteZones(redis, config.consumer.stream);
+  installLive(app, config, redis, zones);
+  installDashboard(app);
   const router = processRouter({
     config,
     redis,
