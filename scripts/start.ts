@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
+import { ensureDashboard } from './dashboard.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -131,6 +132,7 @@ process.on('SIGTERM', () => void shutdown('terminated', 0));
 
 try {
   if (authOff) say(`auth is OFF (AUTH_DISABLED=true): no API key is needed; listening on ${host} only`);
+  await ensureDashboard(say);
   if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
   else await startPrivateRedis(env.REDIS_URL);
   startService('ingest', env.INGEST_PORT);
@@ -148,6 +150,7 @@ try {
   energy-pipeline is running
     ingest     ${ingestUrl}   (POST /readings, POST /readings/batch, GET /health, GET /metrics, /docs)
     processor  ${processUrl}   (GET /sites, GET /sites/<site>/series, GET /dead-letters, GET /health, GET /metrics, /docs)
+    dashboard  ${processUrl}/   (live: fleet, sites, pipeline; tRPC subscriptions at /trpc)
     redis      ${env.REDIS_URL}
     auth       ${authOff ? `OFF on ${host}: both services answer without an API key (set API_KEYS to require one)` : 'on: send Authorization: Bearer <key>'}
 
@@ -155,6 +158,7 @@ try {
     curl -X POST ${ingestUrl}/readings -H 'Content-Type: application/json' \\
       -d '{"site_id":"site-001","device_id":"device-001","power_reading":1500.5,"timestamp":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
     curl ${processUrl}/metrics
+    npx energy-pipeline watch site site-001
 
   Ctrl-C stops everything.
 `);

@@ -37,7 +37,7 @@ export type {
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 export type { SequenceStore } from './sequence.js';
 export type { CallOptions } from './transport.js';
-export type { Watch, WatchOptions } from './watch.js';
+export { createWatch, type Watch, type WatchConfig, type WatchOptions } from './watch.js';
 export type { LiveRouter } from '@energy-pipeline/process/live';
 export type {
   ErrorBody,

@@ -14,15 +14,18 @@ const rate = (now: number | null, before: number | null | undefined, seconds: nu
 
 const sum = (values: (number | null)[]) => (values.some((v) => v === null) ? null : values.reduce<number>((a, v) => a + v!, 0));
 
+/** Rates are taken over about this long: devices report in bursts, and a per-second rate would flicker to 0. */
+const RATE_WINDOW_MS = 10_000;
+
 /**
  * The pipeline's figures, read once per interval per process for every subscriber: per shard,
  * the stream length, the group's lag, pending entries and consumers, the dead letters, and rates
- * from the differences between two reads of monotonic counters: XINFO STREAM's entries-added
- * (ingest), the group's entries-read (delivered to the consumers), and the stats hash's
- * `processed` (readings applied).
+ * over the last 10 s from monotonic counters: XINFO STREAM's entries-added (ingest), the group's
+ * entries-read (delivered to the consumers), and the stats hash's `processed` (readings applied).
  */
 export class PipelineFeed {
-  private last: Sample[] = [];
+  /** Per shard, the samples of the rate window, oldest first. */
+  private history: Sample[][] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -36,14 +39,17 @@ export class PipelineFeed {
     try {
       stats = await Promise.all(this.streams.map((stream) => readStreamStats(this.redis, { stream, group: this.group })));
     } catch {
-      this.last = [];
+      this.history = [];
       return { at: new Date(nowMs).toISOString(), group: this.group, redis: 'down', shards: [], totals: emptyTotals };
     }
-    const samples: Sample[] = stats.map((s) => ({ atMs: nowMs, ...s.counters, processed: s.totals.total }));
     const shards = stats.map((s, shard): PipelineShard => {
-      const before = this.last[shard];
+      const now: Sample = { atMs: nowMs, ...s.counters, processed: s.totals.total };
+      const kept = (this.history[shard] ??= []);
+      kept.push(now);
+      // Keep one sample at least as old as the window: the base the rates are measured from.
+      while (kept.length > 2 && kept[1]!.atMs <= nowMs - RATE_WINDOW_MS) kept.shift();
+      const before = kept.length > 1 ? kept[0] : undefined;
       const seconds = before ? (nowMs - before.atMs) / 1000 : 0;
-      const now = samples[shard]!;
       return {
         shard,
         stream: s.stream.name,
@@ -58,7 +64,6 @@ export class PipelineFeed {
         consumers: s.group.consumers,
       };
     });
-    this.last = samples;
     return {
       at: new Date(nowMs).toISOString(),
       group: this.group,
