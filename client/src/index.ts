@@ -58,3 +58,4 @@ export type {
   TailEvent,
 } from '@energy-pipeline/contract';
 export { ingestContract, processContract, ReadingSchema } from '@energy-pipeline/contract';
+export { formatAgo, formatRate, formatSeconds, formatWattHours, formatWatts } from './format.js';

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { wattHours } from './format.js';
+import { formatWattHours as wattHours } from '@energy-pipeline/client';
 import { getJson } from './live.js';
 
 interface Point {

@@ -1,6 +1,6 @@
 import type { FleetLive } from '@energy-pipeline/client';
 import { useState } from 'preact/hooks';
-import { ago, wattHours, watts } from './format.js';
+import { formatAgo as ago, formatWattHours as wattHours, formatWatts as watts } from '@energy-pipeline/client';
 import { useSubscription } from './live.js';
 
 /** Every site with its power now, energy today and quiet devices. */

@@ -1,6 +1,6 @@
 import type { PipelineLive } from '@energy-pipeline/client';
 import { useState } from 'preact/hooks';
-import { rate } from './format.js';
+import { formatRate as rate } from '@energy-pipeline/client';
 import { useSubscription } from './live.js';
 
 /** The pipeline's health in the header: lag, ingest and apply rates, dead letters (a link to them). */

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { watts } from './format.js';
+import { formatWatts as watts } from '@energy-pipeline/client';
 
 /** Most points kept: about 15 minutes of a few devices reporting every second. */
 const MAX_POINTS = 3_000;

@@ -1,7 +1,7 @@
 import type { SiteEvent, SiteLive } from '@energy-pipeline/client';
 import { useRef, useState } from 'preact/hooks';
 import { EnergyBars } from './energy-bars.js';
-import { ago, interval, wattHours, watts } from './format.js';
+import { formatAgo as ago, formatSeconds as interval, formatWattHours as wattHours, formatWatts as watts } from '@energy-pipeline/client';
 import { useSubscription } from './live.js';
 import { PowerChart, PowerSeries } from './power-chart.js';
 

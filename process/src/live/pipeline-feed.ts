@@ -44,7 +44,8 @@ export class PipelineFeed {
     }
     const shards = stats.map((s, shard): PipelineShard => {
       const now: Sample = { atMs: nowMs, ...s.counters, processed: s.totals.total };
-      const kept = (this.history[shard] ??= []);
+      const kept = this.history[shard] ?? [];
+      this.history[shard] = kept;
       kept.push(now);
       // Keep one sample at least as old as the window: the base the rates are measured from.
       while (kept.length > 2 && kept[1]!.atMs <= nowMs - RATE_WINDOW_MS) kept.shift();
