@@ -36,6 +36,12 @@ describe('GitHub Actions workflows', () => {
     const runs = test.steps.map((s) => s.run ?? '');
     for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(runs).toContain(cmd);
     expect(runs.some((r) => r.includes('apt-get install') && r.includes('redis-server'))).toBe(true);
+    const suite = test.steps.find((s) => s.run === 'npm test') as { env?: Record<string, string> } | undefined;
+    expect(suite?.env?.['CHROMIUM_PATH']).toMatch(/^\/usr\/bin\//);
+    // The browser tests' screenshots are kept, whether the suite passed or not.
+    const upload = test.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.with?.['path']).toBe('test-results/screenshots/');
+    expect((upload as { if?: string } | undefined)?.if).toBe('always()');
   });
 
   it('deploy to GKE through Workload Identity Federation and Artifact Registry, with a pinned Helm 4', async () => {
