@@ -21,7 +21,7 @@ import { ensureDashboard } from '../../scripts/dashboard.js';
 import { eventually, startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { repoRoot } from '../deploy/helm.js';
 
-export const SCREENSHOTS = join(repoRoot, 'test-results', 'screenshots');
+const SCREENSHOTS = join(repoRoot, 'test-results', 'screenshots');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 /** The flags that work in our sandboxes and CI (no GPU, no sandbox, nothing fetched in the background). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -5,8 +5,8 @@ import type { RedisKeys } from '@energy-pipeline/contract/server';
 import type { SiteZones } from '../site-zones.js';
 import { FleetSites } from './fleet.js';
 import { PipelineFeed } from './pipeline-feed.js';
-import { covers, formatPosition, isAfter, laterOf, markOf, parsePosition, type Position } from './position.js';
-import { replayShard } from './replay.js';
+import { covers, formatPosition, isAfter, laterOf, type Position } from './position.js';
+import { type Event, readingEvents, resumeEvents } from './reading-events.js';
 import { type QuietRule, SiteFeed } from './site-feed.js';
 import { loadSite, refreshEnergy } from './site-figures.js';
 import { StreamTail, type TailEntry } from './stream-tail.js';
@@ -42,7 +42,6 @@ export interface LiveHubDeps {
   config: LiveConfig;
 }
 
-type Event<T> = { id: string; data: T };
 
 interface FeedEntry {
   feed: SiteFeed;
@@ -59,8 +58,6 @@ export interface TailFilter {
   device_id?: string | undefined;
   sites: ReadonlySet<string> | null;
 }
-/** Readings per event: a large batch is split, so that one event stays a few hundred kB at most. */
-const MAX_EVENT_READINGS = 500;
 /** Most time a new subscriber waits for the tail to find the streams' ends (Redis down). */
 const START_TIMEOUT_MS = 5_000;
 
@@ -196,40 +193,11 @@ export class LiveHub {
     return sub;
   }
 
-  /**
-   * What a reconnecting subscriber missed between `lastEventId` and `at` (the tail's position when
-   * it attached), read back from the stream; or a notice that it cannot be had. Returns the events
-   * and the position they bring the subscriber to.
-   */
   private async resume(sub: ReadingSub, lastEventId: string | null | undefined, at: Position, shards: number[]) {
-    const fresh = (message?: string) => ({
-      events: message ? [{ id: formatPosition(at), data: { type: 'notice' as const, notice: { code: 'resume_gap' as const, message } } }] : [],
-      position: at,
-    });
-    if (!lastEventId) return fresh();
-    const from = parsePosition(lastEventId, at.length);
-    if (!from) return fresh('The stream shards changed since that event; starting afresh');
-    // Another replica's tail may have been ahead of this one's: what it sent is not sent again.
-    if (!covers(at, from)) sub.skipUpTo = from;
-    const events: Event<SiteEvent | TailEvent>[] = [];
-    const cursor = [...from];
-    for (const shard of shards) {
-      const { readings, gap } = await replayShard(this.d.redis, this.d.shards[shard]!.stream, shard, from[shard]!, at[shard]!, sub.keep, this.d.config.queueMax);
-      if (gap) return fresh('Events after that one are no longer in the stream (it keeps LIVE_RETENTION_S); some were missed');
-      events.push(...this.chunks(readings, cursor));
-    }
-    return { events, position: laterOf(at, from) };
-  }
-
-  /** Readings as events of at most MAX_EVENT_READINGS, each with the position of its last reading of each shard; advances `cursor`. */
-  private chunks(readings: LiveReading[], cursor: Position): Event<SiteEvent | TailEvent>[] {
-    const out: Event<SiteEvent | TailEvent>[] = [];
-    for (let i = 0; i < readings.length; i += MAX_EVENT_READINGS) {
-      const part = readings.slice(i, i + MAX_EVENT_READINGS);
-      for (const r of part) cursor[r.shard] = markOf(r.stream_id, r.index);
-      out.push({ id: formatPosition(cursor), data: { type: 'readings', readings: part } });
-    }
-    return out;
+    const streams = this.d.shards.map((s) => s.stream);
+    const resumed = await resumeEvents(this.d.redis, streams, shards, sub.keep, lastEventId, at, this.d.config.queueMax);
+    sub.skipUpTo = resumed.skipUpTo;
+    return resumed;
   }
 
   private onEntries(entries: TailEntry[], before: Position) {
@@ -262,10 +230,10 @@ export class LiveHub {
       const skip = sub.skipUpTo;
       if (skip) {
         const mine = readings.filter((r) => sub.keep(r) && isAfter(skip[r.shard]!, r.stream_id, r.index));
-        events = this.chunks(mine, laterOf(before, skip));
+        events = readingEvents(mine, laterOf(before, skip));
         if (covers(this.tail.position ?? before, skip)) sub.skipUpTo = null;
       } else {
-        events = shared.get(sub.keep) ?? this.chunks(readings.filter(sub.keep), [...before]);
+        events = shared.get(sub.keep) ?? readingEvents(readings.filter(sub.keep), [...before]);
         shared.set(sub.keep, events);
       }
       for (const e of events) this.push(sub.queue, e, e.data.type === 'readings' ? e.data.readings.length : 1);
