@@ -5,7 +5,7 @@
  * the sources is kept beside the build). The container image builds it in its Dockerfile.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,13 +30,36 @@ export function sourcesHash(): string {
   return hash.digest('hex');
 }
 
-/** Builds unless the last build was made from these very sources; returns whether it built. */
+const lock = join(dashboard, '.build-lock');
+/** A lock older than this was left by a build that died. */
+const STALE_LOCK_MS = 120_000;
+
+/**
+ * Builds unless the last build was made from these very sources; returns whether it built. Two
+ * callers at once (`npm start` and a test, two test files) take turns through a lock directory, so
+ * that one build never empties the folder another is writing.
+ */
 export async function ensureDashboard(say: (line: string) => void = () => {}): Promise<boolean> {
   const hash = sourcesHash();
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && existsSync(join(dashboard, 'dist', 'index.html'))) return false;
-  say('building the dashboard (process/dashboard, once per change)');
-  const { build } = await import('vite');
-  await build({ configFile: join(dashboard, 'vite.config.ts'), logLevel: 'warn' });
-  writeFileSync(stamp, hash);
-  return true;
+  const fresh = () => existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && existsSync(join(dashboard, 'dist', 'index.html'));
+  if (fresh()) return false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    if (fresh()) return false; // built by whoever held the lock
+    say('building the dashboard (process/dashboard, once per change)');
+    const { build } = await import('vite');
+    await build({ configFile: join(dashboard, 'vite.config.ts'), logLevel: 'warn' });
+    writeFileSync(stamp, hash);
+    return true;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }

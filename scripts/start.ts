@@ -132,9 +132,10 @@ process.on('SIGTERM', () => void shutdown('terminated', 0));
 
 try {
   if (authOff) say(`auth is OFF (AUTH_DISABLED=true): no API key is needed; listening on ${host} only`);
-  await ensureDashboard(say);
   if (await answers(env.REDIS_URL)) say(`using the Redis at ${env.REDIS_URL}`);
   else await startPrivateRedis(env.REDIS_URL);
+  // The processor serves it at /: built here when missing or older than its sources (seconds, once).
+  await ensureDashboard(say);
   startService('ingest', env.INGEST_PORT);
   startService('process', env.PROCESS_PORT);
   const ingestUrl = `http://localhost:${env.INGEST_PORT}`;

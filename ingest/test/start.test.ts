@@ -50,8 +50,13 @@ describe('npm start', () => {
       INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort),
     });
     try {
-      await eventually(() => run.output().includes('energy-pipeline is running'), 30_000, 100);
+      // 60 s: in a fresh clone the first start builds the dashboard too.
+      await eventually(() => run.output().includes('energy-pipeline is running'), 60_000, 100);
       expect(run.output()).toContain('starting a private redis-server');
+      // The processor serves the dashboard at /.
+      const page = await fetch(`http://127.0.0.1:${processPort}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="app">');
       expect(run.output()).toContain(`curl -X POST http://localhost:${ingestPort}/readings`);
       const res = await fetch(`http://127.0.0.1:${ingestPort}/readings`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedReading()),
