@@ -76,13 +76,21 @@ export class FleetSites {
   /** Once per hub interval: the list again when due, then every subscriber's figures. */
   async tick(nowMs: number, send: (queue: SubscriberQueue<FleetLive>, figures: FleetLive) => void) {
     if (this.subs.size === 0) return;
-    if (nowMs - this.listedAt >= LIST_EVERY_MS) for (const sub of this.subs) await this.relist(sub);
+    if (nowMs - this.listedAt >= LIST_EVERY_MS) {
+      // One read of the list per distinct site restriction, however many subscribers share it.
+      const lists = new Map<string, Promise<string[]>>();
+      for (const sub of this.subs) {
+        const key = sub.allowed ? [...sub.allowed].sort().join(',') : '*';
+        if (!lists.has(key)) lists.set(key, this.siteIds(sub.allowed));
+        await this.relist(sub, await lists.get(key)!);
+      }
+    }
     for (const sub of this.subs) send(sub.queue, this.figures(sub, nowMs));
   }
 
   /** Reads which sites `sub` shows, holding the new ones before releasing the old. */
-  private async relist(sub: FleetSub) {
-    const ids = await this.siteIds(sub.allowed);
+  private async relist(sub: FleetSub, listed?: string[]) {
+    const ids = listed ?? (await this.siteIds(sub.allowed));
     this.listedAt = Date.now();
     const next = ids.slice(0, this.max);
     const added = next.filter((s) => !sub.sites.includes(s));

@@ -270,7 +270,8 @@ export class LiveHub {
     entry.holders += 1;
     try {
       await entry.ready;
-      await refreshEnergy(this.d.redis, (f) => this.keysOf(f), this.d.zones, [entry.feed]);
+      // Once per feed: later subscribers get the figures the interval keeps fresh.
+      if (!entry.feed.energy) await refreshEnergy(this.d.redis, (f) => this.keysOf(f), this.d.zones, [entry.feed]);
     } catch (err) {
       this.releaseFeed(siteId);
       throw err;
