@@ -13,8 +13,9 @@ export default defineConfig({
   target: 'es2022',
   sourcemap: true,
   // The contract is a private workspace package: bundle it (JS and types) so it is not a
-  // runtime dependency. Everything in `dependencies` stays external.
-  noExternal: ['@energy-pipeline/contract'],
+  // runtime dependency. The processor is imported for one type only, its live router's
+  // (`import type`), so only declarations come from it. Everything in `dependencies` stays external.
+  noExternal: ['@energy-pipeline/contract', '@energy-pipeline/process'],
   // Only the `node` entry and the CLI import these; a test keeps them out of the main entry.
   external: [/^node:/],
   inputOptions: { resolve: { conditionNames: ['@energy-pipeline/source', 'import', 'default'] } },

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
+import { ensureDashboard } from './dashboard.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -183,6 +184,8 @@ try {
   } else {
     redisUrl = await startPrivateRedis();
   }
+  // The processor serves it at /: built here when missing or older than its sources (seconds, once).
+  await ensureDashboard(say);
   startService('ingest', env.INGEST_PORT, redisUrl);
   startService('process', env.PROCESS_PORT, redisUrl);
   const ingestUrl = `http://localhost:${env.INGEST_PORT}`;
@@ -198,6 +201,7 @@ try {
   energy-pipeline is running
     ingest     ${ingestUrl}   (POST /readings, POST /readings/batch, GET /health, GET /metrics, /docs)
     processor  ${processUrl}   (GET /sites, GET /sites/<site>/series, GET /dead-letters, GET /health, GET /metrics, /docs)
+    dashboard  ${processUrl}/   (live: fleet, sites, pipeline; tRPC subscriptions at /trpc)
     redis      ${redisUrl ? `${redisUrl} (private, data in ${env.REDIS_DATA_DIR})` : named}
     auth       ${authOff ? `OFF on ${host}: both services answer without an API key (set API_KEYS to require one)` : 'on: send Authorization: Bearer <key>'}
 
@@ -205,6 +209,7 @@ try {
     curl -X POST ${ingestUrl}/readings -H 'Content-Type: application/json' \\
       -d '{"site_id":"site-001","device_id":"device-001","power_reading":1500.5,"timestamp":"'$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
     curl ${processUrl}/metrics
+    npx energy-pipeline watch site site-001
 
   Ctrl-C stops everything.
 `);

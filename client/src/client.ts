@@ -21,6 +21,7 @@ import {
 import { backoffMs, type RetryOptions, retryPolicy, sleep } from './retry.js';
 import { Sequencer, type SequenceStore } from './sequence.js';
 import type { CallOptions, TransportConfig } from './transport.js';
+import { createWatch, type Watch } from './watch.js';
 
 export interface EnergyPipelineClientOptions {
   /** Base URL of the ingest API, e.g. `https://ingest.example.com`. */
@@ -99,6 +100,7 @@ export class EnergyPipelineClient {
   private readonly processUrl: string | undefined;
   private readonly sequencer = new Sequencer();
   private processClient: ContractClient<ProcessContract> | undefined;
+  private watchClient: Watch | undefined;
 
   constructor(options: EnergyPipelineClientOptions) {
     if (!options.ingestUrl) throw new TypeError('ingestUrl is required');
@@ -142,6 +144,29 @@ export class EnergyPipelineClient {
       transport: { ...this.transport, gzipMinBytes: 0 },
     });
     return this.processClient;
+  }
+
+  /**
+   * The processor's live subscriptions (tRPC over Server-Sent Events, at `processUrl`/trpc) as
+   * async iterables, typed from its router: `site(id)`, `tail(filter)`, `pipeline()`, `fleet()`.
+   * They reconnect by themselves and resume from the last event; the `processApiKey` (or `apiKey`)
+   * goes in the Authorization header. Needs `processUrl`.
+   *
+   * ```ts
+   * for await (const { data } of client.watch.site('site-001', { signal })) {
+   *   if (data.type === 'snapshot') console.log(`${data.site.power_w} W now`);
+   * }
+   * ```
+   */
+  get watch(): Watch {
+    if (!this.processUrl) throw new TypeError('processUrl is required for watch');
+    this.watchClient ??= createWatch({
+      baseUrl: this.processUrl,
+      headers: this.processHeaders,
+      fetch: this.transport.fetch,
+      retry: this.transport.retry,
+    });
+    return this.watchClient;
   }
 
   /** Sends one reading; resolves once it is durably queued. Retries as configured. */

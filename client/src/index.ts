@@ -37,11 +37,25 @@ export type {
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
 export type { SequenceStore } from './sequence.js';
 export type { CallOptions } from './transport.js';
+export { createWatch, type Watch, type WatchConfig, type WatchOptions } from './watch.js';
+export type { LiveRouter } from '@energy-pipeline/process/live';
 export type {
   ErrorBody,
+  FleetLive,
+  FleetSite,
   IngestContract,
   Issue,
+  LiveDevice,
+  LiveEnergy,
+  LiveNotice,
+  LiveReading,
+  PipelineLive,
+  PipelineShard,
   ProcessContract,
   Reading,
+  SiteEvent,
+  SiteLive,
+  TailEvent,
 } from '@energy-pipeline/contract';
 export { ingestContract, processContract, ReadingSchema } from '@energy-pipeline/contract';
+export { formatAgo, formatRate, formatSeconds, formatWattHours, formatWatts } from './format.js';

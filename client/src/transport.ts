@@ -21,7 +21,7 @@ export interface RawResponse {
 /** Whether a failed request may be sent again without risking a second effect. */
 export type RetryMode = 'idempotent' | 'refused-only';
 
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+async function gzip(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

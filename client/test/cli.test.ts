@@ -240,7 +240,7 @@ describe('shell completion', () => {
     expect(code).toBe(0);
     writeFileSync(join(dir, 'energy-pipeline.bash'), stdout);
     // Calls the completion function as bash would for each line typed so far.
-    const typed = ['', 'si', 'send --p', 'query --bucket ', 'query --bucket=h', 'query ', 'query --reason ', 'completion ', '--', 'send --site ', 'help q'];
+    const typed = ['', 'si', 'send --p', 'query --bucket ', 'query --bucket=h', 'query ', 'query --reason ', 'completion ', '--', 'send --site ', 'help q', 'watch '];
     const script = [
       `source ${JSON.stringify(join(dir, 'energy-pipeline.bash'))}`,
       'complete -p energy-pipeline',
@@ -252,7 +252,7 @@ describe('shell completion', () => {
     const [registered, ...answers] = out.split('\n');
     expect(registered).toBe('complete -F _energy_pipeline energy-pipeline');
     expect(Object.fromEntries(typed.map((t, i) => [t, answers[i]]))).toEqual({
-      '': 'send simulate query completion help',
+      '': 'send simulate query watch completion help',
       si: 'simulate',
       'send --p': '--power --process-url --process-api-key',
       'query --bucket ': 'minute hour',
@@ -263,6 +263,7 @@ describe('shell completion', () => {
       '--': '--version --help',
       'send --site ': '',
       'help q': 'query',
+      'watch ': 'site pipeline',
     });
   });
 

@@ -53,12 +53,23 @@ describe('the published package', () => {
     expect(attw.stdout).not.toMatch(/❌|🐛|🥴|❗️/u);
   }, 60_000);
 
-  it('keeps node-only modules and the private contract out of the main entry', () => {
+  it('keeps node-only modules, the private contract and all server code out of the main entry', () => {
     const external = new Set(importsOf('index.js'));
-    expect([...external].sort()).toEqual(['@ts-rest/core', 'zod']);
+    expect([...external].sort()).toEqual(['@trpc/client', '@ts-rest/core', 'eventsource', 'zod']);
     const manifest = JSON.parse(readFileSync(join(clientDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    // commander is the CLI's alone: the SDK entries never import it.
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@ts-rest/core', 'commander', 'zod']);
+    // commander is the CLI's alone: the SDK entries never import it. @trpc/server is there for
+    // the router's types (and as @trpc/client's peer), never imported by our JavaScript.
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@trpc/client', '@trpc/server', '@ts-rest/core', 'commander', 'eventsource', 'zod']);
+    // Only the live router's type came from the processor: none of its code, nor its server stack.
+    const built = readdirSync(join(clientDir, 'dist')).filter((f) => f.endsWith('.js'));
+    for (const file of built) {
+      const code = readFileSync(join(clientDir, 'dist', file), 'utf8');
+      expect(code, file).not.toMatch(/from\s*"(@trpc\/server[^"]*|fastify|ioredis|@fastify\/[^"]+)"/);
+      expect(code, file).not.toMatch(/XREAD|initTRPC|createLiveRouter/);
+    }
+    const types = readFileSync(join(clientDir, 'dist', 'index.d.ts'), 'utf8');
+    expect(types).toMatch(/LiveRouter/);
+    expect(types).not.toMatch(/from\s*"(fastify|ioredis|@energy-pipeline\/[^"]+)"/);
     expect(importsOf('node.js')).not.toContain('commander');
     expect(new Set(importsOf('node.js'))).toContain('node:fs');
   });

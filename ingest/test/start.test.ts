@@ -48,12 +48,17 @@ describe('npm start', () => {
     // No REDIS_URL or REDIS_HOST: whatever answers on :6379 (the machine's shared Redis) is not used.
     const run = start({ REDIS_DATA_DIR: dataDir, INGEST_PORT: String(ingestPort), PROCESS_PORT: String(processPort) });
     try {
+      // 60 s: in a fresh clone the first start builds the dashboard too.
       await eventually(() => run.output().includes('energy-pipeline is running'), 60_000, 100);
       const url = /starting a private redis-server at (redis:\/\/127\.0\.0\.1:(\d+))/.exec(run.output());
       expect(url).not.toBeNull();
       const redisPort = Number(url![2]);
       expect(redisPort).not.toBe(6379);
       expect(run.output()).toContain(`redis      ${url![1]} (private, data in ${dataDir})`);
+      // The processor serves the dashboard at /.
+      const page = await fetch(`http://127.0.0.1:${processPort}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="app">');
       expect(run.output()).toContain(`curl -X POST http://localhost:${ingestPort}/readings`);
       const res = await fetch(`http://127.0.0.1:${ingestPort}/readings`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(seedReading()),

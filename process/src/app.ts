@@ -21,6 +21,8 @@ import { processRouter } from './routes.js';
 import { defineScripts } from './scripts.js';
 import { installProcessMetrics } from './metrics.js';
 import { ProcessWorker } from './worker.js';
+import { installDashboard } from './dashboard.js';
+import { installLive } from './live/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -65,6 +67,8 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
     await closeRedis(redis);
   });
 
+  installLive(app, config, redis, shards);
+  installDashboard(app);
   const router = processRouter({
     config,
     redis,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from './buckets.js';
+import type { LiveConfig } from './live/live-hub.js';
 import {
   ConfigError,
   authConfigFrom,
@@ -37,6 +38,11 @@ const shape = {
     .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, 'must be shard numbers such as 0,2,4')
     .transform((v) => [...new Set(v.split(',').map(Number))].sort((a, b) => a - b))
     .optional(),
+  LIVE_RETENTION_S: z.coerce.number().int().min(0).default(300),
+  LIVE_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  LIVE_QUEUE_MAX: positiveInt(10_000),
+  LIVE_QUIET_FACTOR: z.coerce.number().min(1).default(3),
+  LIVE_FLEET_MAX_SITES: positiveInt(200),
   ...authEnvShape,
 };
 
@@ -67,6 +73,11 @@ export interface ConsumerConfig {
   maxDeliveries: number;
   /** How often the stream is trimmed below what every group acknowledged; 0 = never. @default 60000 */
   trimIntervalMs: number;
+  /**
+   * The trimmer keeps at least this many seconds of entries, acknowledged or not, so that a live
+   * subscriber that reconnects within it resumes where it left off (LIVE_RETENTION_S). @default 300
+   */
+  liveRetentionS: number;
   retention: Retention;
 }
 
@@ -90,6 +101,8 @@ export interface ProcessConfig {
   queryMaxPoints: number;
   /** API keys for the query and dead-letter routes (the same key file as ingest's serves both). */
   auth: AuthConfig;
+  /** The live side (/trpc subscriptions). */
+  live: LiveConfig;
 }
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
@@ -117,6 +130,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
       consumerIdleDeleteMs: e.CONSUMER_IDLE_DELETE_MS,
       maxDeliveries: e.MAX_DELIVERIES,
       trimIntervalMs: e.TRIM_INTERVAL_MS,
+      liveRetentionS: e.LIVE_RETENTION_S,
       retention: { minuteS: e.MINUTE_RETENTION_S, hourS: e.HOUR_RETENTION_S, dayS: e.DAY_RETENTION_S, monthS: e.MONTH_RETENTION_S },
     },
     host: e.HOST,
@@ -126,5 +140,11 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queryMaxPoints: e.QUERY_MAX_POINTS,
     auth,
+    live: {
+      intervalMs: e.LIVE_INTERVAL_MS,
+      queueMax: e.LIVE_QUEUE_MAX,
+      fleetMaxSites: e.LIVE_FLEET_MAX_SITES,
+      quiet: { factor: e.LIVE_QUIET_FACTOR, minMs: 10_000, unknownMs: 86_400_000 },
+    },
   };
 }

@@ -87,6 +87,23 @@ function powerStats(h: Record<string, string>, slot: Slot) {
   };
 }
 
+/**
+ * A site's energy in one bucket over `seconds` (its span, or the part of it gone by): each device's
+ * mean power in the bucket (from the `c:<id>` count and `s:<id>` sum the site bucket keeps) times
+ * that time, summed over the devices; and how many devices reported.
+ */
+export function siteEnergy(h: Record<string, string>, seconds: number) {
+  let energyWh = 0;
+  let devices = 0;
+  for (const [field, count] of Object.entries(h)) {
+    if (!field.startsWith('c:')) continue;
+    devices += 1;
+    const meanW = Number(h[`s:${field.slice(2)}`]) / Number(count) / 1000;
+    energyWh += (meanW * seconds) / 3600;
+  }
+  return { energyWh, devices };
+}
+
 /** Reads the aggregates that lua/apply-entries.lua writes, each site from its shard. */
 export class Queries {
   constructor(
@@ -218,14 +235,7 @@ export class Queries {
     const points = r.slots.flatMap((slot, i) => {
       const h = buckets[i]!;
       if (!h.count) return [];
-      let energyWh = 0;
-      let devices = 0;
-      for (const [field, count] of Object.entries(h)) {
-        if (!field.startsWith('c:')) continue;
-        devices += 1;
-        const meanW = Number(h[`s:${field.slice(2)}`]) / Number(count) / 1000;
-        energyWh += (meanW * slot.spanS) / 3600;
-      }
+      const { energyWh, devices } = siteEnergy(h, slot.spanS);
       return [{ ...powerStats(h, slot), energy_wh: energyWh, devices }];
     });
     return { site_id: siteId, bucket: r.bucket, from: r.from, to: r.to, points };

@@ -38,7 +38,7 @@ export class ShardWorker {
     this.consumer = new Consumer(blocking, commands, applier, config, log);
     // Claimed entries that could not be applied belong to this consumer now: its loop re-reads them.
     this.claimer = new Claimer(commands, applier, config, log, () => this.consumer.schedulePendingRetry());
-    this.trimmer = new Trimmer(commands, config.stream, config.trimIntervalMs, log);
+    this.trimmer = new Trimmer(commands, config.stream, config.trimIntervalMs, log, config.liveRetentionS);
   }
 
   start() {

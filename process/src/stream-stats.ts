@@ -1,13 +1,12 @@
 import { compareStreamIds } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup, redisKeys, streamSummary, xinfoRecord, type RedisClient } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, redisKeys, streamInfo, xinfoRecord, type RedisClient } from '@energy-pipeline/contract/server';
 import type { ConsumerConfig } from './config.js';
-
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
 export async function readStreamStats(redis: RedisClient, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
   const keys = redisKeys({ stream, group });
-  const [summary, groups, stats, deadLetterLength] = await Promise.all([
-    streamSummary(redis, stream),
+  const [{ summary, entriesAdded }, groups, stats, deadLetterLength] = await Promise.all([
+    streamInfo(redis, stream),
     (redis.call('XINFO', 'GROUPS', stream) as Promise<unknown[][]>).catch((err) => {
       if (isMissingStreamOrGroup(err)) return [];
       throw err;
@@ -48,6 +47,11 @@ export async function readStreamStats(redis: RedisClient, { stream, group }: Pic
       dead_lettered: Number(stats.dead_lettered ?? 0),
     },
     deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
+    /** Monotonic counters for rates (Redis 7; null before): entries added to the stream, and read by the group. */
+    counters: {
+      entriesAdded,
+      entriesRead: info?.['entries-read'] === undefined || info['entries-read'] === null ? null : Number(info['entries-read']),
+    },
   };
 }
 
@@ -63,6 +67,8 @@ export async function readShardedStats(redis: RedisClient, streams: readonly str
   const sum = (pick: (s: StreamStats) => number) => shards.reduce((n, s) => n + pick(s), 0);
   const ids = (pick: (s: StreamStats) => string | null) =>
     shards.map(pick).filter((id): id is string => id !== null).sort(compareStreamIds);
+  // A counter is known for all shards or for none (Redis 6 reports neither).
+  const counter = (pick: (s: StreamStats) => number | null) => (shards.some((s) => pick(s) === null) ? null : sum((s) => pick(s)!));
   const consumers = new Map<string, { name: string; pending: number; idle_ms: number }>();
   for (const c of shards.flatMap((s) => s.group.consumers)) {
     const seen = consumers.get(c.name);
@@ -91,6 +97,10 @@ export async function readShardedStats(redis: RedisClient, streams: readonly str
       dead_lettered: sum((s) => s.totals.dead_lettered),
     },
     deadLetters: { stream: shards.map((s) => s.deadLetters.stream).join(', '), length: sum((s) => s.deadLetters.length) },
+    counters: {
+      entriesAdded: counter((s) => s.counters.entriesAdded),
+      entriesRead: counter((s) => s.counters.entriesRead),
+    },
   };
   return { combined, shards };
 }

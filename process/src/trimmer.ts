@@ -5,7 +5,8 @@ import { Periodic } from './periodic.js';
 /**
  * Trims the stream in the background, only below the oldest entry every group has
  * acknowledged (lua/trim-stream.lua), so an unprocessed entry is never removed however far a
- * consumer lags. Ingest never trims: it cannot know what was processed.
+ * consumer lags, and never within the last `retentionS` seconds, which the live side replays to
+ * subscribers that reconnect. Ingest never trims: it cannot know what was processed.
  */
 export class Trimmer {
   private readonly periodic: Periodic;
@@ -18,6 +19,8 @@ export class Trimmer {
     /** How often to trim; 0 turns trimming off. */
     intervalMs: number,
     private readonly log: FastifyBaseLogger,
+    /** Entries younger than this stay, acknowledged or not (LIVE_RETENTION_S). @default 0 */
+    private readonly retentionS = 0,
   ) {
     this.periodic = new Periodic('trim', intervalMs, () => this.trim(), log);
   }
@@ -33,7 +36,7 @@ export class Trimmer {
 
   /** Trims once; returns how many entries went. */
   async trim(): Promise<number> {
-    const removed = await this.redis.trimStream(this.stream);
+    const removed = await this.redis.trimStream(this.stream, this.retentionS * 1000);
     this.trimmed += removed;
     if (removed > 0) this.log.debug({ removed }, 'trimmed stream');
     return removed;

@@ -126,6 +126,7 @@ describe('fault tests', () => {
       REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH_DISABLED: 'true',
       REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP, CONSUMER_NAME: name,
       READ_COUNT: '50', READ_BLOCK_MS: '200', CLAIM_MIN_IDLE_MS: '1000', CLAIM_INTERVAL_MS: '200', TRIM_INTERVAL_MS: '250',
+      LIVE_RETENTION_S: '0', // trim as soon as entries are acknowledged, to trim during the kills
     });
     let generation = 0;
     const names = [0, 1, 2].map((i) => `consumer-${i}-g0`);

@@ -4,7 +4,8 @@ import { ensureGroup } from '../src/group.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { GROUP, STREAM, addReadings, keys, reading, useWorkers } from './helpers.js';
 
-const t = useWorkers({ env: { TRIM_INTERVAL_MS: '0' } });
+// No live retention: these tests are about what the groups still need (see the last one).
+const t = useWorkers({ env: { TRIM_INTERVAL_MS: '0', LIVE_RETENTION_S: '0' } });
 const { worker, processed } = t;
 const consumerNames = async () =>
   ((await t.redis.client.call('XINFO', 'CONSUMERS', STREAM, GROUP)) as string[][]).map((c) => c[c.indexOf('name') + 1]);
@@ -41,6 +42,23 @@ describe('trimming', () => {
     await eventually(async () => (await processed()) === 300, 20_000);
     await eventually(async () => (await t.redis.client.xlen(STREAM)) <= 1);
     expect(pair[0]!.status().trimmed + pair[1]!.status().trimmed).toBe(299);
+  });
+
+  it('keeps the last LIVE_RETENTION_S of entries for live subscribers, acknowledged or not', async () => {
+    const w = worker({ LIVE_RETENTION_S: '2' });
+    await w.ready();
+    w.start();
+    await addReadings(t.redis.client, Array.from({ length: 10 }, (_, i) => reading(i)));
+    await eventually(async () => (await processed()) === 10);
+    // All acknowledged, but younger than 2 s: they stay for a subscriber that reconnects.
+    expect(await w.shard(0).trimmer.trim()).toBe(0);
+    expect(await t.redis.client.xlen(STREAM)).toBe(10);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const fresh = await addReadings(t.redis.client, [reading(10)]);
+    await eventually(async () => (await processed()) === 11);
+    // Older than the bound now: they go; the fresh one stays.
+    expect(await w.shard(0).trimmer.trim()).toBe(10);
+    expect((await t.redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(fresh);
   });
 });
 

@@ -97,10 +97,15 @@ describe('container images, replayed outside Docker', () => {
       (f) => !f.startsWith('node_modules') && f.endsWith('.ts') && !f.endsWith('.d.ts'),
     );
     expect(sources).toEqual([]);
-    if (service === 'process') expect(readdirSync(join(app, 'process/lua'))).toContain('apply-entries.lua');
+    if (service === 'process') {
+      expect(readdirSync(join(app, 'process/lua'))).toContain('apply-entries.lua');
+      // The dashboard, built: static files only, none of its build tools.
+      expect(readdirSync(join(app, 'process/dashboard/dist'))).toContain('index.html');
+      for (const dev of ['vite', 'preact', 'uplot', 'playwright-core']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    }
   });
 
-  it('starts both images from their CMD and reports healthy', async () => {
+  it('starts both images from their CMD and reports healthy; the processor serves the dashboard at /', async () => {
     for (const { service } of services) {
       const image = images[service]!;
       // AUTH_DISABLED: the smoke test posts without an API key, as on a development cluster.
@@ -113,6 +118,12 @@ describe('container images, replayed outside Docker', () => {
         throw new Error(`${service} never became healthy: ${err.message}\n${r.output()}`);
       });
     }
+    const page = await fetch(`${running['process']!.url}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('<div id="app">');
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect((await fetch(`${running['process']!.url}${script}`)).status).toBe(200);
   });
 
   it("passes the chart's helm test: a posted reading is read back from the processor", async () => {

@@ -36,6 +36,12 @@ describe('GitHub Actions workflows', () => {
     const runs = test.steps.map((s) => s.run ?? '');
     for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(runs).toContain(cmd);
     expect(runs.some((r) => r.includes('apt-get install') && r.includes('redis-server') && / prometheus\b/.test(r))).toBe(true);
+    const suite = test.steps.find((s) => s.run === 'npm test') as { env?: Record<string, string> } | undefined;
+    expect(suite?.env?.['CHROMIUM_PATH']).toMatch(/^\/usr\/bin\//);
+    // The browser tests' screenshots are kept, whether the suite passed or not.
+    const upload = test.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.with?.['path']).toBe('test-results/screenshots/');
+    expect((upload as { if?: string } | undefined)?.if).toBe('always()');
   });
 
   it('run compose.yaml for real on GitHub (Docker there): up and healthy, a reading applied, Prometheus and Grafana provisioned', () => {

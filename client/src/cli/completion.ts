@@ -38,7 +38,8 @@ function describe(program: Command): { root: CommandSpec; commands: CommandSpec[
     name: command.name(),
     summary: command.summary() || command.description().split('\n')[0]!,
     options: help.visibleOptions(command).map(optionSpec),
-    argChoices: command.registeredArguments[0]?.argChoices ?? [],
+    // A command with subcommands (`watch site`, `watch pipeline`) completes their names.
+    argChoices: command.registeredArguments[0]?.argChoices ?? command.commands.map((c) => c.name()),
   });
   const commands = help.visibleCommands(program).map((c) => {
     const s = spec(c);

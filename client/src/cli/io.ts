@@ -4,6 +4,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Whether stderr is a terminal: progress bars are drawn there, and only then. */
   isTTY: boolean;
+  /** Whether stdout is a terminal: `watch` redraws its view in place there, and prints plain lines otherwise. */
+  stdoutIsTTY?: boolean | undefined;
   /** Width of that terminal, when known. */
   columns?: number | undefined;
   env: Record<string, string | undefined>;
@@ -19,6 +21,7 @@ export function processIo(): CliIo {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     isTTY: process.stderr.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY === true,
     columns: process.stderr.columns,
     env: process.env,
     onInterrupt(handler) {

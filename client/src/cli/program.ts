@@ -5,6 +5,7 @@ import { type CliIo, EXIT, exitCodesHelp } from './io.js';
 import { defineQuery } from './query.js';
 import { defineSend } from './send.js';
 import { defineSimulate } from './simulate.js';
+import { defineWatch } from './watch.js';
 
 /** This package's version: its package.json is one level up from dist/, two from src/cli/. */
 export function packageVersion(): string {
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIo, done: (code: number) => void): Command {
   defineSend(program, io, done);
   defineSimulate(program, io, done);
   defineQuery(program, io, done);
+  defineWatch(program, io, done);
   program
     .command('completion')
     .summary('print a shell completion script')

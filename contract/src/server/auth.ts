@@ -73,12 +73,16 @@ export function authConfigFrom(env: { API_KEYS?: ApiKey[] | undefined; API_KEYS_
 
 /**
  * What the route of a request needs, from its contract metadata. ts-rest registers each route
- * with its contract entry as `config.tsRestRoute`; routes outside the contract (/openapi.json,
- * /docs) and unknown URLs (answered 404) need nothing.
+ * with its contract entry as `config.tsRestRoute`; other routes may carry the same metadata as
+ * `config.routeAuth`; the rest (/openapi.json, /docs, the dashboard's files) and unknown URLs
+ * (answered 404) need nothing.
  */
 export function requestAuth(request: FastifyRequest): RouteMetadata {
-  const route = (request.routeOptions.config as { tsRestRoute?: { metadata?: unknown } } | undefined)?.tsRestRoute;
-  return route ? routeMetadata(route) : { auth: 'public' };
+  const config = request.routeOptions.config as { tsRestRoute?: { metadata?: unknown }; routeAuth?: unknown } | undefined;
+  if (config?.tsRestRoute) return routeMetadata(config.tsRestRoute);
+  // Routes outside ts-rest (the processor's tRPC routes) declare the same metadata as `routeAuth`.
+  if (config?.routeAuth !== undefined) return routeMetadata({ metadata: config.routeAuth });
+  return { auth: 'public' };
 }
 
 /** A bearer token is one token68 (RFC 6750); anything longer than this is not one of ours. */

@@ -178,21 +178,30 @@ export const isMissingStreamOrGroup = (err: unknown) => err instanceof Error && 
 
 /** Stream length and ends; a missing stream is an empty one. */
 export async function streamSummary(redis: RedisClient, stream: string) {
+  return (await streamInfo(redis, stream)).summary;
+}
+
+/**
+ * streamSummary, plus `entriesAdded`: every entry ever added to the stream (XINFO STREAM's
+ * entries-added, Redis 7), which the live pipeline view turns into an ingest rate.
+ */
+export async function streamInfo(redis: RedisClient, stream: string) {
   try {
     const info = (await redis.call('XINFO', 'STREAM', stream)) as unknown[];
     const get = (field: string) => info[info.indexOf(field) + 1];
     const firstEntry = get('first-entry') as [string, string[]] | null;
     const lastEntry = get('last-entry') as [string, string[]] | null;
-    return {
+    const summary = {
       name: stream,
       length: Number(get('length')),
       first_id: firstEntry?.[0] ?? null,
       last_id: lastEntry?.[0] ?? null,
       groups: Number(get('groups')),
     };
+    return { summary, entriesAdded: info.includes('entries-added') ? Number(get('entries-added')) : null };
   } catch (err) {
     if (isMissingStreamOrGroup(err)) {
-      return { name: stream, length: 0, first_id: null, last_id: null, groups: 0 };
+      return { summary: { name: stream, length: 0, first_id: null, last_id: null, groups: 0 }, entriesAdded: 0 };
     }
     throw err;
   }
