@@ -80,6 +80,12 @@ export function ingestKeys(stream: string) {
      * as a list of gaps (ingest/lua/append-readings.lua). Memory grows with devices, not readings.
      */
     dedupe: `${prefix}:dedupe`,
+    /**
+     * String ingest overwrites when WRITE_REPLICAS is on and a request held only repeats: WAIT
+     * speaks for this connection's writes, and the original may have come through another one.
+     * Replication is in order, so replicas that have this write have the original too.
+     */
+    replicationMark: `${prefix}:replication-mark`,
   };
 }
 

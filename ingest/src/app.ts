@@ -3,7 +3,6 @@ import fastifyCompress from '@fastify/compress';
 import { initServer } from '@ts-rest/fastify';
 import { checkTimestampWindow, ingestContract, validationError } from '@energy-pipeline/contract';
 import {
-  RedisBreaker,
   allowsSite,
   closeRedis,
   createRedis,
@@ -25,6 +24,7 @@ import { ReadingCounters, rejectionReason } from './counters.js';
 import { REDIS_RETRY_AFTER_S, installBackpressure, installOverloadShedding } from './limits.js';
 import { defineScripts } from './scripts.js';
 import { StoreUnavailableError, StreamWriter } from './stream-writer.js';
+import { WriteBreakers } from './write-breakers.js';
 
 /** Builds the ingest API. It never listens: main.ts does, tests use `app.inject`. */
 export function buildIngestApp(config: IngestConfig): FastifyInstance {
@@ -42,17 +42,15 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
     createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
     'rate-limit',
   );
-  const breaker = new RedisBreaker(redis, {}, (open) =>
-    open ? app.log.error('Redis is not answering: writes get 503 at once until a PING gets through') : app.log.info('Redis answers again'),
-  );
-  const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breaker });
+  const breakers = new WriteBreakers(redis, streams, app.log);
+  const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breakers });
   const counters = new ReadingCounters(metrics.registry);
   const backlog = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
   const startedAt = Date.now();
 
   installHttpDefaults(app);
   installAuth(app, config.auth, 'ingest');
-  installBackpressure(app, config.limits, { redis, rateLimitRedis, breaker, backlog, registry: metrics.registry });
+  installBackpressure(app, config.limits, { redis, rateLimitRedis, breakers, backlog, registry: metrics.registry });
   installOverloadShedding(app, config.limits);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
   app.register(fastifyCompress, { globalCompression: false, requestEncodings: ['gzip', 'deflate'] });
@@ -69,7 +67,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   installShardLayoutCheck(app, redis, stream, streams.length);
   app.addHook('onClose', async () => {
     backlog.stop();
-    breaker.close();
+    breakers.close();
     await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -159,7 +157,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
       return { status: 200, body: result };
     },
     health: async () => {
-      const up = !breaker.open && (await redis.ping().then(
+      const up = !breakers.allOpen && (await redis.ping().then(
         () => true,
         () => false,
       ));

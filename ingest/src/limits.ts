@@ -3,7 +3,8 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, type RedisBreaker, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
+import { RATE_LIMIT_KEY_PREFIX, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
+import type { WriteBreakers } from './write-breakers.js';
 import type { ShardMonitor } from './shard-monitor.js';
 import type { LimitsConfig } from './config.js';
 
@@ -23,7 +24,7 @@ function unavailable(reply: FastifyReply, retryAfterS: number, message: string, 
 /**
  * Limits on the write routes, in the order they apply, all before a body is read:
  * 1. (the shared auth hook: no valid key → 401, no write scope → 403)
- * 2. Redis not connected or not answering (the breaker is open), or the consumer backlog past
+ * 2. Redis not connected or not answering (every breaker is open), or the consumer backlog past
  *    `maxBacklog` → 503 (installBackpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
  * 4. past the key's rate limit → 429 (@fastify/rate-limit, per API key, or per client IP when
@@ -46,9 +47,9 @@ export function installOverloadShedding(app: FastifyInstance, limits: LimitsConf
 export function installBackpressure(
   app: FastifyInstance,
   limits: LimitsConfig,
-  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breaker: RedisBreaker; backlog: ShardMonitor; registry: Registry },
+  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breakers: WriteBreakers; backlog: ShardMonitor; registry: Registry },
 ) {
-  const { redis, backlog, breaker } = deps;
+  const { redis, backlog, breakers } = deps;
   new Gauge({
     name: 'ep_ingest_backlog',
     help: 'Consumer-group backlog (lag + pending) as last read by this instance; writes get 503 past ep_ingest_backlog_limit',
@@ -61,18 +62,19 @@ export function installBackpressure(
   // The processor's ep_redis_up, seen from ingest: 0 exactly when writes get 503 for Redis below.
   new Gauge({
     name: 'ep_redis_up',
-    help: '1 while Redis is connected and answering (the circuit breaker is closed), else 0: writes then get 503',
+    help: '1 while Redis is connected and answering (every circuit breaker is closed), else 0: writes, or those of a shard whose node does not answer, then get 503',
     registers: [deps.registry],
     collect() {
-      this.set(redis.status === 'ready' && !breaker.open ? 1 : 0);
+      this.set(redis.status === 'ready' && !breakers.anyOpen ? 1 : 0);
     },
   });
 
   app.addHook('onRequest', async (request, reply) => {
     if (!isWriteRoute(request)) return;
     // Before the rate limiter, so that a Redis that does not answer costs no wait at all here.
-    if (redis.status !== 'ready' || breaker.open) {
-      const why = breaker.open ? 'Redis is not answering' : 'Redis is unavailable';
+    // With some circuits open, the writer answers their shards' readings at once.
+    if (redis.status !== 'ready' || breakers.allOpen) {
+      const why = breakers.allOpen ? 'Redis is not answering' : 'Redis is unavailable';
       return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored'));
     }
     if (backlog.layoutProblem) {

@@ -4,12 +4,12 @@ import {
   encodeReading,
   ingestKeys,
   readingIdentity,
-  type RedisBreaker,
   type RedisClient,
   shardOf,
   waitForReplicas,
   withDeadline,
 } from '@energy-pipeline/contract/server';
+import type { WriteBreakers } from './write-breakers.js';
 
 /**
  * Redis could not take the write. `outcome` says what the client may assume: `not_stored` when
@@ -46,7 +46,7 @@ export interface StreamWriterOptions {
   dedupeMaxGaps: number;
   /** Replicas that must have a write before it is acknowledged (WAIT); 0: the primary's word. @default 0 */
   writeReplicas: number;
-  breaker: RedisBreaker;
+  breakers: WriteBreakers;
 }
 
 /**
@@ -71,8 +71,7 @@ export class StreamWriter {
   /** Appends one reading as an entry of its own. Throws StoreUnavailableError. */
   async append(reading: Reading, deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended> {
     const { field, value } = readingIdentity(reading);
-    const keys = this.keys[shardOf(reading.site_id, this.keys.length)]!;
-    const [appended] = await this.run(keys, Date.now() + deadlineMs, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
+    const [appended] = await this.run(shardOf(reading.site_id, this.keys.length), Date.now() + deadlineMs, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
     return appended!;
   }
 
@@ -96,7 +95,7 @@ export class StreamWriter {
           args.push(field, value, JSON.stringify(readings[i]));
         }
         try {
-          const results = await this.run(this.keys[shard]!, deadline, 'batch', args);
+          const results = await this.run(shard, deadline, 'batch', args);
           indexes.forEach((i, j) => {
             out[i] = results[j]!;
           });
@@ -109,8 +108,10 @@ export class StreamWriter {
     return out;
   }
 
-  private async run(keys: ReturnType<typeof ingestKeys>, deadline: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
-    const { breaker, dedupeMaxGaps, writeReplicas } = this.options;
+  private async run(shard: number, deadline: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
+    const { dedupeMaxGaps, writeReplicas } = this.options;
+    const keys = this.keys[shard]!;
+    const breaker = this.options.breakers.of(shard);
     let reply: [string | null, ...number[]];
     try {
       breaker.assertClosed();
@@ -121,9 +122,23 @@ export class StreamWriter {
       breaker.record(err);
       throw StoreUnavailableError.from(err, `Append to ${keys.stream}`);
     }
-    if (writeReplicas > 0 && reply[0] !== null) await this.replicated(keys.stream, deadline);
+    if (writeReplicas > 0) {
+      // Only repeats: their originals got a 2xx once, but possibly before replicas had them (a
+      // WAIT that timed out). A write now, in the same slot, orders after them for WAIT to cover.
+      if (reply[0] === null) await this.markForReplicas(keys.replicationMark, deadline);
+      await this.replicated(keys.stream, deadline);
+    }
     const [id, ...outcomes] = reply;
     return outcomes.map((o) => (o === 0 ? { status: 'stored', id: id! } : { status: STATUS[o] as 'repeat' | 'unverifiable' }));
+  }
+
+  private async markForReplicas(key: string, deadline: number) {
+    try {
+      await withDeadline(this.redis.set(key, String(Date.now())), deadline - Date.now());
+    } catch (err) {
+      // The originals are stored; whether replicas have them is what is unknown.
+      throw new StoreUnavailableError(`Mark ${key} failed: ${(err as Error).message}`, 'unknown', { cause: err });
+    }
   }
 
   /**

@@ -38,7 +38,11 @@ export async function watchDrain(
       first = { acked, at, us: Number(process.hrtime.bigint() / 1000n) };
       onFirst();
     }
-    if (acked >= total && first) return { acked: acked - first.acked, seconds: (at - first.at) / 1000, startedAtUs: first.us };
+    if (acked >= total && first) {
+      // Everything acknowledged by the first observation: nothing was timed, and a rate would be 0/0.
+      if (acked === first.acked) throw new Error(`${group} acknowledged all ${total} entries at once: too few to time; drain more`);
+      return { acked: acked - first.acked, seconds: (at - first.at) / 1000, startedAtUs: first.us };
+    }
     if (Date.now() > deadline) throw new Error(`${group} acknowledged ${acked} of ${total} entries within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }

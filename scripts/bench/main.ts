@@ -25,7 +25,7 @@ import { SUITES } from './suites/index.js';
 
 const SIZES: Record<string, BenchOptions> = {
   /** Seconds: for the bench's own test, not for figures. */
-  tiny: { rounds: 1, durationS: 2, warmupS: 0, drainReadings: 2_000, connections: 8, batchConnections: 2, batchSize: 500 },
+  tiny: { rounds: 1, durationS: 2, warmupS: 0, drainReadings: 10_000, connections: 8, batchConnections: 2, batchSize: 500 },
   default: { rounds: 2, durationS: 5, warmupS: 2, drainReadings: 80_000, connections: 50, batchConnections: 8, batchSize: 500 },
   long: { rounds: 3, durationS: 15, warmupS: 3, drainReadings: 300_000, connections: 50, batchConnections: 8, batchSize: 500 },
 };

@@ -63,6 +63,13 @@ export interface TestCluster {
    * @param timeoutMs @default 30000
    */
   waitForFailover(killed: ClusterNode, timeoutMs?: number): Promise<ClusterNode>;
+  /**
+   * Starts a killed node again on its port, data folder and nodes.conf, as Kubernetes restarts a
+   * pod; resolves once the cluster sees it as a connected replica (a failed-over master comes back
+   * as its successor's replica), in sync.
+   * @param timeoutMs @default 30000
+   */
+  restartNode(killed: ClusterNode, timeoutMs?: number): Promise<void>;
   /** Kills every node and removes the folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -71,6 +78,8 @@ interface NodeProcess {
   address: string;
   port: number;
   dir: string;
+  /** redis-server's arguments, to start it again the same way (restartNode). */
+  args: string[];
   child: ChildProcess;
   admin: Redis | undefined;
   killed: boolean;
@@ -92,6 +101,27 @@ const logTail = (dir: string) => {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-8).join('\n') : '(no log)';
 };
 
+function spawnNode(args: string[]): ChildProcess {
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+async function untilAnswering(node: NodeProcess, options: TestClusterOptions) {
+  await eventually(async () => {
+    if (node.child.exitCode !== null) throw new Error('exited');
+    const probe = new Redis({ port: node.port, host: HOST, password: options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } finally {
+      probe.disconnect();
+    }
+  }, 10_000);
+}
+
 /** Starts one cluster-enabled node; a port taken in the meantime is retried with new ones. */
 async function startNode(root: string, index: number, options: TestClusterOptions): Promise<NodeProcess> {
   for (let attempt = 1; ; attempt++) {
@@ -109,26 +139,13 @@ async function startNode(root: string, index: number, options: TestClusterOption
       ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
       ...(options.args ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    const node: NodeProcess = { address: `${HOST}:${port}`, port, dir, child, admin: undefined, killed: false };
+    const node: NodeProcess = { address: `${HOST}:${port}`, port, dir, args, child: spawnNode(args), admin: undefined, killed: false };
     try {
-      await eventually(async () => {
-        if (child.exitCode !== null) throw new Error('exited');
-        const probe = new Redis({ port, host: HOST, password: options.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        probe.on('error', () => {});
-        try {
-          await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } finally {
-          probe.disconnect();
-        }
-      }, 10_000);
+      await untilAnswering(node, options);
       return node;
     } catch (err) {
-      child.kill('SIGKILL');
-      await waitForExit(child);
+      node.child.kill('SIGKILL');
+      await waitForExit(node.child);
       if (attempt >= 3) throw new Error(`redis-server on ${port} did not start (${(err as Error).message}):\n${logTail(dir)}`);
     }
   }
@@ -269,6 +286,22 @@ export async function startRedisCluster(options: TestClusterOptions = {}): Promi
             promoted = master;
           }
           return promoted;
+        },
+        timeoutMs,
+        100,
+      );
+    },
+    async restartNode(killed, timeoutMs = 30_000) {
+      const p = procs.find((x) => x.address === killed.address);
+      if (!p?.killed) throw new Error(`${killed.address} is not a killed node of this cluster`);
+      p.child = spawnNode(p.args);
+      p.admin = undefined; // killMaster closed the old one
+      await untilAnswering(p, options);
+      p.killed = false;
+      await eventually(
+        async () => {
+          const info = parseInfo(String(await admin(p).call('INFO', 'replication')));
+          return info['role'] === 'slave' && info['master_link_status'] === 'up';
         },
         timeoutMs,
         100,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { BATCH_FIELD, fieldsObject } from '@energy-pipeline/contract/server';
 
 /** A reading as it sits in the stream, with the entry that holds it. */
@@ -11,7 +11,7 @@ export interface StoredReading {
 }
 
 /** Every reading in `stream`, single-reading and batch entries alike, in stream order. */
-export async function storedReadings(redis: Redis, stream: string): Promise<StoredReading[]> {
+export async function storedReadings(redis: Redis | Cluster, stream: string): Promise<StoredReading[]> {
   const out: StoredReading[] = [];
   for (const [entryId, flat] of await redis.xrange(stream, '-', '+')) {
     const fields = fieldsObject(flat);

@@ -1,5 +1,4 @@
 import { ReplyError } from 'ioredis';
-import type { RedisClient } from './redis.js';
 
 /**
  * What a failed Redis command says about its effect, which decides what a client may be told:
@@ -23,9 +22,9 @@ const isTimeout = (err: unknown) => err instanceof Error && /timed out/i.test(er
 export interface BreakerOptions {
   /** Consecutive timeouts that open the circuit. @default 3 */
   threshold?: number;
-  /** How often a PING is tried while the circuit is open, in ms. @default 500 */
+  /** How often the probe is tried while the circuit is open, in ms. @default 500 */
   probeIntervalMs?: number;
-  /** Bound on each probe PING, in ms. @default 1000 */
+  /** Bound on each probe, in ms. @default 1000 */
   probeTimeoutMs?: number;
 }
 
@@ -34,7 +33,8 @@ export interface BreakerOptions {
  * drops, commands are refused unsent); a frozen one (SIGSTOP, a stalled VM, a half-open TCP
  * connection) keeps the connection up and lets every command wait out its whole timeout. After
  * `threshold` consecutive timeouts the circuit opens: callers are answered at once, with nothing
- * sent, until a PING gets through again. Safe to close twice.
+ * sent, until the probe (a PING, or a command that reaches the node in question) gets through
+ * again. Safe to close twice.
  */
 export class RedisBreaker {
   private timeouts = 0;
@@ -44,7 +44,8 @@ export class RedisBreaker {
   private readonly probeTimeoutMs: number;
 
   constructor(
-    private readonly redis: RedisClient,
+    /** A cheap command answered by the Redis (or Cluster node) this breaker guards. */
+    private readonly probeCommand: () => Promise<unknown>,
     options: BreakerOptions = {},
     private readonly onChange?: (open: boolean) => void,
   ) {
@@ -85,7 +86,7 @@ export class RedisBreaker {
     this.probe = setInterval(() => {
       if (probing) return;
       probing = true;
-      void withDeadline(this.redis.ping(), this.probeTimeoutMs)
+      void withDeadline(this.probeCommand(), this.probeTimeoutMs)
         .then(() => {
           this.timeouts = 0;
           this.close();
