@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { ConfigError, parseEnv, port } from '@energy-pipeline/contract/server';
+import { ConfigError, parseEnv, port } from '@energy-pipeline/server-kit';
 import { ensureDashboard } from './dashboard.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -5,3 +5,5 @@ export * from './query-schemas.js';
 export * from './reading.js';
 export * from './route-auth.js';
 export * from './live-schemas.js';
+export * from './milliwatts.js';
+export * from './stream-entry.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { milliwatts } from '@energy-pipeline/contract/server';
+import { milliwatts } from '@energy-pipeline/contract';
 
 describe('milliwatts', () => {
   it('rounds the decimal text half away from zero', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeReading, encodeReading, hashTag, redisKeys } from '@energy-pipeline/contract/server';
+import { decodeReading, encodeReading } from '@energy-pipeline/contract';
+import { hashTag, redisKeys } from '@energy-pipeline/server-kit';
 
 describe('stream entry codec', () => {
   const reading = { site_id: 's1', device_id: 'd1', power_reading: -12.3456, timestamp: '2024-01-15T10:30:00Z', reading_id: 'r1' };

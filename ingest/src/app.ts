@@ -2,21 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCompress from '@fastify/compress';
 import { initServer } from '@ts-rest/fastify';
 import { checkTimestampWindow, ingestContract, validationError } from '@energy-pipeline/contract';
-import {
-  allowsSite,
-  closeRedis,
-  createRedis,
-  installAuth,
-  installDocs,
-  installEvictionPolicyCheck,
-  installShardLayoutCheck,
-  installHttpDefaults,
-  installMetrics,
-  requestValidationErrorHandler,
-  serverOptions,
-  streamsSummary,
-  waitReady,
-} from '@energy-pipeline/contract/server';
+import { allowsSite, closeRedis, createRedis, installAuth, installDocs, installEvictionPolicyCheck, installShardLayoutCheck, installHttpDefaults, installMetrics, requestValidationErrorHandler, serverOptions, streamsSummary, waitReady } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config.js';
 import { ShardMonitor } from './shard-monitor.js';
 import { batchResults, checkItem, itemReason, outOfOrderMessage } from './batch.js';

@@ -9,7 +9,7 @@ import {
   type TimestampWindow,
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
-import { allowsSite, type ApiKey } from '@energy-pipeline/contract/server';
+import { allowsSite, type ApiKey } from '@energy-pipeline/server-kit';
 import { type Appended, StoreUnavailableError } from './stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;

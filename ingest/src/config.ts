@@ -1,15 +1,5 @@
 import { z } from 'zod';
-import {
-  authConfigFrom,
-  authEnvShape,
-  parseEnv,
-  port,
-  positiveInt,
-  redisConfigFrom,
-  redisEnvShape,
-  type AuthConfig,
-  type RedisConfig,
-} from '@energy-pipeline/contract/server';
+import { authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 import type { TimestampWindow } from '@energy-pipeline/contract';
 
 /** A count where 0 means "no limit". */

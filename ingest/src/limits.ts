@@ -3,7 +3,7 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge, type Registry } from 'prom-client';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, requestAuth, type RedisClient } from '@energy-pipeline/contract/server';
+import { RATE_LIMIT_KEY_PREFIX, requestAuth, type RedisClient } from '@energy-pipeline/server-kit';
 import type { WriteBreakers } from './write-breakers.js';
 import type { ShardMonitor } from './shard-monitor.js';
 import type { LimitsConfig } from './config.js';

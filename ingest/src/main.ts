@@ -1,4 +1,4 @@
-import { ConfigError, serveUntilSignal } from '@energy-pipeline/contract/server';
+import { ConfigError, serveUntilSignal } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from './app.js';
 import { loadIngestConfig, type IngestConfig } from './config.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type GroupState, layoutKey, readGroupState, type RedisClient } from '@energy-pipeline/contract/server';
+import { type GroupState, layoutKey, readGroupState, type RedisClient } from '@energy-pipeline/server-kit';
 
 /** One shard's backlog as last read. */
 export interface ShardBacklog {

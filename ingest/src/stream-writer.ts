@@ -1,14 +1,6 @@
 import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
-import {
-  classifyRedisFailure,
-  encodeReading,
-  ingestKeys,
-  readingIdentity,
-  type RedisClient,
-  shardOf,
-  waitForReplicas,
-  withDeadline,
-} from '@energy-pipeline/contract/server';
+import { encodeReading } from '@energy-pipeline/contract';
+import { classifyRedisFailure, ingestKeys, readingIdentity, type RedisClient, shardOf, waitForReplicas, withDeadline } from '@energy-pipeline/server-kit';
 import type { WriteBreakers } from './write-breakers.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { type BreakerOptions, RedisBreaker, type RedisClient } from '@energy-pipeline/contract/server';
+import { type BreakerOptions, RedisBreaker, type RedisClient } from '@energy-pipeline/server-kit';
 
 /**
  * The circuit breakers writes go through, one per failure domain. On a single Redis every shard

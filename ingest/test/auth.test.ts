@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, hashToken } from '@energy-pipeline/contract/server';
+import { ConfigError, hashToken } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '../src/config.js';
 import { eventually, freePort } from '../../test/support/redis-server.js';
 import { spawnService } from '../../test/support/spawn-service.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { layoutKey } from '@energy-pipeline/contract/server';
+import { layoutKey } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
-import { hashToken } from '@energy-pipeline/contract/server';
+import { hashToken } from '@energy-pipeline/server-kit';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { hostileBody, hostileHeaders, hostileQuery } from '../../test/support/hostile.js';
 import { ingestConfig } from './helpers.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { hashTag, ingestKeys } from '@energy-pipeline/contract/server';
+import { hashTag, ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { storedReadings as readStream } from '../../test/support/stream.js';

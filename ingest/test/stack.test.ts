@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fastify from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { ingestContract } from '@energy-pipeline/contract';
-import { requestValidationErrorHandler } from '@energy-pipeline/contract/server';
+import { requestValidationErrorHandler } from '@energy-pipeline/server-kit';
 
 const require = createRequire(import.meta.url);
 

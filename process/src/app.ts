@@ -1,17 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import {
-  closeRedis,
-  createRedis,
-  installAuth,
-  installDocs,
-  installEvictionPolicyCheck,
-  installShardLayoutCheck,
-  installHttpDefaults,
-  requestValidationErrorHandler,
-  serverOptions,
-  waitReady,
-} from '@energy-pipeline/contract/server';
+import { closeRedis, createRedis, installAuth, installDocs, installEvictionPolicyCheck, installShardLayoutCheck, installHttpDefaults, requestValidationErrorHandler, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { processContract } from '@energy-pipeline/contract';
 import type { ProcessConfig } from './config.js';
 import { DeadLetters } from './dead-letters.js';

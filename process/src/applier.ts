@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { ReplyError } from 'ioredis';
-import { decodeEntry, fieldsObject, redisKeys, type EntryContent, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { decodeEntry, fieldsObject, type EntryContent } from '@energy-pipeline/contract';
+import { redisKeys, type RedisKeys, type RedisClient } from '@energy-pipeline/server-kit';
 import { bucketsOf, type Retention } from './buckets.js';
 import { type FoldedReading, foldEntry, type KeyInfo, type Share, toFolded } from './fold.js';
 import type { SiteZones } from './site-zones.js';

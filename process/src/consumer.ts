@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { redisKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';

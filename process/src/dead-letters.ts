@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { DeadLetterReasonSchema, compareStreamIds } from '@energy-pipeline/contract';
 import type { Shards } from './shards.js';
-import { fieldsObject, type RedisKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { fieldsObject } from '@energy-pipeline/contract';
+import type { RedisClient, RedisKeys } from '@energy-pipeline/server-kit';
 
 type Reason = z.infer<typeof DeadLetterReasonSchema>;
 

@@ -1,4 +1,5 @@
-import type { DecodedReading, RedisKeys } from '@energy-pipeline/contract/server';
+import type { DecodedReading } from '@energy-pipeline/contract';
+import type { RedisKeys } from '@energy-pipeline/server-kit';
 import { BUCKETS, type BucketRef } from './buckets.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 
 /**
  * Creates the consumer group if it is missing. It starts at the beginning of the stream

@@ -1,4 +1,4 @@
-import { ConfigError, serveUntilSignal } from '@energy-pipeline/contract/server';
+import { ConfigError, serveUntilSignal } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from './app.js';
 import { loadProcessConfig, type ProcessConfig } from './config.js';
 

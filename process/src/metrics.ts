@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
-import { installMetrics, type RedisClient } from '@energy-pipeline/contract/server';
+import { installMetrics, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from './config.js';
 import { readShardedStats, type StreamStats } from './stream-stats.js';
 import type { ProcessWorker } from './worker.js';
 
 /**
- * The processor's Prometheus metrics: the shared ones (contract/src/server/metrics.ts) plus the
+ * The processor's Prometheus metrics: the shared ones (server-kit/src/metrics.ts) plus the
  * stream and consumer-group figures of every shard (label `shard`), read from Redis on scrape (one
  * read per scrape, shared by every gauge). When Redis cannot answer, ep_redis_up is 0 and the
  * Redis-backed gauges are NaN for that scrape rather than stale numbers.

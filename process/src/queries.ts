@@ -1,5 +1,5 @@
 import { BUCKET_SECONDS, type Bucket, isFixedBucket } from '@energy-pipeline/contract';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import { bucketStartS } from './buckets.js';
 import { localPeriods } from './local-time.js';
 import type { Shards } from './shards.js';

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, closeRedis, createRedis, parseEnv, redisConfigFrom, redisEnvShape, waitReady } from '@energy-pipeline/contract/server';
+import { ConfigError, closeRedis, createRedis, parseEnv, redisConfigFrom, redisEnvShape, waitReady } from '@energy-pipeline/server-kit';
 import { ReshardError, reshard } from './reshard.js';
 
 const usage = 'usage: reshard --from <shards now> --to <shards wanted>';

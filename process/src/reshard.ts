@@ -1,14 +1,5 @@
 import { Cluster } from 'ioredis';
-import {
-  hashTag,
-  layoutKey,
-  readGroupState,
-  redisKeys,
-  type RedisClient,
-  shardOf,
-  shardStreams,
-  xinfoRecord,
-} from '@energy-pipeline/contract/server';
+import { hashTag, layoutKey, readGroupState, redisKeys, type RedisClient, shardOf, shardStreams, xinfoRecord } from '@energy-pipeline/server-kit';
 
 /**
  * Changes the number of shards of a drained pipeline, moving every site's state to its new shard.

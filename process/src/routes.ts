@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { consumerPending, isRedisUnavailable, type RedisClient } from '@energy-pipeline/contract/server';
+import { consumerPending, isRedisUnavailable, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';

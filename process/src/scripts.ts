@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
 const luaDir = new URL('../lua/', import.meta.url);

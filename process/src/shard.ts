@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import { Applier, type ApplyTally } from './applier.js';
 import { Claimer } from './claimer.js';
 import type { ConsumerConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { redisKeys, type RedisClient, type RedisKeys, shardOf } from '@energy-pipeline/contract/server';
+import { redisKeys, type RedisClient, type RedisKeys, shardOf } from '@energy-pipeline/server-kit';
 import { SiteZones } from './site-zones.js';
 
 /** One shard as the query side sees it: its key names and its sites' time zones. */

@@ -1,4 +1,4 @@
-import { siteKeys, type RedisClient } from '@energy-pipeline/contract/server';
+import { siteKeys, type RedisClient } from '@energy-pipeline/server-kit';
 
 /** A site's time zone when none was set: days and months are then UTC days and months. */
 export const DEFAULT_ZONE = 'UTC';

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { RedisKeys, RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisKeys, RedisClient } from '@energy-pipeline/server-kit';
 
 /** Field of the group's stats hash saying that its id lists are sorted sets. */
 export const ID_LISTS_FIELD = 'id_lists';

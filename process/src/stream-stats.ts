@@ -1,5 +1,5 @@
 import { compareStreamIds } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup, redisKeys, streamInfo, xinfoRecord, type RedisClient } from '@energy-pipeline/contract/server';
+import { isMissingStreamOrGroup, redisKeys, streamInfo, xinfoRecord, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from './config.js';
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { FastifyBaseLogger } from 'fastify';
 import { Periodic } from './periodic.js';
 

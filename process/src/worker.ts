@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { closeRedis, createRedis, waitReady, type RedisClient } from '@energy-pipeline/contract/server';
+import { closeRedis, createRedis, waitReady, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ApplyTally } from './applier.js';
 import type { ProcessConfig } from './config.js';
 import { defineScripts } from './scripts.js';

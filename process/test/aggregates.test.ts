@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redisKeys } from '@energy-pipeline/contract/server';
+import { redisKeys } from '@energy-pipeline/server-kit';
 import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
 import { Queries } from '../src/queries.js';
 import { Shards } from '../src/shards.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { ContractNoBody, isAppRoute, type AppRoute } from '@ts-rest/core';
 import { processContract, routeMetadata } from '@energy-pipeline/contract';
-import { hashToken } from '@energy-pipeline/contract/server';
+import { hashToken } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from '../src/app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, keys, processConfig, reading } from './helpers.js';

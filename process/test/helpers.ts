@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
-import { milliwatts, type RedisClient, redisKeys } from '@energy-pipeline/contract/server';
+import { milliwatts } from '@energy-pipeline/contract';
+import { type RedisClient, redisKeys } from '@energy-pipeline/server-kit';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';

@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Reading } from '@energy-pipeline/contract';
-import { redisKeys, type RedisClient, shardOf } from '@energy-pipeline/contract/server';
+import { redisKeys, type RedisClient, shardOf } from '@energy-pipeline/server-kit';
 import { eventually } from '../../test/support/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 import type { Retention } from '../src/buckets.js';

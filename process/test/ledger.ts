@@ -1,5 +1,5 @@
 import type { Reading } from '@energy-pipeline/contract';
-import { milliwatts } from '@energy-pipeline/contract/server';
+import { milliwatts } from '@energy-pipeline/contract';
 import { bucketExpiryS, type Retention } from '../src/buckets.js';
 
 /**

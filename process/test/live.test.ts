@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { EnergyPipelineClient, type SiteEvent, type TailEvent } from '@energy-pipeline/client';
 import { SiteEventSchema, TailEventSchema } from '@energy-pipeline/contract';
-import { hashToken } from '@energy-pipeline/contract/server';
+import { hashToken } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from '../src/app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { hashToken } from '@energy-pipeline/contract/server';
+import { hashToken } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from '../src/app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';

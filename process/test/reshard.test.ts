@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { layoutKey, shardStreams } from '@energy-pipeline/contract/server';
+import { layoutKey, shardStreams } from '@energy-pipeline/server-kit';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { buildProcessApp } from '../src/app.js';

@@ -11,7 +11,7 @@ import { initContract } from '@ts-rest/core';
 import { initServer } from '@ts-rest/fastify';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { encodeReading } from '@energy-pipeline/contract/server';
+import { encodeReading } from '@energy-pipeline/contract';
 
 const { REDIS_URL, STREAM, PORT } = process.env;
 if (!REDIS_URL || !STREAM || !PORT) throw new Error('baseline-server needs REDIS_URL, STREAM and PORT');

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { xinfoRecord } from '@energy-pipeline/contract/server';
+import { xinfoRecord } from '@energy-pipeline/server-kit';
 
 export interface DrainTiming {
   /** Entries acknowledged between the first and last observation. */

@@ -6,7 +6,7 @@
  */
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { encodeReading } from '@energy-pipeline/contract/server';
+import { encodeReading } from '@energy-pipeline/contract';
 import { fleetReading, gatewayReading } from '../../test/support/readings.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 

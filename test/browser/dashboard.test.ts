@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnergyPipelineClient } from '@energy-pipeline/client';
-import { hashToken } from '@energy-pipeline/contract/server';
+import { hashToken } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { buildProcessApp } from '@energy-pipeline/process';
 import { ingestConfig } from '../../ingest/test/helpers.js';

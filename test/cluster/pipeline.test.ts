@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { EnergyPipelineClient, type TailEvent } from '@energy-pipeline/client';
 import type { Reading } from '@energy-pipeline/contract';
-import { ingestKeys, layoutKey, redisKeys, shardOf, shardStreams, siteKeys } from '@energy-pipeline/contract/server';
+import { ingestKeys, layoutKey, redisKeys, shardOf, shardStreams, siteKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { buildProcessApp } from '../../process/src/app.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findKey, parseApiKeys } from '@energy-pipeline/contract/server';
+import { findKey, parseApiKeys } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { chartDir, find, helm, type Manifest, render } from './helm.js';

@@ -92,7 +92,7 @@ describe('container images, replayed outside Docker', () => {
     const app = join(image.root, image.workdir);
     const modules = join(app, 'node_modules');
     for (const dev of ['typescript', 'tsx', 'vitest', '@biomejs', 'esbuild', 'fast-check', '@aws-cdk']) expect(existsSync(join(modules, dev)), dev).toBe(false);
-    for (const dep of ['fastify', 'ioredis', 'zod', '@energy-pipeline/contract']) expect(existsSync(join(modules, dep)), dep).toBe(true);
+    for (const dep of ['fastify', 'ioredis', 'zod', '@energy-pipeline/contract', '@energy-pipeline/server-kit']) expect(existsSync(join(modules, dep)), dep).toBe(true);
     const sources = readdirSync(app, { recursive: true, encoding: 'utf8' }).filter(
       (f) => !f.startsWith('node_modules') && f.endsWith('.ts') && !f.endsWith('.d.ts'),
     );

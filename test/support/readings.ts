@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Reading } from '@energy-pipeline/contract';
-import { encodeBatch, encodeReading } from '@energy-pipeline/contract/server';
+import { encodeBatch, encodeReading } from '@energy-pipeline/contract';
 
 export interface FleetOptions {
   /** Sites the readings are spread over. @default 10 */

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { BATCH_FIELD, fieldsObject } from '@energy-pipeline/contract/server';
+import { BATCH_FIELD, fieldsObject } from '@energy-pipeline/contract';
 
 /** A reading as it sits in the stream, with the entry that holds it. */
 export interface StoredReading {

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { FleetLive, SiteLive } from '@energy-pipeline/contract';
 import type { ShardView } from '../shards.js';
 import type { LiveEndError, SubscriberQueue } from './subscriber-queue.js';

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FleetLive, LiveReading, PipelineLive, SiteEvent, TailEvent } from '@energy-pipeline/contract';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { Shards } from '../shards.js';
 import { FleetSites } from './fleet.js';
 import { PipelineFeed } from './pipeline-feed.js';

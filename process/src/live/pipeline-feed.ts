@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { PipelineLive, PipelineShard } from '@energy-pipeline/contract';
 import { readStreamStats } from '../stream-stats.js';
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import type { RouteMetadata } from '@energy-pipeline/contract';
-import { closeRedis, createRedis, isRedisUnavailable, type RedisClient } from '@energy-pipeline/contract/server';
+import { closeRedis, createRedis, isRedisUnavailable, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from '../config.js';
 import type { Shards } from '../shards.js';
 import { LiveHub, LiveUnavailableError } from './live-hub.js';
@@ -80,7 +80,7 @@ export function installLive(app: FastifyInstance, config: ProcessConfig, redis: 
 
   const router = createLiveRouter(liveSource(hub));
   app.register(async (scope) => {
-    // Each tRPC route carries the auth metadata the shared auth hook reads (contract/src/server/auth.ts).
+    // Each tRPC route carries the auth metadata the shared auth hook reads (server-kit/src/auth.ts).
     scope.addHook('onRoute', (route) => {
       route.config = { ...(route.config as object), routeAuth: LIVE_AUTH } as typeof route.config;
     });

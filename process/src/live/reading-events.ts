@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { LiveReading, SiteEvent, TailEvent } from '@energy-pipeline/contract';
 import { covers, formatPosition, laterOf, markOf, parsePosition, type Position } from './position.js';
 import { replayShard } from './replay.js';

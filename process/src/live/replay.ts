@@ -1,4 +1,4 @@
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { LiveReading } from '@energy-pipeline/contract';
 import { compareMarks, entryIdOf, isAfter, markOf, type Mark, rangeStart } from './position.js';
 import { decodeTailEntry } from './stream-tail.js';

@@ -1,5 +1,5 @@
 import type { LiveEnergy } from '@energy-pipeline/contract';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import { bucketStartS } from '../buckets.js';
 import { localPeriod } from '../local-time.js';
 import { siteEnergy } from '../queries.js';

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { RedisClient } from '@energy-pipeline/contract/server';
+import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { LiveReading } from '@energy-pipeline/contract';
-import { decodeEntry } from '@energy-pipeline/contract/server';
+import { decodeEntry } from '@energy-pipeline/contract';
 import { entryIdOf, markOf, type Mark, type Position } from './position.js';
 
 /** One stream entry with its valid readings, as the live side shows them. */

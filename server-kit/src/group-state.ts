@@ -1,4 +1,4 @@
-import { compareStreamIds } from '../query-schemas.js';
+import { compareStreamIds } from '@energy-pipeline/contract';
 import { isMissingStreamOrGroup, type RedisClient, streamSummary, xinfoRecord } from './redis.js';
 
 /** A consumer group as XINFO GROUPS describes it, and the stream's length. */

@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { IdSchema } from '../reading.js';
-import { API_KEY_SCOPES, type ApiKeyScope } from '../route-auth.js';
+import { IdSchema, API_KEY_SCOPES, type ApiKeyScope } from '@energy-pipeline/contract';
 
 /**
  * An accepted API key. Only the SHA-256 of the token is configured: the tokens are long random

@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { keySlot } from '../shards.js';
+import { keySlot } from './shards.js';
 
 /** A single Redis or a Redis Cluster: the pipeline's code talks to either through the same commands. */
 export type RedisClient = Redis | Cluster;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLUSTER_SLOTS, hashTag, keySlot, shardOf, shardStreams } from '@energy-pipeline/contract/server';
+import { CLUSTER_SLOTS, hashTag, keySlot, shardOf, shardStreams } from '@energy-pipeline/server-kit';
 
 describe('shard streams', () => {
   it('keep the configured name with one shard, as the seed has it', () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppRouter } from '@ts-rest/core';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { buildOpenApiDocument, type OpenApiInfo } from '../openapi.js';
+import { buildOpenApiDocument, type OpenApiInfo } from '@energy-pipeline/contract/openapi';
 
 /**
  * Serves the contract's OpenAPI document at /openapi.json and Swagger UI at /docs. The document

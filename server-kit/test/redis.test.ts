@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { closeRedis, createRedis, isRedisUnavailable, waitReady } from '@energy-pipeline/contract/server';
+import { closeRedis, createRedis, isRedisUnavailable, waitReady } from '@energy-pipeline/server-kit';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 
 /** The error a command fails with, from a real connection to a real redis-server. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { shardStreams } from '../shards.js';
+import { shardStreams } from './shards.js';
 
 /** Thrown when the environment does not parse; its message names every bad variable. */
 export class ConfigError extends Error {

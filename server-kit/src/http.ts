@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toIssues, validationError, type ErrorBody, type Issue } from '../errors.js';
+import { toIssues, validationError, type ErrorBody, type Issue } from '@energy-pipeline/contract';
 
 interface IssueSource {
   issues: readonly { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }[];

@@ -1,4 +1,4 @@
-// Entry point for the services only: configuration, Redis and Fastify plumbing both share.
+// The services' shared kit: configuration, Redis connections and key names, shards, Fastify plumbing.
 export * from './api-keys.js';
 export * from './auth.js';
 export * from './config.js';
@@ -12,8 +12,5 @@ export * from './lifecycle.js';
 export * from './memory-policy.js';
 export * from './metrics.js';
 export * from './redis.js';
-export * from '../openapi.js';
-export * from '../redis-keys.js';
-export * from '../shards.js';
-export * from '../milliwatts.js';
-export * from '../stream-entry.js';
+export * from './redis-keys.js';
+export * from './shards.js';

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ErrorBody } from '../errors.js';
-import { IdSchema } from '../reading.js';
-import { routeMetadata, type RouteMetadata } from '../route-auth.js';
+import { type ErrorBody, IdSchema, routeMetadata, type RouteMetadata } from '@energy-pipeline/contract';
 import { allowsSite, findKey, hasScope, parseApiKeys, type ApiKey } from './api-keys.js';
 import { booleanFlag, ConfigError } from './config.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { wantsPrometheusText } from '../src/server/metrics.js';
+import { wantsPrometheusText } from '../src/metrics.js';
 
 describe('GET /metrics content negotiation', () => {
   it.each([

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { hashTag } from '../redis-keys.js';
+import { hashTag } from './redis-keys.js';
 import { installRedisCheck } from './redis-check.js';
 import type { RedisClient } from './redis.js';
 

@@ -1,4 +1,4 @@
-import type { Bucket } from './query-schemas.js';
+import type { Bucket } from '@energy-pipeline/contract';
 
 /**
  * Every Redis key name the pipeline uses is built here, so that ingest and process agree

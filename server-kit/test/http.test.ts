@@ -1,7 +1,7 @@
 import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { installHttpDefaults, serverOptions } from '@energy-pipeline/contract/server';
+import { installHttpDefaults, serverOptions } from '@energy-pipeline/server-kit';
 
 describe('shared server options', () => {
   it('logs requests with their request id, but not routine probes and scrapes', async () => {

@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import {
-  EvictionPolicyError,
-  closeRedis,
-  createRedis,
-  installEvictionPolicyCheck,
-  readMaxmemoryPolicy,
-  serverOptions,
-  waitReady,
-} from '@energy-pipeline/contract/server';
+import { EvictionPolicyError, closeRedis, createRedis, installEvictionPolicyCheck, readMaxmemoryPolicy, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Command } from 'ioredis';
 import type { RedisClient } from './redis.js';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { metricsTextContentTypes } from '../ingest-contract.js';
+import { metricsTextContentTypes } from '@energy-pipeline/contract';
 
 /**
  * True when an Accept header asks for the Prometheus text format more than for JSON: a

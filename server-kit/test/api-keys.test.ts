@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowsSite, findKey, hasScope, hashToken, parseApiKeys, type ApiKey } from '@energy-pipeline/contract/server';
+import { allowsSite, findKey, hasScope, hashToken, parseApiKeys, type ApiKey } from '@energy-pipeline/server-kit';
 
 const a = hashToken('a');
 const b = hashToken('b');
