@@ -52,7 +52,7 @@ export function buildIngestApp(config: IngestConfig): FastifyInstance {
   installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
   installShardLayoutCheck(app, redis, stream, streams.length);
   app.addHook('onClose', async () => {
-    backlog.stop();
+    await backlog.stop();
     breakers.close();
     await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);
   });

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type GroupState, layoutKey, readGroupState, type RedisClient } from '@energy-pipeline/server-kit';
+import { type GroupState, layoutKey, Periodic, readGroupState, type RedisClient } from '@energy-pipeline/server-kit';
 
 /** One shard's backlog as last read. */
 export interface ShardBacklog {
@@ -23,7 +23,7 @@ export interface ShardBacklog {
  *   would miss its device's dedupe state and be counted twice.
  */
 export class ShardMonitor {
-  private timer: NodeJS.Timeout | null = null;
+  private readonly periodic: Periodic;
   /** The last total backlog read; null until one succeeded. */
   value: number | null = null;
   /** The last per-shard figures; empty until one read succeeded. */
@@ -37,29 +37,20 @@ export class ShardMonitor {
     private readonly stream: string,
     private readonly streams: readonly string[],
     private readonly group: string,
-    private readonly intervalMs: number,
+    intervalMs: number,
     private readonly log: FastifyBaseLogger,
-  ) {}
+  ) {
+    this.periodic = new Periodic('shard monitor', intervalMs, () => this.refresh(), log, { immediate: true });
+  }
 
   /** Safe to call twice. */
   start() {
-    if (this.timer) return;
-    const tick = () => {
-      this.timer = setTimeout(() => {
-        void this.refresh().finally(() => {
-          if (this.timer) tick();
-        });
-      }, this.intervalMs);
-      this.timer.unref();
-    };
-    tick();
-    void this.refresh();
+    this.periodic.start();
   }
 
   /** Safe to call twice. */
   stop() {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    return this.periodic.stop();
   }
 
   async refresh(): Promise<void> {

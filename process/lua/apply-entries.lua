@@ -30,6 +30,7 @@
 
 -- @include stream-id
 -- @include type-guard
+-- @include field-pairs
 
 local stream, stats, dead_letters, sites_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, now = ARGV[1], ARGV[2]
@@ -122,11 +123,7 @@ end
 -- The entry's fields as JSON, read back from the stream (an entry that overflows is rare).
 local function entry_fields(id)
   local found = redis.call('XRANGE', stream, id, id)[1]
-  local fields = {}
-  if found then
-    for i = 1, #found[2], 2 do fields[found[2][i]] = found[2][i + 1] end
-  end
-  return cjson.encode(fields)
+  return cjson.encode(found and field_pairs(found[2]) or {})
 end
 
 local function add(e)

@@ -15,11 +15,11 @@ local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
 if #groups == 0 then return 0 end
 
 -- @include stream-id
+-- @include field-pairs
 
 local minid = nil
 for _, group in ipairs(groups) do
-  local info = {}
-  for i = 1, #group, 2 do info[group[i]] = group[i + 1] end
+  local info = field_pairs(group)
   local boundary = info['last-delivered-id']
   if tonumber(info['pending']) > 0 then
     boundary = redis.call('XPENDING', KEYS[1], info['name'])[2]

@@ -1,8 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { xinfoRecord, type RedisClient } from '@energy-pipeline/server-kit';
+import { Periodic, readConsumers, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from './config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
-import { Periodic } from './periodic.js';
 
 type AutoClaimReply = [next: string, entries: StreamEntry[], deleted?: string[]];
 
@@ -65,13 +64,10 @@ export class Claimer {
   /** Removes other consumers that hold no entries and have been idle long; returns how many. */
   async removeIdleConsumers(): Promise<number> {
     const { stream, group, name, consumerIdleDeleteMs } = this.config;
-    const consumers = (await this.redis.call('XINFO', 'CONSUMERS', stream, group)) as unknown[][];
     let removed = 0;
-    for (const c of consumers) {
-      const info = xinfoRecord(c);
-      const idle = Number(info.inactive ?? info.idle);
-      if (info.name === name || Number(info.pending) > 0 || idle < consumerIdleDeleteMs) continue;
-      removed += await this.redis.leaveGroup(stream, group, String(info.name));
+    for (const c of await readConsumers(this.redis, stream, group)) {
+      if (c.name === name || c.pending > 0 || (c.inactiveMs ?? c.idleMs) < consumerIdleDeleteMs) continue;
+      removed += await this.redis.leaveGroup(stream, group, c.name);
     }
     if (removed > 0) this.log.info({ removed }, 'removed idle consumers');
     return removed;

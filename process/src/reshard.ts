@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { hashTag, layoutKey, readGroupState, redisKeys, type RedisClient, shardOf, shardStreams, xinfoRecord } from '@energy-pipeline/server-kit';
+import { hashTag, layoutKey, readGroupState, readGroups, redisKeys, type RedisClient, shardOf, shardStreams } from '@energy-pipeline/server-kit';
 
 /**
  * Changes the number of shards of a drained pipeline, moving every site's state to its new shard.
@@ -114,8 +114,7 @@ async function assertDrained(redis: RedisClient, stream: string, group: string) 
 }
 
 async function groupNames(redis: RedisClient, stream: string): Promise<string[]> {
-  const groups = (await redis.call('XINFO', 'GROUPS', stream).catch(() => [])) as unknown[][];
-  return groups.map((g) => String(xinfoRecord(g).name));
+  return (await readGroups(redis, stream)).map((g) => g.name);
 }
 
 /** The site a group key is about: `site:<s>`, `site-devices:<s>`, `device:<s>/<d>`, `device-<kind>:<s>/<d>:<name>`, `site-<kind>:<s>:<name>`. */

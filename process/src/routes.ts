@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { consumerPending, isRedisUnavailable, type RedisClient } from '@energy-pipeline/server-kit';
+import { isRedisUnavailable, readPendingSummary, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from './config.js';
 import type { DeadLetters } from './dead-letters.js';
 import { QueryError, type Queries } from './queries.js';
@@ -58,8 +58,8 @@ export function processRouter(d: RouteDeps) {
   return s.router(processContract, {
     health: async () => {
       // What this consumer holds on the shards it reads; null when Redis cannot tell.
-      const pending = await Promise.all(readStreams.map((stream) => consumerPending(d.redis, stream, group, name))).then(
-        (counts) => counts.reduce((a, b) => a + b, 0),
+      const pending = await Promise.all(readStreams.map((stream) => readPendingSummary(d.redis, stream, group))).then(
+        (summaries) => summaries.reduce((n, s) => n + (s.byConsumer.get(name) ?? 0), 0),
         () => null,
       );
       const status = d.worker.status();

@@ -1,19 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
-import type { RedisClient } from '@energy-pipeline/server-kit';
+import { defineLuaCommands, type RedisClient } from '@energy-pipeline/server-kit';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
-const luaDir = new URL('../lua/', import.meta.url);
-const read = (path: string) => readFileSync(new URL(path, luaDir), 'utf8');
-
-/**
- * A script's source with its `-- @include <name>` lines replaced by lua/includes/<name>.lua:
- * helpers shared between scripts are written once, and each script still loads as one body
- * (EVALSHA cannot call another script).
- */
-export function luaSource(name: string): string {
-  return read(`${name}.lua`).replace(/^-- @include ([\w-]+)$/gm, (_, include: string) => read(`includes/${include}.lua`).trimEnd());
-}
+const LUA_DIR = new URL('../lua/', import.meta.url);
 
 type Args = (string | number)[];
 
@@ -43,10 +32,7 @@ const scripts = {
   setToSortedSet: { file: 'set-to-sorted-set', keys: 1 },
 } as const;
 
-/** Registers the processor's scripts on a connection (EVALSHA, falling back to EVAL after a restart). */
+/** Registers the processor's scripts on a connection. */
 export function defineScripts<T extends RedisClient>(redis: T): T {
-  for (const [name, { file, keys }] of Object.entries(scripts)) {
-    redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(file) });
-  }
-  return redis;
+  return defineLuaCommands(redis, LUA_DIR, scripts);
 }

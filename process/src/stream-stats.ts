@@ -1,45 +1,30 @@
 import { compareStreamIds } from '@energy-pipeline/contract';
-import { isMissingStreamOrGroup, redisKeys, streamInfo, xinfoRecord, type RedisClient } from '@energy-pipeline/server-kit';
+import { readConsumers, readGroups, readPendingSummary, readStreamInfo, redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from './config.js';
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
 export async function readStreamStats(redis: RedisClient, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
   const keys = redisKeys({ stream, group });
-  const [{ summary, entriesAdded }, groups, stats, deadLetterLength] = await Promise.all([
-    streamInfo(redis, stream),
-    (redis.call('XINFO', 'GROUPS', stream) as Promise<unknown[][]>).catch((err) => {
-      if (isMissingStreamOrGroup(err)) return [];
-      throw err;
-    }),
+  const [info, groups, stats, deadLetterLength] = await Promise.all([
+    readStreamInfo(redis, stream),
+    readGroups(redis, stream),
     redis.hgetall(keys.stats),
     redis.xlen(keys.deadLetters),
   ]);
-  const info = groups.map(xinfoRecord).find((g) => g.name === group);
-  let consumers: { name: string; pending: number; idle_ms: number }[] = [];
-  let oldestPending: string | null = null;
-  if (info) {
-    const [consumerReplies, pendingSummary] = await Promise.all([
-      redis.call('XINFO', 'CONSUMERS', stream, group) as Promise<unknown[][]>,
-      redis.call('XPENDING', stream, group) as Promise<[number, string | null, string | null, unknown]>,
-    ]);
-    consumers = consumerReplies.map(xinfoRecord).map((c) => ({
-      name: String(c.name),
-      pending: Number(c.pending),
-      idle_ms: Number(c.idle),
-    }));
-    oldestPending = pendingSummary[1] ?? null;
-  }
+  const g = groups.find((x) => x.name === group);
+  const [consumers, pending] = g
+    ? await Promise.all([readConsumers(redis, stream, group), readPendingSummary(redis, stream, group)])
+    : [[], null];
   return {
-    stream: summary,
+    stream: { name: info.name, length: info.length, first_id: info.firstId, last_id: info.lastId, groups: info.groups },
     group: {
       name: group,
-      exists: info !== undefined,
-      consumers,
-      pending: info ? Number(info.pending) : 0,
-      // Redis reports lag as nil when it cannot compute it (e.g. after deletions).
-      lag: info ? (info.lag === null || info.lag === undefined ? null : Number(info.lag)) : summary.length,
-      last_delivered_id: info ? String(info['last-delivered-id']) : null,
-      oldest_pending_id: oldestPending,
+      exists: g !== undefined,
+      consumers: consumers.map((c) => ({ name: c.name, pending: c.pending, idle_ms: c.idleMs })),
+      pending: g?.pending ?? 0,
+      lag: g ? g.lag : info.length,
+      last_delivered_id: g?.lastDeliveredId ?? null,
+      oldest_pending_id: pending?.oldestId ?? null,
     },
     totals: {
       total: Number(stats.processed ?? 0),
@@ -48,10 +33,7 @@ export async function readStreamStats(redis: RedisClient, { stream, group }: Pic
     },
     deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
     /** Monotonic counters for rates (Redis 7; null before): entries added to the stream, and read by the group. */
-    counters: {
-      entriesAdded,
-      entriesRead: info?.['entries-read'] === undefined || info['entries-read'] === null ? null : Number(info['entries-read']),
-    },
+    counters: { entriesAdded: info.entriesAdded, entriesRead: g?.entriesRead ?? null },
   };
 }
 

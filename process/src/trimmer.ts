@@ -1,6 +1,5 @@
-import type { RedisClient } from '@energy-pipeline/server-kit';
+import { Periodic, type RedisClient } from '@energy-pipeline/server-kit';
 import type { FastifyBaseLogger } from 'fastify';
-import { Periodic } from './periodic.js';
 
 /**
  * Trims the stream in the background, only below the oldest entry every group has

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { xinfoRecord } from '@energy-pipeline/server-kit';
+import { readGroups } from '@energy-pipeline/server-kit';
 
 export interface DrainTiming {
   /** Entries acknowledged between the first and last observation. */
@@ -11,9 +11,8 @@ export interface DrainTiming {
 
 /** Entries `group` has acknowledged so far (read minus pending), from XINFO GROUPS. */
 async function ackedBy(redis: Redis, stream: string, group: string): Promise<number> {
-  const groups = ((await redis.call('XINFO', 'GROUPS', stream).catch(() => [])) as unknown[][]).map(xinfoRecord);
-  const g = groups.find((x) => x.name === group);
-  return g ? Number(g['entries-read'] ?? 0) - Number(g.pending ?? 0) : 0;
+  const g = (await readGroups(redis, stream)).find((x) => x.name === group);
+  return g ? (g.entriesRead ?? 0) - g.pending : 0;
 }
 
 /**

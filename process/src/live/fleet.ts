@@ -101,7 +101,7 @@ export class FleetSites {
     for (const s of dropped) this.feeds.release(s);
   }
 
-  /** Site ids of every shard, in byte order as RedisClient sorts them, at most max + 1. */
+  /** Site ids of every shard, in byte order as Redis sorts them, at most max + 1. */
   private async siteIds(allowed: ReadonlySet<string> | null): Promise<string[]> {
     const lists = await Promise.all(
       this.shards.map(async ({ keys }) => {

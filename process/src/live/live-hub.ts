@@ -49,7 +49,7 @@ export interface TailFilter {
   device_id?: string | undefined;
   sites: ReadonlySet<string> | null;
 }
-/** Most time a new subscriber waits for the tail to find the streams' ends (RedisClient down). */
+/** Most time a new subscriber waits for the tail to find the streams' ends (Redis down). */
 const START_TIMEOUT_MS = 5_000;
 
 export class LiveUnavailableError extends Error {}
@@ -241,7 +241,7 @@ export class LiveHub {
     this.schedule();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LiveUnavailableError('RedisClient is unreachable; retry later')), START_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new LiveUnavailableError('Redis is unreachable; retry later')), START_TIMEOUT_MS);
     });
     try {
       await Promise.race([this.tail.start(), timeout]);

@@ -21,7 +21,7 @@ const unavailable = (message: string, reason: string, cause?: unknown) =>
   new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: Object.assign(new Error(message, { cause }), { reason }) });
 
 /**
- * A hub's subscriptions as the router's LiveSource. Failures a client should retry (RedisClient away,
+ * A hub's subscriptions as the router's LiveSource. Failures a client should retry (Redis away,
  * a dropped slow client, a replica shutting down) become SERVICE_UNAVAILABLE, which tRPC's client
  * answers by reconnecting with its last event id.
  */
@@ -33,7 +33,7 @@ function liveSource(hub: LiveHub): LiveSource {
     fleet: (sites, signal) => hub.fleetFigures(sites, signal),
     explain(err) {
       if (err instanceof LiveEndError) throw unavailable(err.message, err.reason);
-      if (err instanceof LiveUnavailableError || isRedisUnavailable(err)) throw unavailable('RedisClient is unreachable; retry later', 'unavailable', err);
+      if (err instanceof LiveUnavailableError || isRedisUnavailable(err)) throw unavailable('Redis is unreachable; retry later', 'unavailable', err);
       throw err;
     },
   };

@@ -1,8 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 
+export interface PeriodicOptions {
+  /** Run once at start() too, instead of first after `intervalMs`. @default false */
+  immediate?: boolean;
+}
+
 /**
  * Runs `task` every `intervalMs`, one run at a time (the next is scheduled when the last
- * ends, so a slow Redis cannot stack runs up). Errors are logged, never thrown.
+ * ends, so a slow Redis cannot stack runs up). Errors are logged, never thrown. Its timer never
+ * keeps a process alive on its own.
  */
 export class Periodic {
   private timer: NodeJS.Timeout | null = null;
@@ -15,12 +21,15 @@ export class Periodic {
     private readonly intervalMs: number,
     private readonly task: () => Promise<unknown>,
     private readonly log: FastifyBaseLogger,
+    private readonly options: PeriodicOptions = {},
   ) {}
 
+  /** Safe to call twice. */
   start() {
     if (this.started || this.intervalMs === 0) return;
     this.started = true;
-    this.schedule();
+    if (this.options.immediate) this.run();
+    else this.schedule();
   }
 
   get running() {
@@ -37,13 +46,16 @@ export class Periodic {
 
   private schedule() {
     if (!this.started) return;
-    this.timer = setTimeout(() => {
-      this.inFlight = this.task()
-        .catch((err: Error) => this.log.warn({ err: err.message }, `${this.name} failed`))
-        .finally(() => {
-          this.inFlight = null;
-          this.schedule();
-        });
-    }, this.intervalMs);
+    this.timer = setTimeout(() => this.run(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  private run() {
+    this.inFlight = this.task()
+      .catch((err: Error) => this.log.warn({ err: err.message }, `${this.name} failed`))
+      .finally(() => {
+        this.inFlight = null;
+        this.schedule();
+      });
   }
 }
