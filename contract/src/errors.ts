@@ -1,5 +1,70 @@
 import { z } from 'zod';
 
+/**
+ * Every error code of the pipeline, one name per idea: the wire error body's `error`, a batch
+ * item's `error`, a dead letter's `reason`, the `reason` label of rejection counters, and the
+ * SDK's `err.kind` all take their values from here.
+ */
+export const ErrorCodeSchema = z.enum([
+  /** 400: a field is wrong; `issues` name each one. */
+  'validation_failed',
+  /** 400: the request could not be read at all (malformed JSON, a bad header). */
+  'bad_request',
+  /** 401: no API key, or not a known one. */
+  'unauthorized',
+  /** 403: the key lacks the scope, or the site. */
+  'forbidden',
+  /** 404 */
+  'not_found',
+  /** 405 */
+  'method_not_allowed',
+  /** 406 */
+  'not_acceptable',
+  /** 408: the request body did not arrive in time. */
+  'request_timeout',
+  /** 409: a reading older than what is remembered of its device: it cannot be told from a repeat; not stored. */
+  'out_of_order',
+  /** 413 */
+  'payload_too_large',
+  /** 415 */
+  'unsupported_media_type',
+  /** 429 */
+  'rate_limited',
+  /** 431 */
+  'headers_too_large',
+  /** 500: a bug; the details are in the server's log, not the answer. */
+  'internal_error',
+  /** 503: Redis cannot serve, or the pipeline sheds load; retry later (see `outcome` on writes). */
+  'unavailable',
+  /** A dead letter: delivered MAX_DELIVERIES times without being applied. */
+  'max_deliveries',
+  /** A dead letter: adding it would take a sum past the int64 range of the aggregates. */
+  'overflow',
+]);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+/** The code an HTTP status is answered with when nothing more precise applies; the one status→code map. */
+const CODE_OF_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'out_of_order',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+  500: 'internal_error',
+  503: 'unavailable',
+};
+
+export function codeOfStatus(status: number): ErrorCode {
+  return CODE_OF_STATUS[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
+}
+
 export const IssueSchema = z.object({
   /** Which part of the request is wrong. */
   in: z.enum(['body', 'query', 'params', 'headers']),
@@ -20,7 +85,7 @@ export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;
 /** The one error body every route answers with, whatever the status. */
 export const ErrorSchema = z
   .object({
-    error: z.string().describe('Stable machine-readable code, e.g. validation_failed, unavailable'),
+    error: ErrorCodeSchema.describe('Stable machine-readable code, e.g. validation_failed, unavailable'),
     message: z.string().describe('Human-readable summary; names the wrong fields for validation errors'),
     issues: z.array(IssueSchema).optional(),
     outcome: WriteOutcomeSchema.optional().describe(
@@ -59,7 +124,7 @@ export function toIssues(location: Issue['in'], issues: readonly SchemaIssueLike
   });
 }
 
-export function validationError(issues: Issue[]): ErrorBody {
+export function validationError(issues: Issue[]): ErrorBody & { error: 'validation_failed' } {
   const summary = issues
     .slice(0, 5)
     .map((i) => `${i.path || i.in} ${i.message}`)

@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
+import { ErrorCodeSchema, ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
 import { ReadingSchema } from './reading.js';
 import { routesWithAuth } from './route-auth.js';
 
@@ -41,9 +41,7 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({
     index: z.number().int(),
     status: z.literal('rejected'),
-    error: z
-      .string()
-      .describe(
+    error: ErrorCodeSchema.extract(['validation_failed', 'forbidden', 'out_of_order', 'unavailable']).describe(
         'validation_failed (fix the reading), forbidden (the API key may not write for its site_id), ' +
           'out_of_order (older than what is remembered of its device: cannot be told from a repeat; not stored) ' +
           'or unavailable (retry it; see outcome)',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ErrorCodeSchema } from './errors.js';
 import { IdSchema } from './reading.js';
 
 /**
@@ -116,11 +117,11 @@ export const SitePathSchema = z.strictObject({ site_id: IdSchema });
 export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });
 
 /**
- * Why an entry or reading could not be applied: it failed validation (`invalid`), it was delivered
- * MAX_DELIVERIES times without being applied (`max_deliveries`), or adding it would take a sum
- * past the int64 range of the aggregates (`overflow`).
+ * Why an entry or reading could not be applied: it failed validation (`validation_failed`), it was
+ * delivered MAX_DELIVERIES times without being applied (`max_deliveries`), or adding it would take
+ * a sum past the int64 range of the aggregates (`overflow`).
  */
-export const DeadLetterReasonSchema = z.enum(['invalid', 'max_deliveries', 'overflow']);
+export const DeadLetterReasonSchema = ErrorCodeSchema.extract(['validation_failed', 'max_deliveries', 'overflow']);
 
 export const DeadLetterSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { ConfigError, serveUntilSignal } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from './app.js';
-import { loadIngestConfig, type IngestConfig } from './config.js';
+import { loadIngestConfig, type IngestConfig } from './config/config.js';
 
 let config: IngestConfig;
 try {

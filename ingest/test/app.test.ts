@@ -131,6 +131,6 @@ describe('GET /health and /metrics', () => {
     expect(m.stream).toEqual({ name: stream, length: 2, first_id: a, last_id: b, groups: 0 });
     expect(m.readings.accepted - before.readings.accepted).toBe(2);
     expect(m.readings.rejected - before.readings.rejected).toBe(1);
-    expect(m.readings.rejected_by_reason.invalid).toBeGreaterThanOrEqual(1);
+    expect(m.readings.rejected_by_reason.validation_failed).toBeGreaterThanOrEqual(1);
   });
 });

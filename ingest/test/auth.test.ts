@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, hashToken } from '@energy-pipeline/server-kit';
-import { loadIngestConfig } from '../src/config.js';
+import { loadIngestConfig } from '../src/config/config.js';
 import { eventually, freePort } from '../../test/support/redis-server.js';
 import { spawnService } from '../../test/support/spawn-service.js';
 import { buildIngestApp } from '../src/app.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
-import { loadIngestConfig, type IngestConfig } from '../src/config.js';
+import { loadIngestConfig, type IngestConfig } from '../src/config/config.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 
 /**

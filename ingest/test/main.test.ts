@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@energy-pipeline/server-kit';
-import { loadIngestConfig } from '../src/config.js';
+import { loadIngestConfig } from '../src/config/config.js';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { spawnService } from '../../test/support/spawn-service.js';
 

@@ -45,8 +45,8 @@ describe('ingest Prometheus metrics', () => {
     expect(sample(text, /^http_request_duration_seconds_count\{method="POST",route="\/readings",status_code="400"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
     expect(sample(text, /^http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
     expect(sample(text, /^ep_ingest_readings_accepted_total\{route="\/readings\/batch",duplicate="false"\} (\d+)/m)).toBe(1);
-    expect(sample(text, /^ep_ingest_readings_rejected_total\{route="\/readings",reason="invalid"\} (\d+)/m)).toBe(1);
-    expect(sample(text, /^ep_ingest_readings_rejected_total\{route="\/readings\/batch",reason="invalid"\} (\d+)/m)).toBe(1);
+    expect(sample(text, /^ep_ingest_readings_rejected_total\{route="\/readings",reason="validation_failed"\} (\d+)/m)).toBe(1);
+    expect(sample(text, /^ep_ingest_readings_rejected_total\{route="\/readings\/batch",reason="validation_failed"\} (\d+)/m)).toBe(1);
     expect(sample(text, /^redis_command_duration_seconds_count\{connection="commands",command="evalsha",outcome="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^process_cpu_seconds_total /m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);

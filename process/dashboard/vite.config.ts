@@ -3,7 +3,7 @@ import { defaultClientConditions, defineConfig } from 'vite';
 
 /**
  * The dashboard's build: process/dashboard/src → process/dashboard/dist, which the processor serves
- * at / (src/dashboard.ts). Workspace packages resolve to their TypeScript sources, as in tests.
+ * at / (src/plugins/dashboard.ts). Workspace packages resolve to their TypeScript sources, as in tests.
  */
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),

@@ -92,13 +92,17 @@ end
 -- 2. The acknowledgements: from here on every command succeeds.
 local outcomes, applied, dead = {}, 0, 0
 local counters = { dead_lettered = 0, invalid = 0, overflow = 0 }
+-- The stats hash's counter of each reason (`invalid` predates the reason's name; kept so that
+-- stored counts carry on).
+local counter_of = { validation_failed = 'invalid', overflow = 'overflow' }
 
 local function dead_letter(id, reason, detail, deliveries, fields, ord)
   local args = { 'original_id', id, 'reason', reason, 'detail', detail, 'deliveries', deliveries, 'failed_at', now, 'fields', fields }
   if ord then args[#args + 1] = 'index'; args[#args + 1] = ord end
   redis.call('XADD', dead_letters, '*', unpack(args))
   counters.dead_lettered = counters.dead_lettered + 1
-  if counters[reason] then counters[reason] = counters[reason] + 1 end
+  local counter = counter_of[reason]
+  if counter then counters[counter] = counters[counter] + 1 end
   dead = dead + 1
 end
 

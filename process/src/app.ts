@@ -2,15 +2,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { closeRedis, createRedis, installAuth, installDocs, installEvictionPolicyCheck, installShardLayoutCheck, installHttpDefaults, requestValidationErrorHandler, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { processContract } from '@energy-pipeline/contract';
-import type { ProcessConfig } from './config.js';
-import { DeadLetters } from './dead-letters.js';
-import { Queries } from './queries.js';
-import { Shards } from './shards.js';
+import type { ProcessConfig } from './config/config.js';
+import { DeadLetters } from './queries/dead-letters.js';
+import { Queries } from './queries/queries.js';
+import { Shards } from './queries/shards.js';
 import { processRouter } from './routes.js';
-import { defineScripts } from './scripts.js';
-import { installProcessMetrics } from './metrics.js';
-import { ProcessWorker } from './worker.js';
-import { installDashboard } from './dashboard.js';
+import { defineScripts } from './worker/scripts.js';
+import { installProcessMetrics } from './plugins/metrics.js';
+import { ProcessWorker } from './worker/worker.js';
+import { installDashboard } from './plugins/dashboard.js';
 import { installLive } from './live/plugin.js';
 
 declare module 'fastify' {
@@ -72,5 +72,5 @@ export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {
   return app;
 }
 
-export type { ProcessConfig } from './config.js';
-export { loadProcessConfig } from './config.js';
+export type { ProcessConfig } from './config/config.js';
+export { loadProcessConfig } from './config/config.js';

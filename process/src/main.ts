@@ -1,6 +1,6 @@
 import { ConfigError, serveUntilSignal } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from './app.js';
-import { loadProcessConfig, type ProcessConfig } from './config.js';
+import { loadProcessConfig, type ProcessConfig } from './config/config.js';
 
 let config: ProcessConfig;
 try {

@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
-import { isRedisUnavailable, readPendingSummary, type RedisClient } from '@energy-pipeline/server-kit';
-import type { ProcessConfig } from './config.js';
-import type { DeadLetters } from './dead-letters.js';
-import { QueryError, type Queries } from './queries.js';
-import type { Shards } from './shards.js';
-import { readShardedStats } from './stream-stats.js';
-import type { ProcessWorker } from './worker.js';
+import { isRedisUnavailable, notFound, readPendingSummary, type RedisClient, unavailable } from '@energy-pipeline/server-kit';
+import type { ProcessConfig } from './config/config.js';
+import type { DeadLetters } from './queries/dead-letters.js';
+import { QueryError, type Queries } from './queries/queries.js';
+import type { Shards } from './queries/shards.js';
+import { readShardedStats } from './queries/stream-stats.js';
+import type { ProcessWorker } from './worker/worker.js';
 
 export interface RouteDeps {
   config: ProcessConfig;
@@ -20,8 +20,7 @@ export interface RouteDeps {
   startedAt: number;
 }
 
-const unavailable = { status: 503 as const, body: { error: 'unavailable', message: 'Redis is unreachable; retry later' } };
-const notFound = (message: string) => ({ status: 404 as const, body: { error: 'not_found', message } });
+const redisUnavailable = unavailable('Redis is unreachable; retry later');
 
 /**
  * Redis being unavailable (not connected, dropped, timed out, loading…: see isRedisUnavailable)
@@ -35,7 +34,7 @@ async function orUnavailable<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
   } catch (err) {
     if (!isRedisUnavailable(err)) throw err;
     log.warn({ err: (err as Error).message }, 'Redis unavailable');
-    return unavailable;
+    return redisUnavailable;
   }
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '@energy-pipeline/server-kit';
-import { bucketExpiryS, bucketStartS } from '../src/buckets.js';
-import { Queries } from '../src/queries.js';
-import { Shards } from '../src/shards.js';
+import { bucketExpiryS, bucketStartS } from '../src/queries/buckets.js';
+import { Queries } from '../src/queries/queries.js';
+import { Shards } from '../src/queries/shards.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 

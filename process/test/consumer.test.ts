@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Applier } from '../src/applier.js';
-import { SiteZones } from '../src/site-zones.js';
-import { defineScripts } from '../src/scripts.js';
-import { ensureGroup } from '../src/group.js';
+import { Applier } from '../src/worker/applier.js';
+import { SiteZones } from '../src/queries/site-zones.js';
+import { defineScripts } from '../src/worker/scripts.js';
+import { ensureGroup } from '../src/worker/group.js';
 import { eventually } from '../../test/support/redis-server.js';
 import {
   GROUP, STREAM, actualDeviceTotals, addReadings, expectedDeviceTotals, keys, processConfig, reading, useWorkers,
@@ -44,7 +44,7 @@ describe('consumer', () => {
     await eventually(async () => (await t.redis.client.hget(keys.stats, 'invalid')) === '1');
     expect((await t.redis.client.xpending(STREAM, GROUP))[0]).toBe(0);
     const dead = (await t.redis.client.xrange(keys.deadLetters, '-', '+'))[0]![1];
-    expect(dead[dead.indexOf('reason') + 1]).toBe('invalid');
+    expect(dead[dead.indexOf('reason') + 1]).toBe('validation_failed');
     expect(dead[dead.indexOf('detail') + 1]).toContain('power_reading');
   });
 

@@ -58,7 +58,7 @@ describe('dead letters', () => {
     const rest = (await inject('GET', `/dead-letters?limit=2&after=${first.next}`)).json();
     expect(rest.items).toHaveLength(1);
     expect(rest.next).toBeNull();
-    const siteB = (await inject('GET', '/dead-letters?site_id=b&reason=invalid')).json();
+    const siteB = (await inject('GET', '/dead-letters?site_id=b&reason=validation_failed')).json();
     expect(siteB.items.map((d: { fields: { device_id: string } }) => d.fields.device_id)).toEqual(['d2', 'd3']);
     expect(siteB.items[0].detail).toContain('timestamp');
 
@@ -109,6 +109,12 @@ describe('dead letters', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: 'validation_failed', issues: [{ in: where, path: field }] });
     expect(await redis.client.xlen(keys.deadLetters)).toBe(1);
+  });
+
+  it('lists a dead letter stored before the error codes were one set (reason `invalid`) as validation_failed', async () => {
+    await redis.client.xadd(keys.deadLetters, '*', 'original_id', '1-0', 'reason', 'invalid', 'fields', '{"site_id":"old"}');
+    const found = (await inject('GET', '/dead-letters?reason=validation_failed')).json();
+    expect(found.items.map((d: { reason: string; fields: { site_id: string } }) => [d.reason, d.fields.site_id])).toEqual([['validation_failed', 'old']]);
   });
 
   it('takes the largest stream ids Redis can hold, as ids and as a cursor', async () => {

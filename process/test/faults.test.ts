@@ -9,7 +9,7 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { spawnService, type ServiceProcess } from '../../test/support/spawn-service.js';
-import { ProcessWorker } from '../src/worker.js';
+import { ProcessWorker } from '../src/worker/worker.js';
 import { GROUP, STREAM, keys, processConfig } from './helpers.js';
 import type { LedgerEntry } from './ledger.js';
 import { expectLedgerApplied, ledgerReadings, random, sendLedger } from './ledger-run.js';

@@ -4,9 +4,9 @@ import { type RedisClient, redisKeys } from '@energy-pipeline/server-kit';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
-import { loadProcessConfig, type ProcessConfig } from '../src/config.js';
-import { ID_LISTS_FIELD } from '../src/sorted-sets.js';
-import { ProcessWorker } from '../src/worker.js';
+import { loadProcessConfig, type ProcessConfig } from '../src/config/config.js';
+import { ID_LISTS_FIELD } from '../src/worker/sorted-sets.js';
+import { ProcessWorker } from '../src/worker/worker.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { appendReadings } from '../../test/support/readings.js';
 

@@ -9,7 +9,7 @@ import type { Reading } from '@energy-pipeline/contract';
 import { redisKeys, type RedisClient, shardOf } from '@energy-pipeline/server-kit';
 import { eventually } from '../../test/support/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
-import type { Retention } from '../src/buckets.js';
+import type { Retention } from '../src/queries/buckets.js';
 import { dumpAggregates } from './helpers.js';
 import { expectedAggregates, type LedgerEntry } from './ledger.js';
 

@@ -1,6 +1,6 @@
 import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract';
-import { bucketExpiryS, type Retention } from '../src/buckets.js';
+import { bucketExpiryS, type Retention } from '../src/queries/buckets.js';
 
 /**
  * A reading that got a 2xx, with the entry it was stored in and its place there; null for a

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildProcessApp } from '../src/app.js';
-import { localPeriods } from '../src/local-time.js';
+import { localPeriods } from '../src/queries/local-time.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
 

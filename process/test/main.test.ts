@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@energy-pipeline/server-kit';
-import { loadProcessConfig } from '../src/config.js';
+import { loadProcessConfig } from '../src/config/config.js';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { spawnService } from '../../test/support/spawn-service.js';
 import { GROUP, STREAM, addReadings, keys, reading } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defineScripts } from '../src/scripts.js';
-import { ensureGroup } from '../src/group.js';
+import { defineScripts } from '../src/worker/scripts.js';
+import { ensureGroup } from '../src/worker/group.js';
 import { eventually } from '../../test/support/redis-server.js';
 import { GROUP, STREAM, addReadings, keys, reading, useWorkers } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { layoutKey, shardStreams } from '@energy-pipeline/server-kit';
 import { ingestConfig } from '../../ingest/test/helpers.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { buildProcessApp } from '../src/app.js';
-import { ReshardError, reshard, siteOfKey } from '../src/reshard.js';
+import { ReshardError, reshard, siteOfKey } from '../src/reshard/reshard.js';
 import { processConfig } from './helpers.js';
 
 const STREAM = 'reshard_readings';

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { toIssues, validationError, type ErrorBody, type Issue } from '@energy-pipeline/contract';
+import { codeOfStatus, toIssues, validationError, type ErrorBody, type Issue } from '@energy-pipeline/contract';
 
 interface IssueSource {
   issues: readonly { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }[];
@@ -28,20 +28,6 @@ export function requestValidationErrorHandler(err: RequestValidationErrorLike, _
   return reply.status(400).send(validationError(issues));
 }
 
-const codes: Record<number, string> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  406: 'not_acceptable',
-  408: 'request_timeout',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limited',
-  431: 'headers_too_large',
-  503: 'unavailable',
-};
 
 /**
  * What both services share at the HTTP edge:
@@ -58,7 +44,7 @@ export function installHttpDefaults(app: FastifyInstance) {
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       request.log.info({ code: err.code, reason: err.message }, 'request rejected');
-      const body: ErrorBody = { error: codes[status] ?? 'bad_request', message: err.message };
+      const body: ErrorBody = { error: codeOfStatus(status), message: err.message };
       if (status === 400) body.issues = [{ in: 'body', path: '', message: err.message }];
       return reply.status(status).send(body);
     }
@@ -90,7 +76,7 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
   this.log.info({ code: err.code, status }, 'malformed request refused');
   const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !response?.headersSent) {
-    const body = JSON.stringify({ error: codes[status] ?? 'bad_request', message } satisfies ErrorBody);
+    const body = JSON.stringify({ error: codeOfStatus(status), message } satisfies ErrorBody);
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

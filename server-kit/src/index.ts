@@ -16,3 +16,5 @@ export * from './redis-keys.js';
 export * from './shards.js';
 export * from './lua.js';
 export * from './periodic.js';
+export * from './answers.js';
+export * from './plugins.js';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadIngestConfig } from '../../ingest/src/config.js';
+import { loadIngestConfig } from '../../ingest/src/config/config.js';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { spawnService, type ServiceProcess } from '../support/spawn-service.js';
 import { makeCertificates, type TestCertificates } from '../support/tls.js';

@@ -1,6 +1,6 @@
 import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { FleetLive, SiteLive } from '@energy-pipeline/contract';
-import type { ShardView } from '../shards.js';
+import type { ShardView } from '../queries/shards.js';
 import type { LiveEndError, SubscriberQueue } from './subscriber-queue.js';
 
 /** How often the list of sites is read again (new sites appear in the overview within this). */

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { FleetLive, LiveReading, PipelineLive, SiteEvent, TailEvent } from '@energy-pipeline/contract';
 import type { RedisClient } from '@energy-pipeline/server-kit';
-import type { Shards } from '../shards.js';
+import type { Shards } from '../queries/shards.js';
 import { FleetSites } from './fleet.js';
 import { PipelineFeed } from './pipeline-feed.js';
 import { covers, formatPosition, isAfter, laterOf, type Position } from './position.js';

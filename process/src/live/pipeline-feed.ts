@@ -1,6 +1,6 @@
 import type { RedisClient } from '@energy-pipeline/server-kit';
 import type { PipelineLive, PipelineShard } from '@energy-pipeline/contract';
-import { readStreamStats } from '../stream-stats.js';
+import { readStreamStats } from '../queries/stream-stats.js';
 
 interface Sample {
   atMs: number;

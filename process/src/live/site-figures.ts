@@ -1,9 +1,9 @@
 import type { LiveEnergy } from '@energy-pipeline/contract';
 import type { RedisClient } from '@energy-pipeline/server-kit';
-import { bucketStartS } from '../buckets.js';
-import { localPeriod } from '../local-time.js';
-import { siteEnergy } from '../queries.js';
-import type { ShardView } from '../shards.js';
+import { bucketStartS } from '../queries/buckets.js';
+import { localPeriod } from '../queries/local-time.js';
+import { siteEnergy } from '../queries/queries.js';
+import type { ShardView } from '../queries/shards.js';
 import { round3, type SiteFeed } from './site-feed.js';
 import { seedIntervals } from './usual-interval.js';
 

@@ -1,6 +1,6 @@
 import { compareStreamIds } from '@energy-pipeline/contract';
 import { readConsumers, readGroups, readPendingSummary, readStreamInfo, redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
-import type { ConsumerConfig } from './config.js';
+import type { ConsumerConfig } from '../config/config.js';
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
 export async function readStreamStats(redis: RedisClient, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {

@@ -1,31 +1,23 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
-import { Gauge, type Registry } from 'prom-client';
-import type { ErrorBody } from '@energy-pipeline/contract';
-import { RATE_LIMIT_KEY_PREFIX, requestAuth, type RedisClient } from '@energy-pipeline/server-kit';
-import type { WriteBreakers } from './write-breakers.js';
-import type { ShardMonitor } from './shard-monitor.js';
-import type { LimitsConfig } from './config.js';
+import { Gauge } from 'prom-client';
+import { RATE_LIMIT_KEY_PREFIX, REDIS_RETRY_AFTER_S, requestAuth, sendUnavailable } from '@energy-pipeline/server-kit';
+import type { LimitsConfig } from '../config/config.js';
 
 /** The write routes, by their contract metadata: the only ones these limits apply to. */
 const isWriteRoute = (request: FastifyRequest) => requestAuth(request).auth === 'write';
 
-/** Retry-After for a Redis outage: reconnecting takes about a second. */
-export const REDIS_RETRY_AFTER_S = 1;
 /** Retry-After for an overloaded event loop or heap: long enough for the backlog of work to clear. */
 const OVERLOAD_RETRY_AFTER_S = 5;
 
-function unavailable(reply: FastifyReply, retryAfterS: number, message: string, stored?: 'not_stored'): ErrorBody {
-  reply.status(503).header('retry-after', String(retryAfterS));
-  return { error: 'unavailable', message, ...(stored ? { outcome: stored } : {}) };
-}
-
 /**
- * Limits on the write routes, in the order they apply, all before a body is read:
+ * Limits on the write routes, in the order they apply, all before a body is read (the plugin
+ * needs auth and the store registered first; ingest/test/limits.test.ts pins the order):
  * 1. (the shared auth hook: no valid key → 401, no write scope → 403)
  * 2. Redis not connected or not answering (every breaker is open), or the consumer backlog past
- *    `maxBacklog` → 503 (installBackpressure);
+ *    `maxBacklog` → 503 (backpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
  * 4. past the key's rate limit → 429 (@fastify/rate-limit, per API key, or per client IP when
  *    auth is off; counted in Redis so the limit holds across replicas). Its counters live on
@@ -33,37 +25,43 @@ function unavailable(reply: FastifyReply, retryAfterS: number, message: string, 
  *    the write's own 503).
  * Every refusal carries Retry-After. Health, metrics and docs are never refused here.
  */
-export function installOverloadShedding(app: FastifyInstance, limits: LimitsConfig) {
+export const writeLimitsPlugin = fp<{ limits: LimitsConfig }>(
+  async (app, { limits }) => {
+    installBackpressure(app, limits);
+    installOverloadShedding(app, limits);
+    installRateLimit(app, limits);
+  },
+  { name: 'ep-write-limits', fastify: '5.x', dependencies: ['ep-auth', 'ep-ingest-store'] },
+);
+
+function installOverloadShedding(app: FastifyInstance, limits: LimitsConfig) {
   app.register(fastifyUnderPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxHeapUsedBytes: limits.maxHeapUsedBytes,
     // Fastify stops at a sent reply; returning nothing lets the other routes through.
     pressureHandler: (request, reply, type) => {
-      if (isWriteRoute(request)) reply.send(unavailable(reply, OVERLOAD_RETRY_AFTER_S, `The server is overloaded (${type}); retry later`));
+      if (isWriteRoute(request)) sendUnavailable(reply, OVERLOAD_RETRY_AFTER_S, `The server is overloaded (${type}); retry later`);
     },
   });
 }
 
-export function installBackpressure(
-  app: FastifyInstance,
-  limits: LimitsConfig,
-  deps: { redis: RedisClient; rateLimitRedis: RedisClient; breakers: WriteBreakers; backlog: ShardMonitor; registry: Registry },
-) {
-  const { redis, backlog, breakers } = deps;
+function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
+  const { redis, monitor: backlog, breakers } = app.store;
+  const registry = app.metrics.registry;
   new Gauge({
     name: 'ep_ingest_backlog',
     help: 'Consumer-group backlog (lag + pending) as last read by this instance; writes get 503 past ep_ingest_backlog_limit',
-    registers: [deps.registry],
+    registers: [registry],
     collect() {
       if (backlog.value !== null) this.set(backlog.value);
     },
   });
-  new Gauge({ name: 'ep_ingest_backlog_limit', help: 'MAX_BACKLOG (0: no limit)', registers: [deps.registry] }).set(limits.maxBacklog);
+  new Gauge({ name: 'ep_ingest_backlog_limit', help: 'MAX_BACKLOG (0: no limit)', registers: [registry] }).set(limits.maxBacklog);
   // The processor's ep_redis_up, seen from ingest: 0 exactly when writes get 503 for Redis below.
   new Gauge({
     name: 'ep_redis_up',
     help: '1 while Redis is connected and answering (every circuit breaker is closed), else 0: writes, or those of a shard whose node does not answer, then get 503',
-    registers: [deps.registry],
+    registers: [registry],
     collect() {
       this.set(redis.status === 'ready' && !breakers.anyOpen ? 1 : 0);
     },
@@ -75,25 +73,25 @@ export function installBackpressure(
     // With some circuits open, the writer answers their shards' readings at once.
     if (redis.status !== 'ready' || breakers.allOpen) {
       const why = breakers.allOpen ? 'Redis is not answering' : 'Redis is unavailable';
-      return reply.send(unavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored'));
+      return sendUnavailable(reply, REDIS_RETRY_AFTER_S, `${why}; nothing was stored, retry later`, 'not_stored');
     }
     if (backlog.layoutProblem) {
-      return reply.send(unavailable(reply, limits.backlogRetryAfterS, `Writes are paused: ${backlog.layoutProblem}; nothing was stored`, 'not_stored'));
+      return sendUnavailable(reply, limits.backlogRetryAfterS, `Writes are paused: ${backlog.layoutProblem}; nothing was stored`, 'not_stored');
     }
     if (limits.maxBacklog > 0 && backlog.value !== null && backlog.value > limits.maxBacklog) {
       request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');
-      return reply.send(
-        unavailable(reply, limits.backlogRetryAfterS, `The processing backlog is too long (${backlog.value} readings); retry later`),
-      );
+      return sendUnavailable(reply, limits.backlogRetryAfterS, `The processing backlog is too long (${backlog.value} readings); retry later`);
     }
   });
+}
 
+function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
   if (limits.rateLimitMax === 0) return;
   app.register(fastifyRateLimit, {
     global: true,
     max: limits.rateLimitMax,
     timeWindow: limits.rateLimitWindowMs,
-    redis: deps.rateLimitRedis,
+    redis: app.store.rateLimitRedis,
     nameSpace: RATE_LIMIT_KEY_PREFIX,
     skipOnError: true,
     allowList: (request) => !isWriteRoute(request),

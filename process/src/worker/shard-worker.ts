@@ -2,9 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RedisClient } from '@energy-pipeline/server-kit';
 import { Applier, type ApplyTally } from './applier.js';
 import { Claimer } from './claimer.js';
-import type { ConsumerConfig } from './config.js';
+import type { ConsumerConfig } from '../config/config.js';
 import { Consumer } from './consumer.js';
-import { SiteZones } from './site-zones.js';
+import { SiteZones } from '../queries/site-zones.js';
 import { Trimmer } from './trimmer.js';
 
 /**

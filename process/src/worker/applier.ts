@@ -2,9 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { ReplyError } from 'ioredis';
 import { decodeEntry, fieldsObject, type EntryContent } from '@energy-pipeline/contract';
 import { redisKeys, type RedisKeys, type RedisClient } from '@energy-pipeline/server-kit';
-import { bucketsOf, type Retention } from './buckets.js';
+import { bucketsOf, type Retention } from '../queries/buckets.js';
 import { type FoldedReading, foldEntry, type KeyInfo, type Share, toFolded } from './fold.js';
-import type { SiteZones } from './site-zones.js';
+import type { SiteZones } from '../queries/site-zones.js';
 
 /** A stream entry as XREADGROUP returns it; fields are null when the entry was deleted. */
 export type StreamEntry = [id: string, fields: string[] | null];
@@ -174,16 +174,16 @@ export class Applier {
     if (count > this.options.maxDeliveries) {
       return { id, dead: ['max_deliveries', `delivered ${count} times without being processed`, count, entryFields()] };
     }
-    if (!content.ok) return { id, dead: ['invalid', JSON.stringify(content.issues), count, entryFields()] };
+    if (!content.ok) return { id, dead: ['validation_failed', JSON.stringify(content.issues), count, entryFields()] };
     // A single-reading entry that is invalid goes whole; a batch keeps its valid readings.
     if (!content.batch && !content.items[0]!.ok) {
-      return { id, dead: ['invalid', JSON.stringify(content.items[0]!.issues), count, entryFields()] };
+      return { id, dead: ['validation_failed', JSON.stringify(content.items[0]!.issues), count, entryFields()] };
     }
     const readings: FoldedReading[] = [];
     const bad: Bad[] = [];
     for (const item of content.items) {
       if (!item.ok) {
-        bad.push([item.ord, 'invalid', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
+        bad.push([item.ord, 'validation_failed', JSON.stringify(item.issues), JSON.stringify(item.raw ?? null)]);
         continue;
       }
       const zone = zones.get(item.value.reading.site_id)!;

@@ -4,32 +4,40 @@ import {
   toIssues,
   validationError,
   type BatchItemResultSchema,
-  type Issue,
+  type ErrorBody,
   type Reading,
   type TimestampWindow,
 } from '@energy-pipeline/contract';
 import type { z } from 'zod';
 import { allowsSite, type ApiKey } from '@energy-pipeline/server-kit';
-import { type Appended, StoreUnavailableError } from './stream-writer.js';
+import { type Appended, StoreUnavailableError } from '../store/stream-writer.js';
 
 type ItemResult = z.infer<typeof BatchItemResultSchema>;
-type Rejection = { error: string; message: string; issues?: Issue[] };
+type Rejection = ErrorBody & { error: 'validation_failed' | 'forbidden' };
 type Checked = { index: number; reading: Reading } | { index: number; rejection: Rejection };
 
 /**
- * Validates one batch item as POST /readings would, with paths prefixed by its position; a
- * reading for a site outside the key's scope is rejected as `forbidden`.
+ * What a reading must pass beyond its schema, on both write routes: a timestamp inside the
+ * accepted window, and a site the API key may write for. Null when it passes.
  */
+export function checkReading(reading: Reading, window: TimestampWindow, key: ApiKey | null, path = ''): Rejection | null {
+  const problem = checkTimestampWindow(reading.timestamp, window);
+  if (problem) return validationError([{ in: 'body', path: `${path}timestamp`, message: problem }]);
+  if (!allowsSite(key, reading.site_id)) {
+    return { error: 'forbidden', message: `This API key may not write readings for site '${reading.site_id}'` };
+  }
+  return null;
+}
+
+/** Validates one batch item as POST /readings validates its body, with paths prefixed by its position. */
 export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
   const parsed = ReadingSchema.safeParse(item);
-  const prefix = (issues: Issue[]) => issues.map((i) => ({ ...i, path: i.path ? `readings.${index}.${i.path}` : `readings.${index}` }));
-  if (!parsed.success) return { index, rejection: validationError(prefix(toIssues('body', parsed.error.issues))) };
-  const problem = checkTimestampWindow(parsed.data.timestamp, window);
-  if (problem) return { index, rejection: validationError(prefix([{ in: 'body', path: 'timestamp', message: problem }])) };
-  if (!allowsSite(key, parsed.data.site_id)) {
-    return { index, rejection: { error: 'forbidden', message: `This API key may not write readings for site '${parsed.data.site_id}'` } };
+  if (!parsed.success) {
+    const issues = toIssues('body', parsed.error.issues).map((i) => ({ ...i, path: i.path ? `readings.${index}.${i.path}` : `readings.${index}` }));
+    return { index, rejection: validationError(issues) };
   }
-  return { index, reading: parsed.data };
+  const rejection = checkReading(parsed.data, window, key, `readings.${index}.`);
+  return rejection ? { index, rejection } : { index, reading: parsed.data };
 }
 
 /** Why a reading older than its device's remembered window is refused: it may or may not be a repeat. */
@@ -64,9 +72,4 @@ export function batchResults(checked: Checked[], written: (Appended | StoreUnava
   });
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, rejected: results.length - accepted, results };
-}
-
-/** The counter reason for a rejected item. */
-export function itemReason(error: string): string {
-  return error === 'validation_failed' ? 'invalid' : error;
 }

@@ -12,7 +12,7 @@ declare module 'ioredis' {
 }
 
 // Lua lives in ingest/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
-const LUA_DIR = new URL('../lua/', import.meta.url);
+const LUA_DIR = new URL('../../lua/', import.meta.url);
 
 /** Registers ingest's scripts on a connection. */
 export function defineScripts<T extends RedisClient>(redis: T): T {

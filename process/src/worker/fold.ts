@@ -1,6 +1,6 @@
 import type { DecodedReading } from '@energy-pipeline/contract';
 import type { RedisKeys } from '@energy-pipeline/server-kit';
-import { BUCKETS, type BucketRef } from './buckets.js';
+import { BUCKETS, type BucketRef } from '../queries/buckets.js';
 
 /**
  * Folds an entry's readings into what they add to each aggregate key, here in Node rather than

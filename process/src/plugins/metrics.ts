@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { installMetrics, type RedisClient } from '@energy-pipeline/server-kit';
-import type { ProcessConfig } from './config.js';
-import { readShardedStats, type StreamStats } from './stream-stats.js';
-import type { ProcessWorker } from './worker.js';
+import type { ProcessConfig } from '../config/config.js';
+import { readShardedStats, type StreamStats } from '../queries/stream-stats.js';
+import type { ProcessWorker } from '../worker/worker.js';
 
 /**
  * The processor's Prometheus metrics: the shared ones (server-kit/src/metrics.ts) plus the

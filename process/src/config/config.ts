@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { Retention } from './buckets.js';
-import type { LiveConfig } from './live/live-hub.js';
+import type { Retention } from '../queries/buckets.js';
+import type { LiveConfig } from '../live/live-hub.js';
 import { ConfigError, authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 
 const shape = {

@@ -2,7 +2,7 @@ import type { Result } from 'ioredis';
 import { defineLuaCommands, type RedisClient } from '@energy-pipeline/server-kit';
 
 // Lua lives in process/lua so that src/ (tsx) and dist/ (compiled) find it at the same place.
-const LUA_DIR = new URL('../lua/', import.meta.url);
+const LUA_DIR = new URL('../../lua/', import.meta.url);
 
 type Args = (string | number)[];
 

@@ -36,7 +36,8 @@ function parse([id, flat]: [string, string[]]): DeadLetter {
   } catch {
     // A dead letter written by something else: show it without its fields.
   }
-  const reason = DeadLetterReasonSchema.safeParse(f.reason);
+  // `invalid`: what validation_failed was called before the error codes were one set.
+  const reason = DeadLetterReasonSchema.safeParse(f.reason === 'invalid' ? 'validation_failed' : f.reason);
   return {
     id,
     original_id: f.original_id ?? '',

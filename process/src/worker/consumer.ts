@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
-import type { ConsumerConfig } from './config.js';
+import type { ConsumerConfig } from '../config/config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';
 import { migrateIdListsToSortedSets } from './sorted-sets.js';

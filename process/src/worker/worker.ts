@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { closeRedis, createRedis, waitReady, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ApplyTally } from './applier.js';
-import type { ProcessConfig } from './config.js';
+import type { ProcessConfig } from '../config/config.js';
 import { defineScripts } from './scripts.js';
-import { ShardWorker } from './shard.js';
+import { ShardWorker } from './shard-worker.js';
 
 /** What the processor's HTTP server reports about the worker. */
 export interface WorkerStatus {

@@ -1,0 +1,88 @@
+import fp from 'fastify-plugin';
+import { Counter, type Registry } from 'prom-client';
+import { codeOfStatus, type ErrorCode, ErrorCodeSchema } from '@energy-pipeline/contract';
+
+export type WriteRoute = '/readings' | '/readings/batch';
+
+/**
+ * What ingest did with readings, counted twice over: as the JSON GET /metrics has always shown
+ * (per instance, since start) and as Prometheus counters. Readings answered one by one count on
+ * both routes; a batch refused whole (401, 413, 429, 503 before its handler ran…) counts no
+ * readings, since they were never read: see http_request_duration_seconds for those requests.
+ */
+export class ReadingCounters {
+  accepted = 0;
+  readonly rejectedByReason: Partial<Record<ErrorCode, number>> = {};
+  private readonly acceptedTotal: Counter<'route' | 'duplicate'>;
+  private readonly rejectedTotal: Counter<'route' | 'reason'>;
+
+  constructor(registry: Registry) {
+    this.acceptedTotal = new Counter({
+      name: 'ep_ingest_readings_accepted_total',
+      help: 'Readings answered as stored; duplicate="true" for a repeat of a reading stored earlier (same device and seq, or timestamp): not stored again',
+      labelNames: ['route', 'duplicate'] as const,
+      registers: [registry],
+    });
+    this.rejectedTotal = new Counter({
+      name: 'ep_ingest_readings_rejected_total',
+      help: 'Readings not stored, by reason: the error code they were answered with (validation_failed, forbidden, unauthorized, rate_limited, unavailable, …)',
+      labelNames: ['route', 'reason'] as const,
+      registers: [registry],
+    });
+  }
+
+  accept(route: WriteRoute, duplicate: boolean) {
+    this.accepted += 1;
+    this.acceptedTotal.inc({ route, duplicate: String(duplicate) });
+  }
+
+  reject(route: WriteRoute, reason: ErrorCode) {
+    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
+    this.rejectedTotal.inc({ route, reason });
+  }
+
+  get rejected() {
+    return Object.values(this.rejectedByReason).reduce((a, b) => a + (b ?? 0), 0);
+  }
+
+  snapshot() {
+    return { accepted: this.accepted, rejected: this.rejected, rejected_by_reason: { ...this.rejectedByReason } };
+  }
+}
+
+/**
+ * The code a refused POST /readings was answered with, read from the error body it sent (every
+ * error of both services has the shared body), or from its status when the body is not ours.
+ */
+function rejectionCode(status: number, payload: unknown): ErrorCode {
+  if (typeof payload === 'string') {
+    try {
+      const code = ErrorCodeSchema.safeParse((JSON.parse(payload) as { error?: unknown }).error);
+      if (code.success) return code.data;
+    } catch {
+      // not JSON: fall back on the status
+    }
+  }
+  return codeOfStatus(status);
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    counters: ReadingCounters;
+  }
+}
+
+/** Counts readings by outcome; POST /readings refusals are counted here, by the code they were answered with. */
+export const readingCountersPlugin = fp(
+  async (app) => {
+    const counters = new ReadingCounters(app.metrics.registry);
+    app.decorate('counters', counters);
+    app.addHook('onSend', async (request, reply, payload) => {
+      // Accepted readings are counted by the handler, which knows whether they were repeats.
+      if (request.method !== 'POST' || request.routeOptions.url !== '/readings' || reply.statusCode < 400) return payload;
+      counters.reject('/readings', rejectionCode(reply.statusCode, payload));
+      return payload;
+    });
+  },
+  { name: 'ep-reading-counters', fastify: '5.x', dependencies: ['ep-metrics'] },
+);

@@ -1,0 +1,66 @@
+import fp from 'fastify-plugin';
+import { closeRedis, createRedis, installEvictionPolicyCheck, installShardLayoutCheck, waitReady, type RedisClient } from '@energy-pipeline/server-kit';
+import type { IngestConfig } from '../config/config.js';
+import { defineScripts } from '../store/scripts.js';
+import { ShardMonitor } from '../store/shard-monitor.js';
+import { StreamWriter } from '../store/stream-writer.js';
+import { WriteBreakers } from '../store/write-breakers.js';
+
+/** What ingest keeps in Redis, and the connections it does it on. */
+export interface IngestStore {
+  /** Writes, health and metrics: fails fast (no offline queue), every command bounded. */
+  redis: RedisClient;
+  /**
+   * Rate-limit counters on their own connection, so their traffic never queues behind writes,
+   * with a quarter of the write budget: a limiter that cannot count lets the request through,
+   * and the write still answers within REDIS_COMMAND_TIMEOUT_MS of the request's arrival.
+   */
+  rateLimitRedis: RedisClient;
+  writer: StreamWriter;
+  breakers: WriteBreakers;
+  /** The shards' backlog and layout, read in the background. */
+  monitor: ShardMonitor;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    store: IngestStore;
+  }
+}
+
+/**
+ * Ingest's Redis side as one plugin that owns its resources: the connections (timed by the
+ * metrics plugin), the circuit breakers, the stream writer and the shard monitor; the start-up
+ * checks (eviction policy, shard layout); and their shutdown.
+ */
+export const storePlugin = fp<{ config: IngestConfig }>(
+  async (app, { config }) => {
+    const { url, clusterNodes, commandTimeoutMs, stream, streams, group, allowEviction } = config.redis;
+    const redis = app.metrics.instrumentRedis(
+      defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs, log: app.log })),
+      'commands',
+    );
+    const rateLimitRedis = app.metrics.instrumentRedis(
+      createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
+      'rate-limit',
+    );
+    const breakers = new WriteBreakers(redis, streams, app.log);
+    const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breakers });
+    const monitor = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
+    app.decorate('store', { redis, rateLimitRedis, writer, breakers, monitor });
+
+    app.addHook('onReady', async () => {
+      // Start answering even when Redis is down (as 503s), but give it a moment to connect first.
+      await Promise.all([waitReady(redis, 3_000), waitReady(rateLimitRedis, 3_000)]).catch(() => app.log.warn('Redis is not reachable yet'));
+      monitor.start();
+    });
+    installEvictionPolicyCheck(app, redis, allowEviction);
+    installShardLayoutCheck(app, redis, stream, streams.length);
+    app.addHook('onClose', async () => {
+      await monitor.stop();
+      breakers.close();
+      await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);
+    });
+  },
+  { name: 'ep-ingest-store', fastify: '5.x', dependencies: ['ep-metrics'] },
+);
