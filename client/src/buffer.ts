@@ -1,8 +1,13 @@
 import { ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
 import { fitBatch, readingBytes } from './batches.js';
-import type { EnergyPipelineClient } from './client.js';
 import { BufferClosedError, BufferFullError, UnavailableError, ValidationError } from './errors.js';
-import type { AcceptedReading, IdentifiedReading, ReadingInput, RejectedReading } from './readings.js';
+import type {
+  AcceptedReading,
+  IdentifiedReading,
+  ReadingInput,
+  RejectedReading,
+  SendReadingsResult,
+} from './readings.js';
 import type { SequenceStore } from './sequence.js';
 
 /**
@@ -99,6 +104,18 @@ interface Entry {
 }
 
 /**
+ * What a buffer needs from its client. The client implements it; naming it here keeps the buffer
+ * from importing the client that constructs it.
+ */
+export interface BufferSender {
+  readonly batchSize: number;
+  readonly maxBatchBytes: number;
+  identify(reading: ReadingInput): IdentifiedReading;
+  persistSequence(store: SequenceStore): void;
+  sendReadings(readings: readonly ReadingInput[]): Promise<SendReadingsResult>;
+}
+
+/**
  * Batches readings by size and by interval, sends them in order with one request in flight, and
  * keeps what could not be delivered for the next attempt. Get one from `client.buffer()`.
  */
@@ -119,7 +136,7 @@ export class ReadingBuffer {
   private closing: Promise<BufferStats> | undefined;
 
   constructor(
-    private readonly client: EnergyPipelineClient,
+    private readonly client: BufferSender,
     private readonly options: BufferOptions = {},
   ) {
     this.maxBatchSize = Math.min(options.maxBatchSize ?? client.batchSize, client.batchSize);
@@ -265,7 +282,7 @@ export class ReadingBuffer {
     const batch = this.queue.splice(0, n);
     for (const e of batch) this.queuedBytes -= e.bytes;
     this.inFlight = batch.length;
-    let result: Awaited<ReturnType<EnergyPipelineClient['sendReadings']>>;
+    let result: SendReadingsResult;
     try {
       result = await this.client.sendReadings(batch.map((e) => e.reading));
     } catch (err) {
