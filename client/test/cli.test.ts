@@ -148,12 +148,12 @@ describe('energy-pipeline CLI', () => {
     const total = (await streamReadingIds(stack)).length;
     const out = await eventually(async () => {
       const r = await cli(['query', 'metrics', '--json']);
-      const m = JSON.parse(r.stdout) as { processed: { total: number } };
-      return m.processed.total === total ? r : null;
+      const m = JSON.parse(r.stdout) as { applied: { total: number } };
+      return m.applied.total === total ? r : null;
     });
     expect(out.code).toBe(0);
     const text = await cli(['query']);
-    expect(text.stdout).toContain(`processed: ${total} total`);
+    expect(text.stdout).toContain(`applied: ${total} readings`);
     expect((await cli(['query', 'health'])).stdout).toContain('status ok');
     expect((await cli(['query', 'series'])).code).toBe(2); // needs --site
     expect((await cli(['query', 'nonsense'])).code).toBe(2);
@@ -258,7 +258,7 @@ describe('shell completion', () => {
       'query --bucket ': 'minute hour',
       'query --bucket=h': 'hour',
       'query ': 'metrics health sites devices series dead-letters',
-      'query --reason ': 'invalid max_deliveries overflow',
+      'query --reason ': 'validation_failed max_deliveries overflow',
       'completion ': 'bash zsh',
       '--': '--version --help',
       'send --site ': '',

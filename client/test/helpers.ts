@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { buildProcessApp } from '@energy-pipeline/process';
-import { ingestConfig } from '../../ingest/test/helpers.js';
-import { processConfig } from '../../process/test/helpers.js';
+import { processApp, processConfig } from '../../test/support/process-app.js';
+import { ingestConfig } from '../../test/support/ingest-app.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 
@@ -24,7 +23,7 @@ export interface Stack {
 export async function startStack(ingestEnv: Record<string, string> = {}): Promise<Stack> {
   const redis = await startRedisServer();
   const ingest: FastifyInstance = buildIngestApp(ingestConfig(redis.url, ingestEnv));
-  const processor = buildProcessApp(processConfig(redis.url));
+  const processor = processApp(processConfig(redis.url));
   const ingestUrl = await ingest.listen({ host: '127.0.0.1', port: 0 });
   const processUrl = await processor.listen({ host: '127.0.0.1', port: 0 });
   processor.worker.start();

@@ -70,7 +70,7 @@ describe('SDK against the real ingest and processor', () => {
     const total = (await streamReadingIds(stack)).length;
     const metrics = await eventually(async () => {
       const m = await client.processor.metrics();
-      return m.processed.total === total ? m : null;
+      return m.applied.total === total ? m : null;
     });
     expect(metrics.group.lag).toBe(0);
   });

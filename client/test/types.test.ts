@@ -52,7 +52,7 @@ describe('SDK types', () => {
   });
 
   it('derives processor and ingest routes from the contracts', () => {
-    expectTypeOf(client.processor.metrics).returns.resolves.toHaveProperty('processed').toHaveProperty('total').toEqualTypeOf<number>();
+    expectTypeOf(client.processor.metrics).returns.resolves.toHaveProperty('applied').toHaveProperty('total').toEqualTypeOf<number>();
     // A health route's 503 describes the service, so it is an answer, not an error.
     expectTypeOf(client.processor.health).returns.resolves.toHaveProperty('status').toEqualTypeOf<'ok' | 'unavailable'>();
     expectTypeOf(client.health).returns.resolves.toHaveProperty('redis').toEqualTypeOf<'up' | 'down'>();

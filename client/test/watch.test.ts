@@ -8,12 +8,11 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { buildProcessApp } from '@energy-pipeline/process';
+import { processApp, processConfig } from '../../test/support/process-app.js';
 import { EnergyPipelineClient, type SiteEvent } from '../src/index.js';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
-import { ingestConfig } from '../../ingest/test/helpers.js';
-import { processConfig } from '../../process/test/helpers.js';
+import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 
@@ -33,8 +32,8 @@ beforeAll(async () => {
   redis = await startRedisServer();
   ingest = buildIngestApp(ingestConfig(redis.url));
   ingestUrl = await ingest.listen({ host: '127.0.0.1', port: 0 });
-  replicaA = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-a', LIVE_INTERVAL_MS: '250' }));
-  replicaB = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-b', LIVE_INTERVAL_MS: '250' }));
+  replicaA = processApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-a', LIVE_INTERVAL_MS: '250' }));
+  replicaB = processApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-b', LIVE_INTERVAL_MS: '250' }));
   urlA = await replicaA.listen({ host: '127.0.0.1', port: 0 });
   urlB = await replicaB.listen({ host: '127.0.0.1', port: 0 });
   replicaB.worker.start(); // B applies; A only serves
@@ -186,7 +185,7 @@ describe('energy-pipeline watch', () => {
   });
 
   it('watch site with a processor that refuses the key: exit 1 with the reason', async () => {
-    const keyed = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'keyed', API_KEYS: 'a'.repeat(64) + '@read' }));
+    const keyed = processApp(processConfig(redis.url, { CONSUMER_NAME: 'keyed', API_KEYS: 'a'.repeat(64) + '@read' }));
     const url = await keyed.listen({ host: '127.0.0.1', port: 0 });
     try {
       const captured: Captured = { out: '', interrupt: null };

@@ -125,7 +125,7 @@ export const PipelineShardSchema = z.object({
   ingest_entries_per_s: z.number().nullable().describe('Entries added to the stream (a batch is one entry)'),
   read_entries_per_s: z.number().nullable().describe('Entries delivered to the group'),
   applied_readings_per_s: z.number().nullable().describe('Readings applied to the aggregates'),
-  processed: z.number().int().describe('Readings applied since the group began'),
+  applied: z.number().int().describe('Readings applied since the group began'),
   dead_letters: z.number().int(),
   consumers: z.array(PipelineConsumerSchema),
 });

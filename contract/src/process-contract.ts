@@ -66,11 +66,11 @@ export const ProcessMetricsSchema = z
     stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
     group: GroupStatsSchema.describe('Every shard together: pending and lag summed, consumers merged by name'),
     shards: z.array(ShardStatsSchema).describe('Each shard on its own (one with STREAM_SHARDS=1)'),
-    processed: z.object({
-      total: z.number().int().describe('Entries applied to the aggregates by any consumer of the group'),
-      by_this_consumer: z.number().int().describe('Entries this process applied since it started'),
-      invalid: z.number().int().describe('Entries that failed validation, by any consumer'),
-      dead_lettered: z.number().int().describe('Entries moved to the dead-letter stream, by any consumer'),
+    applied: z.object({
+      total: z.number().int().describe('Readings applied to the aggregates by any consumer of the group'),
+      by_this_consumer: z.number().int().describe('Readings this process applied since it started'),
+      validation_failed: z.number().int().describe('Entries or readings dead-lettered as validation_failed, by any consumer'),
+      dead_lettered: z.number().int().describe('Entries or readings moved to the dead-letter stream, by any consumer'),
     }),
     dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
     trimmed: z.number().int().describe('Entries this process trimmed from the stream since it started'),

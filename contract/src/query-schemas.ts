@@ -55,7 +55,7 @@ export const DeviceSummarySchema = z
   .object({
     site_id: z.string(),
     device_id: z.string(),
-    count: z.number().int().describe('Readings processed since the device was first seen'),
+    count: z.number().int().describe('Readings applied since the device was first seen'),
     mean_w: z.number().nullable(),
     min_w: z.number().nullable(),
     max_w: z.number().nullable(),
@@ -109,7 +109,7 @@ export const SiteSchema = z
     site_id: z.string(),
     time_zone: z.string().describe('IANA time zone of its days and months; UTC unless set'),
     devices: z.number().int().describe('Devices seen'),
-    count: z.number().int().describe('Readings processed'),
+    count: z.number().int().describe('Readings applied'),
   })
   .describe('Site');
 

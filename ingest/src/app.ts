@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCompress from '@fastify/compress';
 import { initServer } from '@ts-rest/fastify';
 import { ingestContract } from '@energy-pipeline/contract';
-import { authPlugin, docsPlugin, httpDefaultsPlugin, metricsPlugin, requestValidationErrorHandler, serverOptions } from '@energy-pipeline/server-kit';
+import { authPlugin, createLogger, docsPlugin, httpDefaultsPlugin, metricsPlugin, requestValidationErrorHandler, serverOptions } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config/config.js';
 import { readingCountersPlugin } from './plugins/reading-counters.js';
 import { storePlugin } from './plugins/store.js';
@@ -15,8 +15,9 @@ import { ingestRouter } from './routes.js';
  * they need auth and the store before them), the counters, docs, and the contract's routes. It
  * never listens: main.ts does, tests use `app.inject`.
  */
-export function buildIngestApp(config: IngestConfig): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel, config.bodyLimitBytes, undefined, config.logFormat));
+export function buildIngestApp(config: IngestConfig, options: { logStream?: { write(line: string): void } } = {}): FastifyInstance {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, ...(options.logStream ? { destination: options.logStream } : {}) });
+  const app = Fastify(serverOptions(log, config.bodyLimitBytes));
   app.register(httpDefaultsPlugin);
   app.register(metricsPlugin);
   app.register(storePlugin, { config });

@@ -22,7 +22,7 @@ function writeFailed(what: 'reading' | 'batch', err: StoreUnavailableError) {
  * counters (plugins/reading-counters.ts) through the app; auth and the write limits ran before.
  */
 export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
-  const { writer, breakers, monitor, redis } = app.store;
+  const { writer, breakers, monitor, redis } = app.ingestStore;
   const { counters } = app;
   const { stream, streams, commandTimeoutMs } = config.redis;
   const startedAt = Date.now();

@@ -65,8 +65,8 @@ describe('npm start', () => {
       });
       expect(res.status).toBe(202);
       await eventually(async () => {
-        const m = (await (await fetch(`http://127.0.0.1:${processPort}/metrics`)).json()) as { processed: { total: number } };
-        return m.processed.total === 1;
+        const m = (await (await fetch(`http://127.0.0.1:${processPort}/metrics`)).json()) as { applied: { total: number } };
+        return m.applied.total === 1;
       });
       const { Redis } = await import('ioredis');
       const own = new Redis({ port: redisPort, lazyConnect: true, retryStrategy: () => null });

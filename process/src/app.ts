@@ -1,76 +1,45 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import { closeRedis, createRedis, installAuth, installDocs, installEvictionPolicyCheck, installShardLayoutCheck, installHttpDefaults, requestValidationErrorHandler, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { processContract } from '@energy-pipeline/contract';
+import { authPlugin, createLogger, docsPlugin, httpDefaultsPlugin, metricsPlugin, requestValidationErrorHandler, serverOptions } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from './config/config.js';
-import { DeadLetters } from './queries/dead-letters.js';
-import { Queries } from './queries/queries.js';
-import { Shards } from './queries/shards.js';
+import { livePlugin } from './live/plugin.js';
+import { dashboardPlugin } from './plugins/dashboard.js';
+import { processMetricsPlugin } from './plugins/metrics.js';
+import { storePlugin } from './plugins/store.js';
+import { workerPlugin } from './plugins/worker.js';
 import { processRouter } from './routes.js';
-import { defineScripts } from './worker/scripts.js';
-import { installProcessMetrics } from './plugins/metrics.js';
-import { ProcessWorker } from './worker/worker.js';
-import { installDashboard } from './plugins/dashboard.js';
-import { installLive } from './live/plugin.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The consumer-group worker this server reports on; started by main.ts, closed with the app. */
-    worker: ProcessWorker;
-  }
-}
+import type { ProcessWorker } from './worker/worker.js';
 
 export interface BuildOptions {
-  /** Where log lines go instead of stdout (tests read them). */
-  logStream?: { write(line: string): void };
+  /** The consumer-group worker (main.ts builds it and starts it); the server reports on it and closes it. */
+  worker: ProcessWorker;
+  /** The logger the worker logs to as well (createLogger). @default a JSON logger at LOG_LEVEL on stdout */
+  log?: FastifyBaseLogger;
 }
 
-/** Builds the processor: its worker (not started) and its HTTP API. It never listens. */
-export function buildProcessApp(config: ProcessConfig, options: BuildOptions = {}): FastifyInstance {
-  const app = Fastify(serverOptions(config.logLevel, undefined, options.logStream, config.logFormat));
-  const worker = new ProcessWorker(config, app.log.child({ component: 'worker' }));
-  // The API's own connection: a slow query never delays the worker's acknowledgements.
-  const redis = defineScripts(
-    createRedis({
-      url: config.redis.url,
-      clusterNodes: config.redis.clusterNodes,
-      role: 'commands',
-      name: `ep-process-${config.consumer.name}-api`,
-      commandTimeoutMs: config.redis.commandTimeoutMs,
-    }),
-  );
-  const shards = new Shards(redis, config.redis.streams, config.consumer.group);
-
-  app.decorate('worker', worker);
-  installHttpDefaults(app);
-  installAuth(app, config.auth, 'processor');
-  installProcessMetrics(app, redis, config, worker);
-  installDocs(app, processContract, { title: 'energy-pipeline processor', version: '1' });
-  app.addHook('onReady', async () => {
-    await waitReady(redis, 3_000).catch(() => app.log.warn('Redis is not reachable yet'));
+/**
+ * Builds the processor's server from its plugins: the shared HTTP defaults and metrics, the API's
+ * Redis store, auth, the worker it reports on and its metrics, docs, the live side (tRPC), the
+ * dashboard and the contract's routes. It never listens and never starts the worker: main.ts does.
+ */
+export function buildProcessApp(config: ProcessConfig, { worker, log }: BuildOptions): FastifyInstance {
+  const app = Fastify(serverOptions(log ?? createLogger({ level: config.logLevel, format: config.logFormat })));
+  app.register(httpDefaultsPlugin);
+  app.register(metricsPlugin);
+  app.register(storePlugin, { config });
+  app.register(authPlugin, { auth: config.auth, realm: 'processor' });
+  app.register(workerPlugin, { worker });
+  app.register(processMetricsPlugin, { config });
+  app.register(docsPlugin, { contract: processContract, info: { title: 'energy-pipeline processor', version: '1' } });
+  app.register(livePlugin, { config });
+  app.register(dashboardPlugin);
+  app.register(async (routes) => {
+    await routes.register(initServer().plugin(processRouter(app, config)), { requestValidationErrorHandler, logInitialization: false });
   });
-  installEvictionPolicyCheck(app, redis, config.redis.allowEviction);
-  installShardLayoutCheck(app, redis, config.redis.stream, config.redis.streams.length);
-  app.addHook('onClose', async () => {
-    await worker.close();
-    await closeRedis(redis);
-  });
-
-  installLive(app, config, redis, shards);
-  installDashboard(app);
-  const router = processRouter({
-    config,
-    redis,
-    worker,
-    shards,
-    queries: new Queries(redis, shards, config.queryMaxPoints),
-    deadLetters: new DeadLetters(redis, shards),
-    log: app.log,
-    startedAt: Date.now(),
-  });
-  app.register(initServer().plugin(router), { requestValidationErrorHandler, logInitialization: false });
   return app;
 }
 
 export type { ProcessConfig } from './config/config.js';
 export { loadProcessConfig } from './config/config.js';
+export { ProcessWorker } from './worker/worker.js';

@@ -1,6 +1,7 @@
-import { ConfigError, serveUntilSignal } from '@energy-pipeline/server-kit';
+import { ConfigError, createLogger, serveUntilSignal } from '@energy-pipeline/server-kit';
 import { buildProcessApp } from './app.js';
 import { loadProcessConfig, type ProcessConfig } from './config/config.js';
+import { ProcessWorker } from './worker/worker.js';
 
 let config: ProcessConfig;
 try {
@@ -10,8 +11,10 @@ try {
   console.error(`process: ${err.message}`);
   process.exit(1);
 }
-const app = buildProcessApp(config);
+const log = createLogger({ level: config.logLevel, format: config.logFormat });
+const worker = new ProcessWorker(config, log.child({ component: 'worker' }));
+const app = buildProcessApp(config, { worker, log });
 // Drain the consumer before the server closes, so health stays truthful while it drains.
-await serveUntilSignal(app, { ...config, onShutdown: () => app.worker.stop() });
-app.worker.start();
-app.log.info({ consumer: config.consumer.name, group: config.consumer.group, stream: config.consumer.stream }, 'consumer started');
+await serveUntilSignal(app, { ...config, onShutdown: () => worker.stop() });
+worker.start();
+log.info({ consumer: config.consumer.name, group: config.consumer.group, stream: config.consumer.stream }, 'consumer started');

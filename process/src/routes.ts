@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
 import { processContract, validationError } from '@energy-pipeline/contract';
 import { isRedisUnavailable, notFound, readPendingSummary, type RedisClient, unavailable } from '@energy-pipeline/server-kit';
@@ -9,7 +9,7 @@ import type { Shards } from './queries/shards.js';
 import { readShardedStats } from './queries/stream-stats.js';
 import type { ProcessWorker } from './worker/worker.js';
 
-export interface RouteDeps {
+interface RouteDeps {
   config: ProcessConfig;
   redis: RedisClient;
   worker: ProcessWorker;
@@ -50,7 +50,12 @@ function answer<T>(log: FastifyBaseLogger, run: () => Promise<T>) {
   });
 }
 
-export function processRouter(d: RouteDeps) {
+/**
+ * The handlers of the processor's contract. They see the store (plugins/store.ts) and the worker
+ * (plugins/worker.ts) through the app; auth ran before.
+ */
+export function processRouter(app: FastifyInstance, config: ProcessConfig) {
+  const d: RouteDeps = { config, ...app.processStore, worker: app.worker, log: app.log, startedAt: Date.now() };
   const { group, name } = d.config.consumer;
   const readStreams = d.config.shards.map((i) => d.config.redis.streams[i]!);
   const s = initServer();
@@ -85,7 +90,7 @@ export function processRouter(d: RouteDeps) {
             stream: combined.stream,
             group: combined.group,
             shards: shards.map((s, shard) => ({ shard, stream: s.stream, group: s.group, dead_letters: s.deadLetters })),
-            processed: { ...combined.totals, by_this_consumer: own.processed },
+            applied: { total: combined.totals.applied, by_this_consumer: own.applied, validation_failed: combined.totals.validation_failed, dead_lettered: combined.totals.dead_lettered },
             dead_letters: combined.deadLetters,
             trimmed: own.trimmed,
           },

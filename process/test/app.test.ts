@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { GROUP, STREAM, addReadings, processConfig, reading } from './helpers.js';
 
@@ -9,7 +9,7 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url));
+  app = processApp(processConfig(redis.url));
   await app.ready();
 });
 afterAll(async () => {
@@ -34,13 +34,13 @@ describe('processor HTTP API', () => {
   it('reports stream, group and processed counts from XINFO and XPENDING', async () => {
     app.worker.start();
     await addReadings(redis.client, Array.from({ length: 12 }, (_, i) => reading(i)));
-    await eventually(async () => (await get('/metrics')).json().processed.total === 12);
+    await eventually(async () => (await get('/metrics')).json().applied.total === 12);
     const m = (await get('/metrics')).json();
     expect(m.stream).toMatchObject({ name: STREAM, length: 12, groups: 1 });
     expect(m.group).toMatchObject({ name: GROUP, exists: true, pending: 0, lag: 0, oldest_pending_id: null });
     expect(m.group.last_delivered_id).toBe(m.stream.last_id);
     expect(m.group.consumers.map((c: { name: string }) => c.name)).toContain('consumer-a');
-    expect(m.processed).toEqual({ total: 12, by_this_consumer: 12, invalid: 0, dead_lettered: 0 });
+    expect(m.applied).toEqual({ total: 12, by_this_consumer: 12, validation_failed: 0, dead_lettered: 0 });
     expect(m.dead_letters.length).toBe(0);
 
     const health = (await get('/health')).json();

@@ -3,7 +3,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { ContractNoBody, isAppRoute, type AppRoute } from '@ts-rest/core';
 import { processContract, routeMetadata } from '@energy-pipeline/contract';
 import { hashToken } from '@energy-pipeline/server-kit';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { STREAM, addReadings, keys, processConfig, reading } from './helpers.js';
 
@@ -25,7 +25,7 @@ let deadLetterId: string;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url, { API_KEYS }));
+  app = processApp(processConfig(redis.url, { API_KEYS }));
   await app.ready();
   app.worker.start();
   await addReadings(redis.client, [

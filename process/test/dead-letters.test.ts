@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { GROUP, STREAM, actualDeviceTotals, addReadings, expectedDeviceTotals, keys, processConfig, reading } from './helpers.js';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await app?.close();
   await redis.client.flushall(); // our own private server
-  app = buildProcessApp(processConfig(redis.url, { MAX_DELIVERIES: '3', READ_COUNT: '10' }));
+  app = processApp(processConfig(redis.url, { MAX_DELIVERIES: '3', READ_COUNT: '10' }));
   await app.ready();
 });
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { keys, processConfig } from './helpers.js';
 
@@ -12,7 +12,7 @@ const lines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url, { LOG_LEVEL: 'info', REDIS_COMMAND_TIMEOUT_MS: '300' }), {
+  app = processApp(processConfig(redis.url, { LOG_LEVEL: 'info', REDIS_COMMAND_TIMEOUT_MS: '300' }), {
     logStream: { write: (line) => lines.push(JSON.parse(line)) },
   });
   await app.ready();

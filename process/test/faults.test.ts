@@ -6,13 +6,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { ingestConfig } from '../../ingest/test/helpers.js';
+import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { spawnService, type ServiceProcess } from '../../test/support/spawn-service.js';
 import { ProcessWorker } from '../src/worker/worker.js';
 import { GROUP, STREAM, keys, processConfig } from './helpers.js';
-import type { LedgerEntry } from './ledger.js';
-import { expectLedgerApplied, ledgerReadings, random, sendLedger } from './ledger-run.js';
+import type { LedgerEntry } from '../../test/support/ledger.js';
+import { expectLedgerApplied, ledgerReadings, random, sendLedger } from '../../test/support/ledger-run.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

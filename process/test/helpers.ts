@@ -1,35 +1,15 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { milliwatts } from '@energy-pipeline/contract';
-import { type RedisClient, redisKeys } from '@energy-pipeline/server-kit';
+import { redisKeys } from '@energy-pipeline/server-kit';
 import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
-import { loadProcessConfig, type ProcessConfig } from '../src/config/config.js';
-import { ID_LISTS_FIELD } from '../src/worker/sorted-sets.js';
 import { ProcessWorker } from '../src/worker/worker.js';
 import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { appendReadings } from '../../test/support/readings.js';
 
-export const STREAM = 'test_readings';
-export const GROUP = 'test_group';
-
-/**
- * Config as main.ts would build it from the environment, pointed at a test Redis. Auth is off
- * unless `env` sets API_KEYS or API_KEYS_FILE (auth.test.ts does).
- */
-export function processConfig(redisUrl: string, env: Record<string, string> = {}): ProcessConfig {
-  const auth = env.API_KEYS || env.API_KEYS_FILE ? {} : { AUTH_DISABLED: 'true' };
-  return loadProcessConfig({
-    ...auth,
-    REDIS_URL: redisUrl,
-    LOG_LEVEL: 'silent',
-    REDIS_STREAM: STREAM,
-    CONSUMER_GROUP: GROUP,
-    CONSUMER_NAME: 'consumer-a',
-    READ_BLOCK_MS: '200',
-    ...env,
-  });
-}
+export { GROUP, processConfig, STREAM } from '../../test/support/process-app.js';
+import { GROUP, processConfig, STREAM } from '../../test/support/process-app.js';
 
 export const keys = redisKeys({ stream: STREAM, group: GROUP });
 
@@ -72,49 +52,7 @@ export async function actualDeviceTotals(redis: Redis, deviceKeys: Iterable<stri
   return out;
 }
 
-/** Every key matching `pattern`: on each master of a Redis Cluster (SCAN is per node), else on the one Redis. */
-async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
-}
-
-/**
- * Every aggregate key of `group` on `stream` (a shard's, say) with its contents, keyed by name
- * without the prefix.
- */
-export async function dumpAggregates(redis: RedisClient, group: string, stream = STREAM): Promise<Record<string, unknown>> {
-  const prefix = redisKeys({ stream, group }).stats.replace(/stats$/, '');
-  const out: Record<string, unknown> = {};
-  // A prefix ends in `}:group:`; SCAN's pattern treats `[`/`?`/`*` specially, and ids can't hold them.
-  for (const key of await scanKeys(redis, `${prefix}*`)) {
-    const type = await redis.type(key);
-    const name = key.slice(prefix.length);
-    if (type === 'hash') {
-      const h = await redis.hgetall(key);
-      // Not an aggregate: the marker that the id lists are sorted sets (sorted-sets.ts), written
-      // or not depending on when consumers (re)started.
-      if (name === 'stats') delete h[ID_LISTS_FIELD];
-      out[name] = h;
-    } else if (type === 'zset') {
-      // Members, sorted; every score must be 0 (the API pages them with ZRANGE BYLEX), so any
-      // other score shows up as `member@score` and fails the comparison.
-      const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-      out[name] = flat.flatMap((v, i) => (i % 2 ? [] : [flat[i + 1] === '0' ? v : `${v}@${flat[i + 1]}`])).sort();
-    } else if (type !== 'none') {
-      throw new Error(`${key} is a ${type}: dumpAggregates does not know it`);
-    }
-  }
-  return out;
-}
+export { dumpAggregates } from '../../test/support/ledger.js';
 
 /** Fisher-Yates with a seeded generator, so a failure can be replayed. */
 export function shuffled<T>(items: T[], seed = 42): T[] {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { hostileBody, hostileHeaders, hostileQuery } from '../../test/support/hostile.js';
 import { processConfig } from './helpers.js';
@@ -17,7 +17,7 @@ let sent = 0;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url));
+  app = processApp(processConfig(redis.url));
   await app.ready();
   app.worker.start();
   await eventually(async () => (await app.inject({ method: 'GET', url: '/health' })).statusCode === 200);

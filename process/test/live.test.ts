@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { EnergyPipelineClient, type SiteEvent, type TailEvent } from '@energy-pipeline/client';
 import { SiteEventSchema, TailEventSchema } from '@energy-pipeline/contract';
 import { hashToken } from '@energy-pipeline/server-kit';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';
 
@@ -22,7 +22,7 @@ const stops: AbortController[] = [];
 
 async function processor(env: Record<string, string> = {}, startWorker = true, logStream?: { write(line: string): void }) {
   const config = processConfig(redis.url, { LIVE_INTERVAL_MS: '200', CONSUMER_NAME: `c-${apps.length}`, ...env });
-  const app = buildProcessApp(config, logStream ? { logStream } : {});
+  const app = processApp(config, logStream ? { logStream } : {});
   apps.push(app);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   if (startWorker) app.worker.start();
@@ -175,8 +175,8 @@ describe('several replicas and many subscribers', () => {
     await eventually(() => sub.events[0]);
     await addReadings(redis.client, [reading(0, { site_id: 'site-r', device_id: 'm', power_reading: 777, timestamp: now() })]);
     await eventually(() => sub.events.find((e) => e.data.type === 'snapshot' && e.data.site.power_w === 777 && e.data.site.energy.minute.count === 1));
-    expect(a.app.worker.status().processed).toBe(0);
-    expect(b.app.worker.status().processed).toBe(1);
+    expect(a.app.worker.status().applied).toBe(0);
+    expect(b.app.worker.status().applied).toBe(1);
   });
 
   it('costs one XREAD loop and one aggregate read per interval for fifty subscribers of a site, as for one', async () => {
@@ -215,7 +215,7 @@ describe('pipeline subscription', () => {
     const seen = await eventually(() =>
       sub.events.find((p) => p.shards[0]!.dead_letters === 1 && (p.shards[0]!.applied_readings_per_s ?? 0) > 0 && p.totals.lag === 0),
     );
-    expect(seen.shards[0]).toMatchObject({ shard: 0, stream: 'test_readings', pending: 0, processed: 30, consumers: [{ name: 'c-0' }] });
+    expect(seen.shards[0]).toMatchObject({ shard: 0, stream: 'test_readings', pending: 0, applied: 30, consumers: [{ name: 'c-0' }] });
     expect(seen.shards[0]!.ingest_entries_per_s).toBeGreaterThan(0);
     expect(seen.redis).toBe('up');
   });

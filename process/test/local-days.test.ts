@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { localPeriods } from '../src/queries/local-time.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
@@ -9,7 +9,7 @@ let redis: TestRedis;
 let app: FastifyInstance;
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url, { AUTH_DISABLED: 'true' }));
+  app = processApp(processConfig(redis.url, { AUTH_DISABLED: 'true' }));
   await app.ready();
   app.worker.start();
 });
@@ -78,7 +78,7 @@ describe("a site's days and months, in its time zone", () => {
     await put('moving', { time_zone: 'UTC' });
     // The zone reaches the apply step within its cache time; a fresh worker sees it at once.
     await app.worker.stop();
-    const fresh = buildProcessApp(processConfig(redis.url, { AUTH_DISABLED: 'true', CONSUMER_NAME: 'fresh' }));
+    const fresh = processApp(processConfig(redis.url, { AUTH_DISABLED: 'true', CONSUMER_NAME: 'fresh' }));
     await fresh.ready();
     fresh.worker.start();
     try {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { ensurePromtool, promtoolCheckMetrics } from '../../test/support/promtool.js';
 import { GROUP, STREAM, addReadings, processConfig, reading } from './helpers.js';
@@ -11,7 +11,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   ensurePromtool();
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url));
+  app = processApp(processConfig(redis.url));
   await app.ready();
 }, 600_000);
 afterAll(async () => {
@@ -30,13 +30,13 @@ describe('processor Prometheus metrics', () => {
     expect(started).toBeLessThanOrEqual(beforeWork);
     app.worker.start();
     await addReadings(redis.client, Array.from({ length: 5 }, (_, i) => reading(i)));
-    await eventually(async () => sample((await scrape()).body, /^ep_group_entries_processed_total\{shard="0"\} (\d+)/m) === 5);
+    await eventually(async () => sample((await scrape()).body, /^ep_group_readings_applied_total\{shard="0"\} (\d+)/m) === 5);
     const processed = (await scrape()).body;
     // Progress is stamped when entries are applied, not when the process started.
     const progressed = sample(processed, progress);
     expect(progressed).toBeGreaterThanOrEqual(beforeWork);
     expect(progressed).toBeLessThanOrEqual(Date.now() / 1000);
-    expect(sample(processed, /^ep_consumer_entries_applied_total (\d+)/m)).toBe(5);
+    expect(sample(processed, /^ep_consumer_readings_applied_total (\d+)/m)).toBe(5);
     expect(sample(processed, /^ep_consumer_group_lag\{shard="0"\} (\d+)/m)).toBe(0);
 
     await app.worker.stop();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashToken } from '@energy-pipeline/server-kit';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';
 
@@ -23,7 +23,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   redis = await startRedisServer();
   const API_KEYS = `${hashToken(READER)}@read ${hashToken(SCOPED)}@read:Zähler-7,site-10,never-seen`;
-  app = buildProcessApp(processConfig(redis.url, { API_KEYS, READ_COUNT: '500' }));
+  app = processApp(processConfig(redis.url, { API_KEYS, READ_COUNT: '500' }));
   await app.ready();
   app.worker.start();
   const readings = [

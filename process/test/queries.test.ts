@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { EnergyPipelineClient } from '@energy-pipeline/client';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
 
@@ -14,7 +14,7 @@ const at = (s: number) => new Date(t0 + s * 1000).toISOString();
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  app = buildProcessApp(processConfig(redis.url, { QUERY_MAX_POINTS: '100' }));
+  app = processApp(processConfig(redis.url, { QUERY_MAX_POINTS: '100' }));
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   app.worker.start();
   await addReadings(redis.client, [

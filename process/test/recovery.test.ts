@@ -17,21 +17,20 @@ describe('trimming', () => {
     const ids = await addReadings(t.redis.client, Array.from({ length: 40 }, (_, i) => reading(i)));
     const w = worker();
     await w.ready();
-    const trimmer = w.shard(0).trimmer;
 
     // Another group that has read nothing holds everything back.
-    expect(await trimmer.trim()).toBe(0);
+    expect(await w.trimOnce()).toBe(0);
     await t.redis.client.xgroup('DESTROY', STREAM, 'late_group');
 
     // A lagging consumer holds entries 10..19 without acknowledging them; 0..9 are done.
     await t.redis.client.xreadgroup('GROUP', GROUP, 'laggard', 'COUNT', 20, 'STREAMS', STREAM, '>');
     await t.redis.client.xack(STREAM, GROUP, ...ids.slice(0, 10));
-    expect(await trimmer.trim()).toBe(10);
+    expect(await w.trimOnce()).toBe(10);
     expect((await t.redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(ids.slice(10));
 
     // Once the laggard catches up, only what nobody needs goes; undelivered entries stay.
     await t.redis.client.xack(STREAM, GROUP, ...ids.slice(10, 20));
-    expect(await trimmer.trim()).toBe(9); // the last delivered entry stays as the boundary
+    expect(await w.trimOnce()).toBe(9); // the last delivered entry stays as the boundary
     expect((await t.redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(ids.slice(19));
   });
 
@@ -51,13 +50,13 @@ describe('trimming', () => {
     await addReadings(t.redis.client, Array.from({ length: 10 }, (_, i) => reading(i)));
     await eventually(async () => (await processed()) === 10);
     // All acknowledged, but younger than 2 s: they stay for a subscriber that reconnects.
-    expect(await w.shard(0).trimmer.trim()).toBe(0);
+    expect(await w.trimOnce()).toBe(0);
     expect(await t.redis.client.xlen(STREAM)).toBe(10);
     await new Promise((r) => setTimeout(r, 2_100));
     const fresh = await addReadings(t.redis.client, [reading(10)]);
     await eventually(async () => (await processed()) === 11);
     // Older than the bound now: they go; the fresh one stays.
-    expect(await w.shard(0).trimmer.trim()).toBe(10);
+    expect(await w.trimOnce()).toBe(10);
     expect((await t.redis.client.xrange(STREAM, '-', '+')).map(([id]) => id)).toEqual(fresh);
   });
 });
@@ -92,7 +91,7 @@ describe('leaving the group', () => {
     await new Promise((r) => setTimeout(r, 50));
     const w = worker({ CONSUMER_IDLE_DELETE_MS: '10' });
     await w.ready();
-    const removed = await w.shard(0).claimer.removeIdleConsumers();
+    const removed = await w.removeIdleConsumers();
     expect(removed).toBe(1);
     expect(await consumerNames()).not.toContain('gone-pod');
   });

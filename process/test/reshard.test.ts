@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { layoutKey, shardStreams } from '@energy-pipeline/server-kit';
-import { ingestConfig } from '../../ingest/test/helpers.js';
+import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { ReshardError, reshard, siteOfKey } from '../src/reshard/reshard.js';
 import { processConfig } from './helpers.js';
 
@@ -39,12 +39,12 @@ const count = async (app: FastifyInstance, site: string) => (await app.inject({ 
 describe('changing the number of shards', () => {
   it('moves every site to its new shard: nothing lost, a resend still recognised, the zone kept', async () => {
     const ingest1 = await start(buildIngestApp(ingestConfig(redis.url, env(1))));
-    const proc1 = await start(buildProcessApp(processConfig(redis.url, { ...env(1), CONSUMER_NAME: 'p1' })));
+    const proc1 = await start(processApp(processConfig(redis.url, { ...env(1), CONSUMER_NAME: 'p1' })));
     proc1.worker.start();
     const first = [...round(1), ...round(2)];
     expect((await post(ingest1, first)).json().accepted).toBe(first.length);
     await proc1.inject({ method: 'PUT', url: '/sites/site-3', payload: { time_zone: 'Europe/Paris' } });
-    await eventually(async () => (await proc1.inject({ url: '/metrics' })).json().processed.total === first.length);
+    await eventually(async () => (await proc1.inject({ url: '/metrics' })).json().applied.total === first.length);
 
     // Not drained (the processor stopped with readings waiting): refused, and writes resume.
     await proc1.worker.stop();
@@ -54,7 +54,7 @@ describe('changing the number of shards', () => {
     expect(log).toContain('writes resumed: nothing was moved');
     expect(await redis.client.hget(layoutKey(STREAM), 'shards')).toBe('1');
     proc1.worker.start();
-    await eventually(async () => (await proc1.inject({ url: '/metrics' })).json().processed.total === first.length + sites.length * 2);
+    await eventually(async () => (await proc1.inject({ url: '/metrics' })).json().applied.total === first.length + sites.length * 2);
     await proc1.worker.stop();
 
     // Drained: the move, while the old ingest is still up and must refuse writes meanwhile.
@@ -72,7 +72,7 @@ describe('changing the number of shards', () => {
 
     // The new layout: every earlier reading is a repeat, new ones count once.
     const ingest3 = await start(buildIngestApp(ingestConfig(redis.url, env(3))));
-    const proc3 = await start(buildProcessApp(processConfig(redis.url, { ...env(3), CONSUMER_NAME: 'p3' })));
+    const proc3 = await start(processApp(processConfig(redis.url, { ...env(3), CONSUMER_NAME: 'p3' })));
     proc3.worker.start();
     const resent = (await post(ingest3, [...round(1), ...round(2), ...round(3)])).json();
     expect(resent.results.every((r: { duplicate: boolean }) => r.duplicate)).toBe(true);

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ShardLayoutError, layoutKey, redisKeys, shardOf, shardStreams } from '@energy-pipeline/server-kit';
-import { ingestConfig } from '../../ingest/test/helpers.js';
+import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
-import { buildProcessApp } from '../src/app.js';
+import { processApp } from '../../test/support/process-app.js';
 import { processConfig } from './helpers.js';
 
 const STREAM = 'sharded_readings';
@@ -21,8 +21,8 @@ beforeAll(async () => {
   ingest = buildIngestApp(ingestConfig(redis.url, env));
   // Two replicas: one reads shards 0 and 2, the other shard 1 (PROCESS_SHARDS).
   processors = [
-    buildProcessApp(processConfig(redis.url, { ...env, CONSUMER_NAME: 'a', PROCESS_SHARDS: '0,2' })),
-    buildProcessApp(processConfig(redis.url, { ...env, CONSUMER_NAME: 'b', PROCESS_SHARDS: '1' })),
+    processApp(processConfig(redis.url, { ...env, CONSUMER_NAME: 'a', PROCESS_SHARDS: '0,2' })),
+    processApp(processConfig(redis.url, { ...env, CONSUMER_NAME: 'b', PROCESS_SHARDS: '1' })),
   ];
   await Promise.all([ingest.ready(), ...processors.map((p) => p.ready())]);
   for (const p of processors) p.worker.start();
@@ -87,7 +87,7 @@ describe('a sharded stream', () => {
     expect(metrics.stream.name).toBe(STREAM);
     const m = (await processors[1]!.inject({ url: '/metrics' })).json();
     expect(m.shards.map((s: { stream: { name: string } }) => s.stream.name)).toEqual(streams);
-    expect(m.processed.total).toBe(readings.length);
+    expect(m.applied.total).toBe(readings.length);
     const text = (await processors[1]!.inject({ url: '/metrics', headers: { accept: 'text/plain' } })).body;
     for (let i = 0; i < SHARDS; i++) expect(text).toMatch(new RegExp(`^ep_consumer_group_lag\\{shard="${i}"\\} 0$`, 'm'));
     // Each replica stamps its consumer's progress on the shards it reads, labelled like ep_consumer_pending.

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { LogController } from 'fastify';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { pino, type LoggerOptions as LoggerOptions_ } from 'pino';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { codeOfStatus, toIssues, validationError, type ErrorBody, type Issue } from '@energy-pipeline/contract';
 
 interface IssueSource {
@@ -93,27 +94,38 @@ const ROUTINE_PATHS = new Set(['/health', '/metrics']);
 export const isRoutineRequest = (request: { method: string; url: string }) =>
   request.method === 'GET' && ROUTINE_PATHS.has(request.url.split('?')[0]!);
 
-/**
- * Fastify options both services share: pino at `level`, request ids taken from an incoming
- * `x-request-id` (so a gateway's id follows the reading) or made up, and no secrets in logs.
- */
-export function serverOptions(
-  level: string,
-  bodyLimit = 1_048_576,
-  destination?: { write(line: string): void },
+export interface LoggerOptions {
+  level: string;
   /** `pretty` (pino-pretty, for a person at a terminal: npm start sets it) or `json` (for log collectors). @default 'json' */
-  format: LogFormat = 'json',
-) {
+  format?: LogFormat;
+  /** Where lines go instead of stdout (tests read them). @default stdout */
+  destination?: { write(line: string): void };
+}
+
+/**
+ * The service's logger, made before its app so that what main.ts builds beside the app (the
+ * processor's worker) logs through the same one. Keys are never logged: the Authorization and
+ * X-API-Key headers are redacted.
+ */
+export function createLogger({ level, format = 'json', destination }: LoggerOptions): FastifyBaseLogger {
+  const options: LoggerOptions_ = {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    // A worker thread formats the lines; pino-pretty is a development dependency only.
+    ...(format === 'pretty' && !destination
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * Fastify's options for both services: `logger` from createLogger, request ids taken from
+ * `x-request-id` (so a gateway's id follows the reading) or made up, bounded bodies and requests.
+ */
+export function serverOptions(logger: FastifyBaseLogger, bodyLimit = 1_048_576) {
   return {
-    logger: {
-      level,
-      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
-      ...(destination ? { stream: destination } : {}),
-      // A worker thread formats the lines; pino-pretty is a development dependency only.
-      ...(format === 'pretty' && !destination
-        ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
-        : {}),
-    },
+    loggerInstance: logger,
     // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
     // would drown the requests that matter. Their failures still show (handlers log them).
     logController: new LogController({ disableRequestLogging: isRoutineRequest }),

@@ -1,12 +1,12 @@
 import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { installHttpDefaults, serverOptions } from '@energy-pipeline/server-kit';
+import { createLogger, installHttpDefaults, serverOptions } from '@energy-pipeline/server-kit';
 
 describe('shared server options', () => {
   it('logs requests with their request id, but not routine probes and scrapes', async () => {
     const lines: Record<string, unknown>[] = [];
-    const app = Fastify(serverOptions('info', 1024, { write: (line) => lines.push(JSON.parse(line)) }));
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
     installHttpDefaults(app);
     app.get('/health', async () => ({ ok: true }));
     app.get('/metrics', async () => ({ ok: true }));
@@ -41,7 +41,7 @@ function rawExchange(port: number, bytes: string): Promise<{ status: number; hea
 
 describe("answers to what Node's HTTP parser refuses", () => {
   const start = async (extra: Record<string, unknown> = {}) => {
-    const app = Fastify({ ...serverOptions('silent'), ...extra });
+    const app = Fastify({ ...serverOptions(createLogger({ level: 'silent' })), ...extra });
     installHttpDefaults(app);
     app.get('/health', async () => ({ ok: true }));
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { EvictionPolicyError, closeRedis, createRedis, installEvictionPolicyCheck, readMaxmemoryPolicy, serverOptions, waitReady } from '@energy-pipeline/server-kit';
+import { EvictionPolicyError, closeRedis, createRedis, createLogger, installEvictionPolicyCheck, readMaxmemoryPolicy, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
@@ -12,7 +12,7 @@ const services = ['ingest', 'process'] as const;
 /** A Fastify app with only the check installed, its log lines collected. */
 function appWithCheck(url: string, allowEviction: boolean) {
   const lines: { level: number; msg: string; maxmemoryPolicy?: string }[] = [];
-  const app = Fastify(serverOptions('info', 1024, { write: (line) => lines.push(JSON.parse(line)) }));
+  const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
   const redis = createRedis({ url, role: 'commands', name: 'ep-memory-policy-test' });
   let closed = false;
   app.addHook('onReady', async () => {

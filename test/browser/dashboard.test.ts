@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnergyPipelineClient } from '@energy-pipeline/client';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { buildProcessApp } from '@energy-pipeline/process';
-import { ingestConfig } from '../../ingest/test/helpers.js';
-import { processConfig } from '../../process/test/helpers.js';
+import { processApp, processConfig } from '../support/process-app.js';
+import { ingestConfig } from '../support/ingest-app.js';
 import { ensureDashboard } from '../../scripts/dashboard.js';
 import { eventually, startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { repoRoot } from '../deploy/helm.js';
@@ -40,9 +39,9 @@ beforeAll(async () => {
   await ensureDashboard();
   redis = await startRedisServer();
   ingest = buildIngestApp(ingestConfig(redis.url));
-  replicaA = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-a', LIVE_INTERVAL_MS: '500' }));
-  replicaB = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-b', LIVE_INTERVAL_MS: '500' }));
-  keyed = buildProcessApp(processConfig(redis.url, { CONSUMER_NAME: 'keyed', API_KEYS: `${hashToken(READER)}@read` }));
+  replicaA = processApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-a', LIVE_INTERVAL_MS: '500' }));
+  replicaB = processApp(processConfig(redis.url, { CONSUMER_NAME: 'replica-b', LIVE_INTERVAL_MS: '500' }));
+  keyed = processApp(processConfig(redis.url, { CONSUMER_NAME: 'keyed', API_KEYS: `${hashToken(READER)}@read` }));
   urls = {
     ingest: await ingest.listen({ host: '127.0.0.1', port: 0 }),
     a: await replicaA.listen({ host: '127.0.0.1', port: 0 }),
@@ -95,7 +94,7 @@ describe('dashboard', () => {
       reading('site-001', 'meter-1', 460, 30_000),
       reading('site-001', 'meter-2', 290, 30_000),
     ]);
-    await eventually(async () => (await replicaB.worker.status()).processed >= 6);
+    await eventually(async () => (await replicaB.worker.status()).applied >= 6);
 
     const { page, errors } = await open(`${urls.a}/#/site/site-001`, 1280, 900);
     const power = page.getByTestId('site-power');

@@ -10,10 +10,9 @@ import { EnergyPipelineClient, type TailEvent } from '@energy-pipeline/client';
 import type { Reading } from '@energy-pipeline/contract';
 import { ingestKeys, layoutKey, redisKeys, shardOf, shardStreams, siteKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '@energy-pipeline/ingest';
-import { ingestConfig } from '../../ingest/test/helpers.js';
-import { buildProcessApp } from '../../process/src/app.js';
-import { processConfig } from '../../process/test/helpers.js';
-import { expectLedgerApplied, ledgerReadings, random, sendLedger } from '../../process/test/ledger-run.js';
+import { ingestConfig } from '../support/ingest-app.js';
+import { processApp, processConfig } from '../support/process-app.js';
+import { expectLedgerApplied, ledgerReadings, random, sendLedger } from '../support/ledger-run.js';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
 import { eventually, freePort } from '../support/redis-server.js';
 import { spawnService, type ServiceProcess } from '../support/spawn-service.js';
@@ -98,7 +97,7 @@ describe('3 masters, 6 shards', () => {
 
     // A live view on its own processor (no worker): the tail over every shard, one XREAD per shard.
     const livePort = await freePort();
-    const live = buildProcessApp(processConfig('redis://127.0.0.1:1', { ...clusterEnv(cluster), CONSUMER_NAME: 'live', LIVE_INTERVAL_MS: '200' }));
+    const live = processApp(processConfig('redis://127.0.0.1:1', { ...clusterEnv(cluster), CONSUMER_NAME: 'live', LIVE_INTERVAL_MS: '200' }));
     cleanups.push(() => live.close());
     await live.listen({ host: '127.0.0.1', port: livePort });
     const tail: TailEvent[] = [];

@@ -111,7 +111,7 @@ describe('Grafana dashboard (ops/grafana/energy-pipeline.json)', () => {
     // What operators asked to see.
     for (const name of [
       'ep_ingest_readings_accepted_total', 'ep_ingest_readings_rejected_total', 'http_request_duration_seconds_bucket',
-      'ep_consumer_group_lag', 'ep_ingest_backlog', 'ep_group_entries_processed_total', 'ep_dead_letters',
+      'ep_consumer_group_lag', 'ep_ingest_backlog', 'ep_group_readings_applied_total', 'ep_dead_letters',
       'ep_group_entries_dead_lettered_total', 'redis_command_duration_seconds_bucket', 'ep_redis_up',
       'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'ep_consumer_last_progress_timestamp_seconds',
     ]) {
@@ -136,7 +136,7 @@ describe('Grafana dashboard (ops/grafana/energy-pipeline.json)', () => {
               series('ep_consumer_group_lag', `job="process", shard="0", instance="${i}"`, '100x10'),
               series('ep_consumer_group_lag', `job="process", shard="1", instance="${i}"`, '30x10'),
               series('ep_consumer_group_pending', `job="process", shard="0", instance="${i}"`, '4x10'),
-              series('ep_group_entries_processed_total', `job="process", shard="0", instance="${i}"`, '0+600x10'),
+              series('ep_group_readings_applied_total', `job="process", shard="0", instance="${i}"`, '0+600x10'),
             ]),
             series('ep_ingest_backlog', 'job="ingest", shard="0", instance="i1"', '104x10'),
             series('ep_ingest_backlog_limit', 'job="ingest", instance="i1"', '100000x10'),

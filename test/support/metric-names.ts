@@ -5,7 +5,8 @@
  */
 import { parser } from '@prometheus-io/lezer-promql';
 import { buildIngestApp, loadIngestConfig } from '@energy-pipeline/ingest';
-import { buildProcessApp, loadProcessConfig } from '@energy-pipeline/process';
+import { loadProcessConfig } from '@energy-pipeline/process';
+import { processApp } from './process-app.js';
 import { startRedisServer } from './redis-server.js';
 
 /** Series names a family of `type` stands for in queries (a histogram is queried as _bucket, _sum, _count). */
@@ -33,7 +34,7 @@ export async function scrapeServices(): Promise<{ ingest: Set<string>; process: 
   const redis = await startRedisServer();
   const common = { REDIS_URL: redis.url, LOG_LEVEL: 'silent', AUTH_DISABLED: 'true' };
   const ingest = buildIngestApp(loadIngestConfig(common));
-  const processor = buildProcessApp(loadProcessConfig({ ...common, CONSUMER_NAME: 'metric-names' }));
+  const processor = processApp(loadProcessConfig({ ...common, CONSUMER_NAME: 'metric-names' }));
   try {
     await Promise.all([ingest.ready(), processor.ready()]);
     const reading = { site_id: 'site-001', device_id: 'device-001', power_reading: 1500.5, timestamp: new Date().toISOString() };

@@ -44,7 +44,7 @@ const queries: Record<string, { about: string; fetch: (c: EnergyPipelineClient, 
       [
         `stream ${m.stream.name}: ${m.stream.length} entries (first ${m.stream.first_id ?? '-'}, last ${m.stream.last_id ?? '-'})`,
         `group ${m.group.name}: lag ${m.group.lag ?? 'unknown'}, pending ${m.group.pending}, last delivered ${m.group.last_delivered_id ?? '-'}`,
-        `processed: ${m.processed.total} total, ${m.processed.invalid} invalid, ${m.processed.dead_lettered} dead-lettered`,
+        `applied: ${m.applied.total} readings, ${m.applied.validation_failed} failed validation, ${m.applied.dead_lettered} dead-lettered`,
         ...m.group.consumers.map((c) => `consumer ${c.name}: ${c.pending} pending, idle ${c.idle_ms} ms`),
       ].join('\n'),
   },

@@ -24,7 +24,7 @@ export interface IngestStore {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    store: IngestStore;
+    ingestStore: IngestStore;
   }
 }
 
@@ -47,7 +47,7 @@ export const storePlugin = fp<{ config: IngestConfig }>(
     const breakers = new WriteBreakers(redis, streams, app.log);
     const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breakers });
     const monitor = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
-    app.decorate('store', { redis, rateLimitRedis, writer, breakers, monitor });
+    app.decorate('ingestStore', { redis, rateLimitRedis, writer, breakers, monitor });
 
     app.addHook('onReady', async () => {
       // Start answering even when Redis is down (as 503s), but give it a moment to connect first.

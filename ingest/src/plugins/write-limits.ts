@@ -46,7 +46,7 @@ function installOverloadShedding(app: FastifyInstance, limits: LimitsConfig) {
 }
 
 function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
-  const { redis, monitor: backlog, breakers } = app.store;
+  const { redis, monitor: backlog, breakers } = app.ingestStore;
   const registry = app.metrics.registry;
   new Gauge({
     name: 'ep_ingest_backlog',
@@ -91,7 +91,7 @@ function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
     global: true,
     max: limits.rateLimitMax,
     timeWindow: limits.rateLimitWindowMs,
-    redis: app.store.rateLimitRedis,
+    redis: app.ingestStore.rateLimitRedis,
     nameSpace: RATE_LIMIT_KEY_PREFIX,
     skipOnError: true,
     allowList: (request) => !isWriteRoute(request),

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from '../queries/buckets.js';
-import type { LiveConfig } from '../live/live-hub.js';
 import { ConfigError, authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 
 const shape = {
@@ -34,6 +33,27 @@ const shape = {
   LIVE_FLEET_MAX_SITES: positiveInt(200),
   ...authEnvShape,
 };
+
+/** When the live view calls a device quiet. */
+export interface QuietRule {
+  /** A device is quiet after this many of its usual intervals without a reading. @default 3 */
+  factor: number;
+  /** …and never sooner than this, in ms, so that network jitter does not make fast devices flap. @default 10000 */
+  minMs: number;
+  /** A device whose interval is unknown is quiet after this long, in ms (the hour buckets looked back that far). @default 86400000 */
+  unknownMs: number;
+}
+
+/** The live side's settings (LIVE_*). */
+export interface LiveConfig {
+  /** How often site figures, the fleet and the pipeline are re-read and sent. @default 1000 */
+  intervalMs: number;
+  /** Most readings waiting for one subscriber before it is dropped (it then resumes from the stream). @default 10000 */
+  queueMax: number;
+  /** Most sites in the fleet overview. @default 200 */
+  fleetMaxSites: number;
+  quiet: QuietRule;
+}
 
 export interface ConsumerConfig {
   stream: string;

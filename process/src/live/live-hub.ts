@@ -6,20 +6,12 @@ import { FleetSites } from './fleet.js';
 import { PipelineFeed } from './pipeline-feed.js';
 import { covers, formatPosition, isAfter, laterOf, type Position } from './position.js';
 import { type Event, readingEvents, resumeEvents } from './reading-events.js';
-import { type QuietRule, SiteFeed } from './site-feed.js';
+import { SiteFeed } from './site-feed.js';
+import type { LiveConfig } from '../config/config.js';
 import { loadSite, refreshEnergy } from './site-figures.js';
 import { StreamTail, type TailEntry, type TailReader } from './stream-tail.js';
 import { LiveEndError, type QueuedEvent, SubscriberQueue } from './subscriber-queue.js';
 
-export interface LiveConfig {
-  /** How often site figures, the fleet and the pipeline are re-read and sent. @default 1000 */
-  intervalMs: number;
-  /** Most readings waiting for one subscriber before it is dropped (it then resumes from the stream). @default 10000 */
-  queueMax: number;
-  /** Most sites in the fleet overview. @default 200 */
-  fleetMaxSites: number;
-  quiet: QuietRule;
-}
 
 export interface LiveHubDeps {
   /** Commands: aggregates, replays, pipeline figures (the API's connection). */

@@ -6,7 +6,7 @@ interface Sample {
   atMs: number;
   entriesAdded: number | null;
   entriesRead: number | null;
-  processed: number;
+  applied: number;
 }
 
 const rate = (now: number | null, before: number | null | undefined, seconds: number) =>
@@ -43,7 +43,7 @@ export class PipelineFeed {
       return { at: new Date(nowMs).toISOString(), group: this.group, redis: 'down', shards: [], totals: emptyTotals };
     }
     const shards = stats.map((s, shard): PipelineShard => {
-      const now: Sample = { atMs: nowMs, ...s.counters, processed: s.totals.total };
+      const now: Sample = { atMs: nowMs, ...s.counters, applied: s.totals.applied };
       const kept = this.history[shard] ?? [];
       this.history[shard] = kept;
       kept.push(now);
@@ -59,8 +59,8 @@ export class PipelineFeed {
         pending: s.group.pending,
         ingest_entries_per_s: rate(now.entriesAdded, before?.entriesAdded, seconds),
         read_entries_per_s: rate(now.entriesRead, before?.entriesRead, seconds),
-        applied_readings_per_s: rate(now.processed, before?.processed, seconds),
-        processed: s.totals.total,
+        applied_readings_per_s: rate(now.applied, before?.applied, seconds),
+        applied: s.totals.applied,
         dead_letters: s.deadLetters.length,
         consumers: s.group.consumers,
       };

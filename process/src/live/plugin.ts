@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import type { RouteMetadata } from '@energy-pipeline/contract';
-import { closeRedis, createRedis, isRedisUnavailable, type RedisClient } from '@energy-pipeline/server-kit';
+import { closeRedis, createRedis, isRedisUnavailable } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from '../config/config.js';
 import type { Shards } from '../queries/shards.js';
 import { LiveHub, LiveUnavailableError } from './live-hub.js';
@@ -60,7 +61,14 @@ const LIVE_AUTH: RouteMetadata = { auth: 'read', sites: 'handler' };
  * with `shutting_down` before the server closes, so that clients reconnect to another replica
  * instead of holding the shutdown up.
  */
-export function installLive(app: FastifyInstance, config: ProcessConfig, redis: RedisClient, shards: Shards) {
+export const livePlugin = fp<{ config: ProcessConfig }>(async (app, { config }) => installLive(app, config), {
+  name: 'ep-live',
+  fastify: '5.x',
+  dependencies: ['ep-auth', 'ep-process-store'],
+});
+
+function installLive(app: FastifyInstance, config: ProcessConfig) {
+  const { redis, shards } = app.processStore;
   const readers = tailReaders(config, shards);
   const hub = new LiveHub({
     redis,

@@ -1,3 +1,4 @@
+import type { QuietRule } from '../config/config.js';
 import type { LiveDevice, LiveEnergy, LiveReading, SiteLive } from '@energy-pipeline/contract';
 import { UsualInterval } from './usual-interval.js';
 
@@ -12,14 +13,6 @@ interface DeviceState {
   interval: UsualInterval;
 }
 
-export interface QuietRule {
-  /** A device is quiet after this many of its usual intervals without a reading. @default 3 */
-  factor: number;
-  /** …and never sooner than this, in ms, so that network jitter does not make fast devices flap. @default 10000 */
-  minMs: number;
-  /** A device whose interval is unknown is quiet after this long, in ms (the hour buckets looked back that far). @default 86400000 */
-  unknownMs: number;
-}
 
 /** The time part of a stream id: when Redis stored the entry. */
 export const entryMs = (streamId: string) => Number(streamId.slice(0, streamId.indexOf('-')));

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 
 /**
  * Where the dashboard's build lives: process/dashboard/dist, found from src/ (tsx) and dist/
@@ -15,7 +16,12 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist/', impo
  * once. The Content-Security-Policy allows nothing from another origin: the page loads its own
  * scripts and talks to this processor only.
  */
-export function installDashboard(app: FastifyInstance, root = DASHBOARD_DIR) {
+export const dashboardPlugin = fp<{ root?: string }>(async (app, { root = DASHBOARD_DIR }) => installDashboard(app, root), {
+  name: 'ep-dashboard',
+  fastify: '5.x',
+});
+
+function installDashboard(app: FastifyInstance, root: string) {
   const csp = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
   if (!existsSync(`${root}index.html`)) {
     app.get('/', async (_request, reply) =>

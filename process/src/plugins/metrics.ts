@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
-import { installMetrics, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ProcessConfig } from '../config/config.js';
 import { readShardedStats, type StreamStats } from '../queries/stream-stats.js';
 import type { ProcessWorker } from '../worker/worker.js';
+import fp from 'fastify-plugin';
 
 /**
  * The processor's Prometheus metrics: the shared ones (server-kit/src/metrics.ts) plus the
@@ -11,10 +11,16 @@ import type { ProcessWorker } from '../worker/worker.js';
  * read per scrape, shared by every gauge). When Redis cannot answer, ep_redis_up is 0 and the
  * Redis-backed gauges are NaN for that scrape rather than stale numbers.
  */
-export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, config: ProcessConfig, worker: ProcessWorker) {
-  const { registry, instrumentRedis } = installMetrics(app);
-  instrumentRedis(redis, 'api');
-  instrumentRedis(worker.commands, 'worker');
+export const processMetricsPlugin = fp<{ config: ProcessConfig }>(async (app, { config }) => installProcessMetrics(app, config), {
+  name: 'ep-process-metrics',
+  fastify: '5.x',
+  dependencies: ['ep-metrics', 'ep-process-store', 'ep-worker'],
+});
+
+function installProcessMetrics(app: FastifyInstance, config: ProcessConfig) {
+  const { registry } = app.metrics;
+  const { redis } = app.processStore;
+  const { worker } = app;
   const { streams } = config.redis;
   const shardLabel = streams.map((_, i) => ({ shard: String(i) }));
 
@@ -73,7 +79,8 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
     collect() {
       // Labelled like ep_consumer_pending, so that an alert can join the two on consumer and shard.
       for (const shard of config.shards) {
-        this.set({ consumer: config.consumer.name, shard: String(shard) }, worker.shard(shard).lastProgress.getTime() / 1000);
+        const last = worker.lastProgress(shard);
+        if (last) this.set({ consumer: config.consumer.name, shard: String(shard) }, last.getTime() / 1000);
       }
     },
   });
@@ -92,8 +99,8 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
         });
       },
     });
-  total('ep_group_entries_processed_total', 'Readings of the shard applied to the aggregates by any consumer of the group', (s) => s.totals.total);
-  total('ep_group_entries_invalid_total', 'Entries or readings of the shard that failed validation, by any consumer of the group', (s) => s.totals.invalid);
+  total('ep_group_readings_applied_total', 'Readings of the shard applied to the aggregates by any consumer of the group', (s) => s.totals.applied);
+  total('ep_group_entries_invalid_total', 'Entries or readings of the shard that failed validation, by any consumer of the group', (s) => s.totals.validation_failed);
   total('ep_group_entries_dead_lettered_total', 'Entries or readings of the shard moved to its dead-letter stream', (s) => s.totals.dead_lettered);
   gauge('ep_dead_letters', "Entries waiting in the shard's dead-letter stream", (s) => s.deadLetters.length);
   const own = (name: string, help: string, value: (s: ReturnType<ProcessWorker['status']>) => number) =>
@@ -109,12 +116,12 @@ export function installProcessMetrics(app: FastifyInstance, redis: RedisClient, 
   own('ep_stream_entries_trimmed_total', 'Stream entries this process trimmed', (s) => s.trimmed);
   own('ep_consumer_watchdog_trips_total', 'Blocking reads this process abandoned because Redis did not answer in time', (s) => s.watchdogTrips);
   new Counter({
-    name: 'ep_consumer_entries_applied_total',
-    help: 'Entries this process applied since it started',
+    name: 'ep_consumer_readings_applied_total',
+    help: 'Readings this process applied since it started',
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(worker.status().processed);
+      this.inc(worker.status().applied);
     },
   });
 }

@@ -1,9 +1,8 @@
 import { compareStreamIds } from '@energy-pipeline/contract';
 import { readConsumers, readGroups, readPendingSummary, readStreamInfo, redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
-import type { ConsumerConfig } from '../config/config.js';
 
 /** The group's view of the stream from XINFO STREAM, XINFO GROUPS, XINFO CONSUMERS and XPENDING. */
-export async function readStreamStats(redis: RedisClient, { stream, group }: Pick<ConsumerConfig, 'stream' | 'group'>) {
+export async function readStreamStats(redis: RedisClient, { stream, group }: { stream: string; group: string }) {
   const keys = redisKeys({ stream, group });
   const [info, groups, stats, deadLetterLength] = await Promise.all([
     readStreamInfo(redis, stream),
@@ -26,9 +25,11 @@ export async function readStreamStats(redis: RedisClient, { stream, group }: Pic
       last_delivered_id: g?.lastDeliveredId ?? null,
       oldest_pending_id: pending?.oldestId ?? null,
     },
+    // The stats hash's names predate the error codes (`processed` is applied, `invalid` is
+    // validation_failed); kept so that stored counts carry on.
     totals: {
-      total: Number(stats.processed ?? 0),
-      invalid: Number(stats.invalid ?? 0),
+      applied: Number(stats.processed ?? 0),
+      validation_failed: Number(stats.invalid ?? 0),
       dead_lettered: Number(stats.dead_lettered ?? 0),
     },
     deadLetters: { stream: keys.deadLetters, length: deadLetterLength },
@@ -74,8 +75,8 @@ export async function readShardedStats(redis: RedisClient, streams: readonly str
       oldest_pending_id: ids((s) => s.group.oldest_pending_id)[0] ?? null,
     },
     totals: {
-      total: sum((s) => s.totals.total),
-      invalid: sum((s) => s.totals.invalid),
+      applied: sum((s) => s.totals.applied),
+      validation_failed: sum((s) => s.totals.validation_failed),
       dead_lettered: sum((s) => s.totals.dead_lettered),
     },
     deadLetters: { stream: shards.map((s) => s.deadLetters.stream).join(', '), length: sum((s) => s.deadLetters.length) },

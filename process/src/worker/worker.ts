@@ -12,7 +12,7 @@ export interface WorkerStatus {
   /** When any shard's loop last read from or acknowledged on its stream. */
   lastActivity: Date | null;
   /** Readings this process applied since it started. */
-  processed: number;
+  applied: number;
   trimmed: number;
   watchdogTrips: number;
 }
@@ -23,7 +23,7 @@ export interface WorkerStatus {
  * its own for XREADGROUP … BLOCK.
  */
 export class ProcessWorker {
-  readonly commands: RedisClient;
+  private readonly commands: RedisClient;
   private readonly shards: ShardWorker[];
   private readonly tally: ApplyTally = { applied: 0, deadLettered: 0 };
   private closed = false;
@@ -42,11 +42,29 @@ export class ProcessWorker {
     });
   }
 
-  /** The worker of shard `shard`, for tests and tools; throws for a shard this replica does not read. */
-  shard(shard: number): ShardWorker {
-    const found = this.shards.find((s) => s.shard === shard);
-    if (!found) throw new RangeError(`this replica does not read shard ${shard}`);
-    return found;
+  /** Times the worker's commands (metrics plugin): `instrument` wraps its command connection. */
+  instrumentRedis(instrument: (redis: RedisClient, connection: string) => unknown) {
+    instrument(this.commands, 'worker');
+  }
+
+  /**
+   * When this replica's consumer of `shard` last got entries off its hands (applied,
+   * dead-lettered, or found done by another consumer), or started; null for a shard it does not read.
+   */
+  lastProgress(shard: number): Date | null {
+    return this.shards.find((s) => s.shard === shard)?.lastProgress ?? null;
+  }
+
+  /** Trims every shard's stream once, now (the trimmer does it every TRIM_INTERVAL_MS); returns the entries removed. */
+  async trimOnce(): Promise<number> {
+    const removed = await Promise.all(this.shards.map((s) => s.trimmer.trim()));
+    return removed.reduce((a, b) => a + b, 0);
+  }
+
+  /** Removes other consumers that hold nothing and have been idle past CONSUMER_IDLE_DELETE_MS, on every shard; returns how many. */
+  async removeIdleConsumers(): Promise<number> {
+    const removed = await Promise.all(this.shards.map((s) => s.claimer.removeIdleConsumers()));
+    return removed.reduce((a, b) => a + b, 0);
   }
 
   /** Resolves when every connection is up, or rejects after `timeoutMs`. */
@@ -93,7 +111,7 @@ export class ProcessWorker {
     return {
       running: this.shards.length > 0 && this.shards.every((s) => s.consumer.running),
       lastActivity: last > 0 ? new Date(last) : null,
-      processed: this.tally.applied,
+      applied: this.tally.applied,
       trimmed: this.shards.reduce((n, s) => n + s.trimmer.trimmed, 0),
       watchdogTrips: this.shards.reduce((n, s) => n + s.consumer.watchdogTrips, 0),
     };

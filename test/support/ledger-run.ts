@@ -7,11 +7,10 @@ import { expect } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Reading } from '@energy-pipeline/contract';
 import { redisKeys, type RedisClient, shardOf } from '@energy-pipeline/server-kit';
-import { eventually } from '../../test/support/redis-server.js';
-import { storedReadings } from '../../test/support/stream.js';
-import type { Retention } from '../src/queries/buckets.js';
-import { dumpAggregates } from './helpers.js';
-import { expectedAggregates, type LedgerEntry } from './ledger.js';
+import { eventually } from './redis-server.js';
+import { storedReadings } from './stream.js';
+import type { Retention } from '../../process/src/queries/buckets.js';
+import { dumpAggregates, expectedAggregates, type LedgerEntry } from './ledger.js';
 
 /** Deterministic pseudo-random numbers, so that a failing run can be replayed. */
 export function random(seed: number) {

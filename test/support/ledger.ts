@@ -1,6 +1,10 @@
 import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract';
-import { bucketExpiryS, type Retention } from '../src/queries/buckets.js';
+import { bucketExpiryS, type Retention } from '../../process/src/queries/buckets.js';
+import { Cluster } from 'ioredis';
+import { redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
+import { ID_LISTS_FIELD } from '../../process/src/worker/sorted-sets.js';
+import { STREAM } from './process-app.js';
 
 /**
  * A reading that got a 2xx, with the entry it was stored in and its place there; null for a
@@ -95,5 +99,49 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
   }
   for (const value of Object.values(out)) if (Array.isArray(value)) value.sort();
   out.stats = { processed: String(ledger.length) };
+  return out;
+}
+
+/** Every key matching `pattern`: on each master of a Redis Cluster (SCAN is per node), else on the one Redis. */
+async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
+  return found;
+}
+
+/**
+ * Every aggregate key of `group` on `stream` (a shard's, say) with its contents, keyed by name
+ * without the prefix.
+ */
+export async function dumpAggregates(redis: RedisClient, group: string, stream = STREAM): Promise<Record<string, unknown>> {
+  const prefix = redisKeys({ stream, group }).stats.replace(/stats$/, '');
+  const out: Record<string, unknown> = {};
+  // A prefix ends in `}:group:`; SCAN's pattern treats `[`/`?`/`*` specially, and ids can't hold them.
+  for (const key of await scanKeys(redis, `${prefix}*`)) {
+    const type = await redis.type(key);
+    const name = key.slice(prefix.length);
+    if (type === 'hash') {
+      const h = await redis.hgetall(key);
+      // Not an aggregate: the marker that the id lists are sorted sets (sorted-sets.ts), written
+      // or not depending on when consumers (re)started.
+      if (name === 'stats') delete h[ID_LISTS_FIELD];
+      out[name] = h;
+    } else if (type === 'zset') {
+      // Members, sorted; every score must be 0 (the API pages them with ZRANGE BYLEX), so any
+      // other score shows up as `member@score` and fails the comparison.
+      const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      out[name] = flat.flatMap((v, i) => (i % 2 ? [] : [flat[i + 1] === '0' ? v : `${v}@${flat[i + 1]}`])).sort();
+    } else if (type !== 'none') {
+      throw new Error(`${key} is a ${type}: dumpAggregates does not know it`);
+    }
+  }
   return out;
 }
