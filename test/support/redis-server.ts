@@ -51,7 +51,18 @@ async function waitForExit(child: ChildProcess) {
   await new Promise((resolve) => child.once('exit', resolve));
 }
 
+/**
+ * The unit tier (test/tiers.ts) promises seconds and no Redis; a unit test that reaches for one
+ * belongs in another tier, and this says so instead of letting the tier slow down unnoticed.
+ */
+export function refuseInUnitTier(what: string): void {
+  if (process.env.EP_TEST_TIER === 'unit') {
+    throw new Error(`${what} in the unit tier: move this test file out of TIERS.unit in test/tiers.ts`);
+  }
+}
+
 export async function startRedisServer(options: TestRedisOptions = {}): Promise<TestRedis> {
+  refuseInUnitTier('a redis-server');
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ep-redis-'));
   const tls = options.tls;

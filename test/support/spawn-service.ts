@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { refuseInUnitTier } from './redis-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,6 +25,7 @@ export interface SpawnOptions {
  * workspaces' source condition, as `npm start` runs the services, with only `env` on top of PATH.
  */
 export function spawnTs(script: string, env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
+  refuseInUnitTier(`a child process (${script})`);
   const { nodeArgs = [], output = 'capture' } = options;
   const child = spawn(
     process.execPath,
