@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
-import { hashToken } from '@energy-pipeline/server-kit';
+import { hashToken, RATE_LIMIT_KEY_PREFIX } from '@energy-pipeline/server-kit';
 import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 import { ingestConfig, seedReading } from './helpers.js';
@@ -102,6 +102,61 @@ describe('backpressure', () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
     expect(await redis.client.xlen(stream)).toBe(length);
+  });
+});
+
+describe('the order the write limits apply in', () => {
+  // auth (401, 403) → Redis and backlog (503) → overload (503) → rate limit (429): a refusal that
+  // needs no Redis comes first, and a request refused for load never spends the key's budget.
+  it('answers 401, then 403, then 503 for the backlog, then 429, each while every later limit is also hit', async () => {
+    const WRITER = 'order-writer-5b7d9f1a3c2e';
+    const READER = 'order-reader-7e9a1c3b5d2f';
+    const app = await start({
+      API_KEYS: `${hashToken(WRITER)} ${hashToken(READER)}@read`,
+      RATE_LIMIT_MAX: '1',
+      RATE_LIMIT_WINDOW_S: '60',
+      MAX_BACKLOG: '1',
+      BACKLOG_CHECK_INTERVAL_MS: '20',
+    });
+    const writer = { authorization: `Bearer ${WRITER}` };
+    // The writer spends its whole budget while the backlog is still under the limit.
+    expect((await post(app, writer)).statusCode).toBe(202);
+    expect((await post(app, writer)).statusCode).toBe(429);
+    for (let i = 0; i < 3; i++) await redis.client.xadd(stream, '*', 'f', String(i));
+    const backlogged = await eventually(async () => {
+      const res = await post(app, writer);
+      return res.statusCode === 503 ? res : null;
+    });
+    expect(backlogged.json()).toMatchObject({ error: 'unavailable', message: expect.stringContaining('backlog') });
+    // Backlogged and out of budget: no key is still 401 and a read key still 403, before any Redis.
+    expect((await post(app)).statusCode).toBe(401);
+    expect((await post(app, { authorization: 'Bearer not-a-key-at-all-0000' })).statusCode).toBe(401);
+    expect((await post(app, { authorization: `Bearer ${READER}` })).json()).toMatchObject({ error: 'forbidden' });
+    // The backlog drains: the rate limit is what is left.
+    await redis.client.xgroup('CREATE', stream, group, '$');
+    const limited = await eventually(async () => {
+      const res = await post(app, writer);
+      return res.statusCode === 429 ? res : null;
+    });
+    expect(limited.json()).toMatchObject({ error: 'rate_limited' });
+    expect(await redis.client.xlen(stream)).toBe(4);
+  });
+
+  it('sheds an overloaded process with 503 before counting the request against the key', async () => {
+    const WRITER = 'order-writer-2c4e6a8b0d1f';
+    const app = await start({ API_KEYS: hashToken(WRITER), RATE_LIMIT_MAX: '1', MAX_HEAP_USED_BYTES: '1' });
+    const writer = { authorization: `Bearer ${WRITER}` };
+    // (Requests before under-pressure's first sample may pass and be counted.)
+    await eventually(async () => (await post(app, writer)).statusCode === 503);
+    const counted = async () => {
+      const keys = await redis.client.keys(`${RATE_LIMIT_KEY_PREFIX}*`);
+      return keys.length === 0 ? [] : await redis.client.mget(keys);
+    };
+    const before = await counted();
+    for (let i = 0; i < 3; i++) expect((await post(app, writer)).statusCode).toBe(503);
+    expect((await post(app)).statusCode).toBe(401);
+    // The rate limiter never saw the shed requests: the key's count did not move.
+    expect(await counted()).toEqual(before);
   });
 });
 

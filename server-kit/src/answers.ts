@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody, ErrorCode, WriteOutcome } from '@energy-pipeline/contract';
 
 /**
@@ -22,10 +22,27 @@ export function forbidden(message: string) {
   return { status: 403 as const, body: { error: 'forbidden', message } satisfies ErrorBody };
 }
 
-/** The 503 from a hook (no ts-rest response there): status, Retry-After and the shared body. */
+/**
+ * Requests a hook has already answered. A reply sent from a hook counts as `sent` only once its
+ * onSend hooks have run, so Fastify still calls the hooks after it; those that count or charge
+ * (the rate limiter) ask here, so that a request refused for auth or load costs no budget.
+ */
+const answeredByHook = new WeakSet<FastifyRequest>();
+
+export function answeredInHook(request: FastifyRequest): boolean {
+  return answeredByHook.has(request);
+}
+
+/** Sends a refusal from a hook (no ts-rest response there) and marks the request answered. */
+export function refuseInHook(reply: FastifyReply, status: number, body: ErrorBody) {
+  answeredByHook.add(reply.request);
+  return reply.status(status).send(body);
+}
+
+/** The 503 from a hook: status, Retry-After and the shared body. */
 export function sendUnavailable(reply: FastifyReply, retryAfterS: number, message: string, outcome?: WriteOutcome) {
   const { status, body } = unavailable(message, outcome);
-  return reply.status(status).header('retry-after', String(retryAfterS)).send(body);
+  return refuseInHook(reply.header('retry-after', String(retryAfterS)), status, body);
 }
 
 /**

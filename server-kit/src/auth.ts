@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type ErrorBody, IdSchema, routeMetadata, type RouteMetadata } from '@energy-pipeline/contract';
 import { allowsSite, findKey, hasScope, parseApiKeys, type ApiKey } from './api-keys.js';
 import { booleanFlag, ConfigError } from './config.js';
+import { refuseInHook } from './answers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -89,7 +90,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]{1,512}=*) *$/i;
 function refuse(reply: FastifyReply, status: 401 | 403, challenge: string, message: string) {
   reply.header('www-authenticate', challenge);
   const body: ErrorBody = { error: status === 401 ? 'unauthorized' : 'forbidden', message };
-  return reply.status(status).send(body);
+  return refuseInHook(reply, status, body);
 }
 
 /**

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
 import { Gauge } from 'prom-client';
-import { RATE_LIMIT_KEY_PREFIX, REDIS_RETRY_AFTER_S, requestAuth, sendUnavailable } from '@energy-pipeline/server-kit';
+import { answeredInHook, RATE_LIMIT_KEY_PREFIX, REDIS_RETRY_AFTER_S, requestAuth, sendUnavailable } from '@energy-pipeline/server-kit';
 import type { LimitsConfig } from '../config/config.js';
 
 /** The write routes, by their contract metadata: the only ones these limits apply to. */
@@ -94,7 +94,7 @@ function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
     redis: app.ingestStore.rateLimitRedis,
     nameSpace: RATE_LIMIT_KEY_PREFIX,
     skipOnError: true,
-    allowList: (request) => !isWriteRoute(request),
+    allowList: (request) => !isWriteRoute(request) || answeredInHook(request),
     keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) =>
       Object.assign(new Error(`Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`), {
