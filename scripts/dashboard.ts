@@ -24,7 +24,7 @@ function files(path: string): string[] {
     .sort();
 }
 
-export function sourcesHash(): string {
+function sourcesHash(): string {
   const hash = createHash('sha256');
   for (const file of SOURCES.flatMap(files)) hash.update(file.slice(root.length)).update('\0').update(readFileSync(file));
   return hash.digest('hex');

@@ -12,13 +12,13 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-export interface Instruction {
+interface Instruction {
   op: 'FROM' | 'ARG' | 'WORKDIR' | 'COPY' | 'RUN' | 'ENV' | 'USER' | 'EXPOSE' | 'CMD';
   flags: Record<string, string>;
   args: string;
 }
 
-export interface Stage {
+interface Stage {
   name: string;
   from: string;
   instructions: Instruction[];
@@ -26,7 +26,7 @@ export interface Stage {
 
 const KNOWN = new Set(['FROM', 'ARG', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'USER', 'EXPOSE', 'CMD']);
 
-export function parseDockerfile(text: string): Stage[] {
+function parseDockerfile(text: string): Stage[] {
   const logical: string[] = [];
   let pending = '';
   for (const raw of text.split('\n')) {
@@ -74,7 +74,7 @@ function ignoreRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}(?:/.*)?$`);
 }
 
-export function dockerignoreFilter(contextDir: string): (path: string) => boolean {
+function dockerignoreFilter(contextDir: string): (path: string) => boolean {
   const file = join(contextDir, '.dockerignore');
   const patterns = existsSync(file)
     ? readFileSync(file, 'utf8')

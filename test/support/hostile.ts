@@ -8,7 +8,7 @@ import fc from 'fast-check';
 const DAY_MS = 24 * 3600_000;
 
 /** A reading that would be accepted, to be spoiled. */
-export const validReading = (): Record<string, unknown> => ({
+const validReading = (): Record<string, unknown> => ({
   site_id: 'site-001',
   device_id: 'device-001',
   power_reading: 1500.5,
@@ -73,7 +73,7 @@ const badValueFor: Record<string, fc.Arbitrary<unknown>> = {
 };
 
 /** A reading object with at least one thing wrong with it. */
-export const invalidReading: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+const invalidReading: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   field.chain((f) => badValueFor[f]!.map((v) => ({ ...validReading(), [f]: v }))),
   requiredField.map((f) => {
     const r = validReading();
@@ -90,7 +90,7 @@ export const invalidReading: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
 const members = (o: Record<string, unknown>) => JSON.stringify(o).slice(1, -1);
 
 /** Raw JSON texts (and non-JSON) a JSON.stringify of an object could never produce. */
-export const hostileText = (wrapInBatch: boolean): fc.Arbitrary<string> => {
+const hostileText = (wrapInBatch: boolean): fc.Arbitrary<string> => {
   const wrap = (object: string) => (wrapInBatch ? `{"readings":[${object}]}` : object);
   return fc.oneof(
     // Prototype pollution attempts beside an otherwise valid reading.
@@ -114,6 +114,8 @@ export const hostileText = (wrapInBatch: boolean): fc.Arbitrary<string> => {
     fc.constantFrom('\\ud800', '\\udfff', '\\u0000', '\\uFFFF').map((e) => wrap(`{${members({ ...validReading(), site_id: 'X' })}}`.replace('"X"', `"s${e}"`))),
     // Truncated JSON.
     fc.integer({ min: 1, max: 80 }).map((n) => wrap(JSON.stringify(validReading())).slice(0, -n)),
+    // Well-formed readings with one thing wrong: a bad value, a missing field or an unknown one.
+    invalidReading.map((r) => wrap(JSON.stringify(r))),
     // Not JSON at all, or JSON of the wrong kind.
     fc.string({ maxLength: 200 }).filter((s) => !looksValid(s)),
     fc.constantFrom('null', 'true', '0', '"x"', '[]', '{}', '[{}]', '{"readings":null}', '{"readings":{}}', '{"readings":[]}'),

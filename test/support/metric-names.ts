@@ -17,7 +17,7 @@ function seriesNames(name: string, type: string): string[] {
 }
 
 /** Metric names in a Prometheus text exposition: every declared family, samples or not. */
-export function exposedNames(text: string): Set<string> {
+function exposedNames(text: string): Set<string> {
   const names = new Set<string>();
   for (const [, name = '', type = ''] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     for (const n of seriesNames(name, type)) names.add(n);

@@ -10,7 +10,7 @@ export type WriteRoute = '/readings' | '/readings/batch';
  * both routes; a batch refused whole (401, 413, 429, 503 before its handler ran…) counts no
  * readings, since they were never read: see http_request_duration_seconds for those requests.
  */
-export class ReadingCounters {
+class ReadingCounters {
   accepted = 0;
   readonly rejectedByReason: Partial<Record<ErrorCode, number>> = {};
   private readonly acceptedTotal: Counter<'route' | 'duplicate'>;

@@ -2,7 +2,7 @@ import type { Result } from 'ioredis';
 import { defineLuaCommands, type RedisClient } from '@energy-pipeline/server-kit';
 
 /** What lua/append-readings.lua returns: the new entry's id (null when nothing was new), then an outcome per reading. */
-export type AppendReply = [id: string | null, ...outcomes: number[]];
+type AppendReply = [id: string | null, ...outcomes: number[]];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

@@ -12,9 +12,6 @@ export interface Mark {
 
 export type Position = Mark[];
 
-/** Before every entry. */
-export const ORIGIN: Mark = { ms: 0n, seq: 0n, ord: null };
-
 export function markOf(entryId: string, ord: number | null = null): Mark {
   const dash = entryId.indexOf('-');
   return { ms: BigInt(entryId.slice(0, dash)), seq: BigInt(entryId.slice(dash + 1)), ord };

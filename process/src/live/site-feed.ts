@@ -15,7 +15,7 @@ interface DeviceState {
 
 
 /** The time part of a stream id: when Redis stored the entry. */
-export const entryMs = (streamId: string) => Number(streamId.slice(0, streamId.indexOf('-')));
+const entryMs = (streamId: string) => Number(streamId.slice(0, streamId.indexOf('-')));
 
 /**
  * One site's live figures while it has subscribers: the latest reading of each device (from the

@@ -8,7 +8,7 @@ import { round3, type SiteFeed } from './site-feed.js';
 import { seedIntervals } from './usual-interval.js';
 
 /** Most devices of one site the live view loads at first (more show up as they report). */
-export const MAX_LOADED_DEVICES = 2_000;
+const MAX_LOADED_DEVICES = 2_000;
 /** Hour buckets read to estimate devices' usual intervals at first. */
 const SEED_HOURS = 24;
 

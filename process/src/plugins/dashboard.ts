@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
  * Where the dashboard's build lives: process/dashboard/dist, found from src/ (tsx) and dist/
  * (compiled) alike, as the Lua scripts are (scripts.ts).
  */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist/', import.meta.url));
+const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist/', import.meta.url));
 
 /**
  * The dashboard's static files, served at `/`. Vite names every asset by its content hash, so

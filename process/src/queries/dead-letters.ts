@@ -24,7 +24,7 @@ export interface DeadLetter {
 }
 
 /** Most dead letters one replay or delete request handles; call again for the rest. */
-export const BULK_LIMIT = 10_000;
+const BULK_LIMIT = 10_000;
 const PAGE = 500;
 
 function parse([id, flat]: [string, string[]]): DeadLetter {

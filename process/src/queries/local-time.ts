@@ -12,11 +12,6 @@ export interface LocalPeriod {
 
 export type CalendarBucket = 'day' | 'month';
 
-/** Whether `zone` is an IANA time zone this runtime knows, e.g. `Europe/Berlin`. */
-export function isTimeZone(zone: string): boolean {
-  return DateTime.now().setZone(zone).isValid;
-}
-
 // Every offset in use since 2000 is a multiple of 15 minutes, so all instants of one 15-minute slot
 // fall in the same local day; caching by slot keeps luxon off the hot path (one call per slot).
 const SLOT_MS = 15 * 60_000;

@@ -40,7 +40,7 @@ const byLex = ({ after, limit }: Page) => [after === undefined ? '-' : `(${after
 const nextCursor = (ids: readonly string[], limit: number) => (ids.length > limit ? ids[limit - 1]! : null);
 
 /** `items` grouped by `key(item)`, in first-seen order. */
-export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
   const out = new Map<K, T[]>();
   for (const item of items) {
     const k = key(item);

@@ -46,7 +46,7 @@ export interface ApplyTally {
  * per few hundred readings), and Lua's unpack() takes at most about 8000 values. An entry is never
  * split, so one larger batch entry gets a call of its own.
  */
-export const MAX_READINGS_PER_CALL = 2_000;
+const MAX_READINGS_PER_CALL = 2_000;
 
 type Bad = [ord: number, reason: string, detail: string, fields: string];
 /** An entry as this process prepares it: its shares by key name, before a call numbers the keys. */

@@ -7,7 +7,7 @@ const LUA_DIR = new URL('../../lua/', import.meta.url);
 type Args = (string | number)[];
 
 /** What lua/apply-entries.lua returns: an outcome per entry, readings applied, readings dead-lettered. */
-export type ApplyReply = [outcomes: number[], applied: number, deadLettered: number];
+type ApplyReply = [outcomes: number[], applied: number, deadLettered: number];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
