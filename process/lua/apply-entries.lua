@@ -2,7 +2,7 @@
 -- batch, atomically. An entry counts only if this call's XACK removed it from the group's
 -- pending list, so when a slow consumer and the one that claimed its entries both get here,
 -- exactly one of them counts each entry. Node folds each entry's readings into what it adds to
--- each hash (process/src/fold.ts); here whole entries are added to keys, and every touched key
+-- each hash (process/src/worker/fold.ts); here whole entries are added to keys, and every touched key
 -- is written once, with one HSET.
 --
 -- All-or-nothing: every command that can fail runs before the first write (Redis checks memory
@@ -13,7 +13,7 @@
 -- (reason `overflow`) in this same call, like an entry Node found invalid or delivered too often.
 --
 -- KEYS[1] stream  KEYS[2] stats hash  KEYS[3] dead-letter stream  KEYS[4] sites sorted set
--- The other keys come in ARGV[3], as Node names them (contract/src/redis-keys.ts); they share the
+-- The other keys come in ARGV[3], as Node names them (server-kit/src/redis-keys.ts); they share the
 -- declared keys' hash tag, so the call stays in one slot of a Redis Cluster.
 -- ARGV[1] group  ARGV[2] now, epoch ms (failed_at of dead letters)
 -- ARGV[3] JSON { k: [[hash key, kind, expiry, span]…], e: [entry…] }

@@ -6,7 +6,7 @@ import type { RedisClient } from './redis.js';
 /**
  * Thrown when STREAM_SHARDS differs from the shard count the data in Redis is laid out in: ingest
  * would write a site's readings to one shard while its dedupe state and aggregates sit in another,
- * and readings would be counted twice. Changing it is a procedure (scripts/reshard.ts).
+ * and readings would be counted twice. Changing it is a procedure (process/src/reshard/reshard.ts).
  */
 export class ShardLayoutError extends Error {
   override name = 'ShardLayoutError';

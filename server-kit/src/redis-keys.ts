@@ -1,13 +1,10 @@
 import type { Bucket } from '@energy-pipeline/contract';
 
 /**
- * Every Redis key name the pipeline uses is built here, so that ingest and process agree
- * and so that one place decides the Redis Cluster layout.
- *
- * All keys derived from a stream carry the stream's hash tag: a processing step touches the
- * stream (XACK) and the aggregates in one script, and a script may only touch keys in one slot.
- * The stream name itself stays as configured (`energy_readings` by default), since a key whose
- * whole name is `energy_readings` hashes to the same slot as the tag `{energy_readings}`.
+ * Every Redis key name the pipeline uses is built here (the shard layout's in layout.ts), so
+ * that ingest and process agree and one place decides the Redis Cluster layout. What each key
+ * holds, who writes and reads it, and why they share their stream's hash tag:
+ * DESIGN.md#redis-keys (test/docs/design.test.ts fails for a builder not described there).
  */
 export interface KeyScope {
   stream: string;
@@ -75,10 +72,7 @@ export function ingestKeys(stream: string) {
   const prefix = `ep:${hashTag(stream)}`;
   return {
     stream,
-    /**
-     * Hash of what each device has sent: per device and identity space, the values not seen yet
-     * as a list of gaps (ingest/lua/append-readings.lua). Memory grows with devices, not readings.
-     */
+    /** Hash of each device's dedupe window (ingest/lua/append-readings.lua; DESIGN.md#redis-keys). */
     dedupe: `${prefix}:dedupe`,
     /**
      * String ingest overwrites when WRITE_REPLICAS is on and a request held only repeats: WAIT
