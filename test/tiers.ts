@@ -15,6 +15,7 @@
 export const TIERS = {
   unit: [
     'contract/test/',
+    'test/docs/design.test.ts',
     'test/scripts/',
     'server-kit/test/api-keys.test.ts',
     'server-kit/test/http.test.ts',

@@ -76,8 +76,8 @@ export type Issue = z.infer<typeof IssueSchema>;
 
 /**
  * Whether a write that failed may have been stored anyway. `not_stored`: nothing was stored.
- * `unknown`: the store did not answer in time and may have kept it; a resend is safe only when
- * the reading carries its identity (a `reading_id`), which makes the repeat recognisable.
+ * `unknown`: the store did not answer in time and may have kept it. Resending the same reading is
+ * safe: its identity (device and seq, or device and timestamp) makes the repeat recognisable.
  */
 export const WriteOutcomeSchema = z.enum(['not_stored', 'unknown']);
 export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;

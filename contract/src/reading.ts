@@ -81,7 +81,7 @@ export const ReadingSchema = z
       .describe('Instantaneous power in watts; negative for export or generation'),
     timestamp: TimestampSchema.describe('When the device measured the power'),
     reading_id: IdSchema.optional().describe(
-      'Client-chosen id that makes retries idempotent: a reading_id seen before is not stored twice',
+      "Client-chosen id, kept with the reading and shown in the live tail. It is not what makes a resend safe: a reading is identified by its device's seq, or without one by device and timestamp, and a repeat of either is not counted twice",
     ),
     seq: SeqSchema.optional().describe(
       "The device's sequence number for this reading: strictly increasing, per site_id and device_id, " +

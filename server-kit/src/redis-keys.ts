@@ -26,6 +26,8 @@ export function redisKeys({ stream, group }: KeyScope) {
   const prefix = `ep:${hashTag(stream)}:${group}`;
   return {
     stream,
+    /** The start of every key below but `stream`: what a reshard scans to move a group's state. */
+    prefix: `${prefix}:`,
     /** Hash of counters: processed, invalid. */
     stats: `${prefix}:stats`,
     /** Sorted set of the site ids seen, every score 0: paged in id order with ZRANGE … BYLEX … LIMIT. */

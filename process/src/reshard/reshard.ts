@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { hashTag, layoutKey, readGroupState, readGroups, redisKeys, type RedisClient, shardOf, shardStreams } from '@energy-pipeline/server-kit';
+import { ingestKeys, layoutKey, readGroupState, readGroups, redisKeys, type RedisClient, shardOf, shardStreams, siteKeys } from '@energy-pipeline/server-kit';
 
 /**
  * Changes the number of shards of a drained pipeline, moving every site's state to its new shard.
@@ -69,25 +69,26 @@ export async function reshard(redis: RedisClient, { stream, from, to, log, settl
 
   // 3. Move every site's state to its new shard.
   const report: ReshardReport = { keysMoved: 0, fieldsMoved: 0, streamsRemoved: 0 };
-  const newTag = (site: string) => hashTag(newStreams[shardOf(site, to)]!);
+  // Every name comes from the key module: a renamed key moves with its builder.
+  const streamOf = (site: string) => newStreams[shardOf(site, to)]!;
+  const siteOfField = (field: string) => field.slice(0, field.indexOf('/'));
   for (const old of oldStreams) {
-    const tag = hashTag(old);
-    const base = `ep:${tag}:`;
-    report.fieldsMoved += await moveFields(redis, `${base}dedupe`, (f) => `ep:${newTag(f.slice(0, f.indexOf('/')))}:dedupe`);
-    report.fieldsMoved += await moveFields(redis, `${base}site-zones`, (f) => `ep:${newTag(f)}:site-zones`);
+    report.fieldsMoved += await moveFields(redis, ingestKeys(old).dedupe, (f) => ingestKeys(streamOf(siteOfField(f))).dedupe);
+    report.fieldsMoved += await moveFields(redis, siteKeys(old).zones, (f) => siteKeys(streamOf(f)).zones);
     for (const group of groups.get(old)!) {
-      const prefix = `${base}${group}:`;
-      for (const key of await scanKeys(redis, `${escapeGlob(prefix)}*`)) {
-        const rest = key.slice(prefix.length);
+      const oldKeys = redisKeys({ stream: old, group });
+      const keysOf = (site: string) => redisKeys({ stream: streamOf(site), group });
+      for (const key of await scanKeys(redis, `${escapeGlob(oldKeys.prefix)}*`)) {
+        const rest = key.slice(oldKeys.prefix.length);
         const site = siteOfKey(rest);
-        if (rest === 'sites') {
-          report.fieldsMoved += await moveSetMembers(redis, key, (site) => `ep:${newTag(site)}:${group}:sites`);
-        } else if (rest === 'stats') {
-          await mergeCounters(redis, key, `ep:${hashTag(newStreams[0]!)}:${group}:stats`);
-        } else if (rest === 'dead-letters') {
+        if (key === oldKeys.sites) {
+          report.fieldsMoved += await moveSetMembers(redis, key, (site) => keysOf(site).sites);
+        } else if (key === oldKeys.stats) {
+          await mergeCounters(redis, key, redisKeys({ stream: newStreams[0]!, group }).stats);
+        } else if (key === oldKeys.deadLetters) {
           await redis.del(key);
         } else if (site !== null) {
-          await moveKey(redis, key, `ep:${newTag(site)}:${group}:${rest}`);
+          await moveKey(redis, key, `${keysOf(site).prefix}${rest}`);
           report.keysMoved += 1;
         } else {
           log(`left alone, not a key of this pipeline: ${key}`);
