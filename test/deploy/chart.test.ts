@@ -204,6 +204,22 @@ describe('helm chart', () => {
     expect(find(off, 'Pod', 'ep-smoke-test')['spec'].containers[0].env.map((e: { name: string }) => e.name)).not.toContain('API_KEY');
   });
 
+  it('configures the live side from process.live, with the processor\'s own defaults', async () => {
+    const env = (m: Manifest) => ({ ...envMap(m), API_KEYS: 'd'.repeat(64) });
+    const defaults = loadProcessConfig(env(deployment('default', PROCESS)));
+    const unset = loadProcessConfig({ ...env(deployment('default', PROCESS)), ...Object.fromEntries(Object.keys(envMap(deployment('default', PROCESS))).filter((k) => k.startsWith('LIVE_')).map((k) => [k, undefined])) });
+    expect(defaults.live).toEqual(unset.live);
+    expect(defaults.consumer.liveRetentionS).toBe(unset.consumer.liveRetentionS);
+    const set = await render(['--set', 'process.live.retentionS=900', '--set-json', 'process.live.quietFactor=2.5']);
+    const proc = loadProcessConfig(env(find(set, 'Deployment', PROCESS)));
+    expect(proc.consumer.liveRetentionS).toBe(900);
+    expect(proc.live.quiet.factor).toBe(2.5);
+    expect(envVar(find(set, 'Deployment', INGEST), 'LIVE_RETENTION_S')).toBeUndefined();
+    const bad = await helm(['template', 'ep', chartDir, '--set', 'process.live.intervalMs=10']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('intervalMs');
+  });
+
   it('passes API keys, plain settings and extra env through to the right service', () => {
     const keysRef = { secretKeyRef: { name: 'ingest-api-keys', key: 'api-keys' } };
     const ingest = deployment('monitoring and auth', INGEST);
