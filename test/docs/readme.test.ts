@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { markdownAnchors } from '../support/markdown.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -58,5 +59,31 @@ describe('links in README.md and docs/', () => {
       expect(existsSync(target), `${doc}: ${link}`).toBe(true);
       if (anchor) expect(markdownAnchors(readFileSync(target, 'utf8')), `${doc}: ${link}`).toContain(anchor);
     }
+  });
+});
+
+describe('the Node versions docs/deploy.md states', () => {
+  const deploy = readFileSync(join(root, 'docs/deploy.md'), 'utf8');
+  const section = deploy.split('\n## Node versions\n')[1]!.split('\n## ')[0]!;
+
+  it('are what engines says, in the root package and the SDK', () => {
+    for (const pkg of ['package.json', 'client/package.json']) {
+      const engines = (JSON.parse(readFileSync(join(root, pkg), 'utf8')) as { engines: { node: string } }).engines.node;
+      expect(section, pkg).toContain(`\`${engines}\``);
+    }
+  });
+
+  it('are the lines CI tests, with the images on Node 24', () => {
+    const ci = parse(readFileSync(join(root, '.github/workflows/ci.yml'), 'utf8')) as {
+      jobs: { test: { strategy: { matrix: { node: number[] } } } };
+    };
+    const tested = ci.jobs.test.strategy.matrix.node;
+    expect(tested).toEqual([20, 22, 24]);
+    for (const line of tested) expect(section).toMatch(new RegExp(`^\\| ${line}[. ]`, 'm'));
+    expect(readFileSync(join(root, '.ci/run'), 'utf8')).toMatch(/^NODE24_VERSION=24\./m);
+    for (const service of ['ingest', 'process']) {
+      expect(readFileSync(join(root, service, 'Dockerfile'), 'utf8'), service).toMatch(/^FROM node:24-/m);
+    }
+    expect(section).toContain('`node:24-trixie-slim`');
   });
 });
