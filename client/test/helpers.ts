@@ -132,11 +132,11 @@ export const unavailable = { error: 'unavailable', message: 'Redis is unavailabl
 /** Fast retries for tests: same logic, millisecond waits. */
 export const quickRetry = { maxAttempts: 4, maxElapsedMs: 5_000, baseDelayMs: 5, maxDelayMs: 20 };
 
-/** The first ```js block of the README's "Send readings from a Node device" section. */
+/** The first ```js block of the "Send readings from a Node device" section of docs/sdk.md. */
 export function readmeExample(): string {
-  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
-  const section = readme.split('\n## Send readings from a Node device\n')[1]?.split('\n## ')[0];
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/sdk.md', import.meta.url)), 'utf8');
+  const section = doc.split('\n## Send readings from a Node device\n')[1]?.split('\n## ')[0];
   const code = section && /```js\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!code) throw new Error('README.md has no ```js example under "Send readings from a Node device"');
+  if (!code) throw new Error('docs/sdk.md has no ```js example under "Send readings from a Node device"');
   return code;
 }

@@ -74,7 +74,7 @@ describe('the published package', () => {
     expect(new Set(importsOf('node.js'))).toContain('node:fs');
   });
 
-  it('installs from the tarball into a fresh project and runs the README example with plain node', async () => {
+  it('installs from the tarball into a fresh project and runs the docs/sdk.md example with plain node', async () => {
     const project = join(work, 'device');
     await run('mkdir', ['-p', project], work);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'device', private: true, type: 'module' }));

@@ -23,7 +23,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-describe("README's Node device example", () => {
+describe("docs/sdk.md's Node device example", () => {
   it('compiles under the repo settings (strict TypeScript)', async () => {
     writeFileSync(join(dir, 'example.ts'), readmeExample());
     writeFileSync(

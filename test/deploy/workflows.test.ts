@@ -29,9 +29,9 @@ describe('GitHub Actions workflows', () => {
     expect(problems).toEqual([]);
   });
 
-  it('test on Node 20 and 24 with typecheck, lint and the suite', () => {
+  it('test on Node 20, 22 and 24 with typecheck, lint and the suite', () => {
     const test = jobsOf('ci.yml')['test']!;
-    expect(test['strategy'].matrix.node).toEqual([20, 24]);
+    expect(test['strategy'].matrix.node).toEqual([20, 22, 24]);
     expect(test['services'].redis.image).toMatch(/^redis:/);
     const runs = test.steps.map((s) => s.run ?? '');
     for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test']) expect(runs).toContain(cmd);

@@ -5,7 +5,8 @@ import type { TimestampWindow } from '@energy-pipeline/contract';
 /** A count where 0 means "no limit". */
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
-const shape = {
+/** Every variable the service reads, with its default: docs/operations.md's configuration table is checked against it. */
+export const ingestEnvShape = {
   ...redisEnvShape,
   PORT: port(8000),
   /** How far in the future a reading's timestamp may be (device clock skew). */
@@ -80,7 +81,7 @@ export interface IngestConfig {
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
-  const e = parseEnv(shape, env);
+  const e = parseEnv(ingestEnvShape, env);
   const auth = authConfigFrom(e);
   return {
     redis: redisConfigFrom(e),

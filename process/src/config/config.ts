@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Retention } from '../queries/buckets.js';
 import { ConfigError, authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 
-const shape = {
+/** Every variable the service reads, with its default: docs/operations.md's configuration table is checked against it. */
+export const processEnvShape = {
   ...redisEnvShape,
   PORT: port(8001),
   /** Unique per replica: a pod's hostname is its name, so Kubernetes gives each one its own. */
@@ -115,7 +116,7 @@ export interface ProcessConfig {
 }
 
 export function loadProcessConfig(env: Record<string, string | undefined>): ProcessConfig {
-  const e = parseEnv(shape, env);
+  const e = parseEnv(processEnvShape, env);
   const auth = authConfigFrom(e);
   const redis = redisConfigFrom(e);
   const shards = e.PROCESS_SHARDS ?? redis.streams.map((_, i) => i);
