@@ -16,6 +16,8 @@ export const TIERS = {
   unit: [
     'contract/test/',
     'test/docs/design.test.ts',
+    'test/docs/config-table.test.ts',
+    'test/docs/readme.test.ts',
     'test/scripts/',
     'server-kit/test/api-keys.test.ts',
     'server-kit/test/http.test.ts',

@@ -65,7 +65,7 @@ export interface IngestConfig {
    * How many gaps in what a device sent are remembered, per device and identity space: a device
    * that numbers its readings (seq) needs two, however late a repeat comes; one without seq needs
    * one per reading, so this is how far back its repeats are recognised. Memory per device grows
-   * with it (see the README's sizing table). @default 16
+   * with it (see the sizing table in docs/operations.md). @default 16
    */
   dedupeMaxGaps: number;
   /**

@@ -3,7 +3,7 @@ import { ingestKeys, layoutKey, readGroupState, readGroups, redisKeys, type Redi
 
 /**
  * Changes the number of shards of a drained pipeline, moving every site's state to its new shard.
- * The procedure (README, "Changing the number of shards"):
+ * The procedure (docs/deploy.md, "Changing the number of shards"):
  * 1. The layout is marked "resharding": every ingest replica refuses writes within a second
  *    (ShardMonitor), so nothing new arrives while keys move.
  * 2. Every shard must be drained (no lag, nothing pending, in every consumer group) and its dead
