@@ -287,9 +287,8 @@ function fromWire(index: number, reading: IdentifiedReading, item: WireItem): Re
     return { index, reading_id: reading.reading_id, status: 'accepted', stream_id: item.stream_id, duplicate: item.duplicate };
   }
   const result = rejected(index, reading, item.error, item.message);
-  // The server names fields by their place in its request (`readings.7.timestamp`), which is
-  // not the caller's place once batches are split or resent: name them within the reading.
-  if (item.issues) result.issues = item.issues.map((i) => ({ ...i, path: i.path.replace(/^readings\.\d+\.?/, '') }));
+  // Paths are within the reading (`timestamp`), so they hold however batches were split or resent.
+  if (item.issues) result.issues = item.issues;
   return result;
 }
 

@@ -118,7 +118,7 @@ describe('ReadingBuffer', () => {
       const readings = (body as { readings: IdentifiedReading[] }).readings;
       const results = readings.map((r, index) =>
         r.power_reading === 101
-          ? { index, status: 'rejected', error: 'validation_failed', message: 'too old', issues: [{ in: 'body', path: `readings.${index}.timestamp`, message: 'is too old' }] }
+          ? { index, status: 'rejected', error: 'validation_failed', message: 'too old', issues: [{ in: 'body', path: 'timestamp', message: 'is too old' }] }
           : { index, status: 'accepted', stream_id: '1-1', duplicate: false },
       );
       return { status: 200, body: { accepted: readings.length - 1, rejected: 1, results } };
