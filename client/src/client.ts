@@ -18,7 +18,7 @@ import {
   type SendReadingsResult,
   identify,
 } from './readings.js';
-import { backoffMs, type RetryOptions, retryPolicy, sleep } from './retry.js';
+import { backoffMs, isRetryable, type RetryOptions, retryPolicy, sleep } from './retry.js';
 import { Sequencer, type SequenceStore } from './sequence.js';
 import type { CallOptions, TransportConfig } from './transport.js';
 import { createWatch, type Watch } from './watch.js';
@@ -256,7 +256,7 @@ export class EnergyPipelineClient {
           signal: options.signal,
         });
       } catch (err) {
-        if (err instanceof EnergyPipelineError && err.retryable) return err;
+        if (err instanceof EnergyPipelineError && isRetryable(err)) return err;
         throw err;
       }
       const again: number[] = [];
@@ -293,8 +293,7 @@ function fromWire(index: number, reading: IdentifiedReading, item: WireItem): Re
 }
 
 function rejected(index: number, reading: IdentifiedReading, error: string, message: string) {
-  const retryable = error !== 'validation_failed';
-  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable } as Extract<
+  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable: isRetryable(error) } as Extract<
     ReadingResult,
     { status: 'rejected' }
   >;

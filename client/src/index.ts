@@ -34,7 +34,7 @@ export type {
   SendReadingResult,
   SendReadingsResult,
 } from './readings.js';
-export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export { DEFAULT_RETRY, isRetryable, type RetryOptions } from './retry.js';
 export type { SequenceStore } from './sequence.js';
 export type { CallOptions } from './transport.js';
 export { createWatch, type Watch, type WatchConfig, type WatchOptions } from './watch.js';

@@ -2,7 +2,7 @@ import { createTRPCClient, httpSubscriptionLink, TRPCClientError } from '@trpc/c
 import type { LiveRouter } from '@energy-pipeline/process/live';
 import { EventSource } from 'eventsource';
 import { EnergyPipelineError, errorFromResponse, NetworkError } from './errors.js';
-import { backoffMs, type RetryPolicy, sleep } from './retry.js';
+import { backoffMs, isRetryable, type RetryPolicy, sleep } from './retry.js';
 
 export interface WatchOptions {
   /** Ends the subscription: the loop over it finishes without an error. */
@@ -113,7 +113,7 @@ async function* keepRunning<T>(
       if (attempts === 0) since = Date.now();
       attempts += 1;
       const delay = backoffMs(attempts, config.retry);
-      if (!e.retryable || attempts >= config.retry.maxAttempts || Date.now() - since + delay > config.retry.maxElapsedMs) {
+      if (!isRetryable(e) || attempts >= config.retry.maxAttempts || Date.now() - since + delay > config.retry.maxElapsedMs) {
         e.attempts = attempts;
         throw e;
       }

@@ -69,7 +69,7 @@ describe('SDK types', () => {
 
   it('types errors by kind', () => {
     expectTypeOf<EnergyPipelineError['kind']>().toEqualTypeOf<ErrorKind>();
-    expectTypeOf(new ValidationError('x').kind).toEqualTypeOf<'validation'>();
+    expectTypeOf(new ValidationError('x').kind).toEqualTypeOf<'validation_failed'>();
     const handle = (err: unknown) => {
       if (err instanceof ValidationError) expectTypeOf(err.issues[0]!.path).toEqualTypeOf<string>();
     };
