@@ -219,7 +219,10 @@ export class EnergyPipelineClient {
    * spool that survives restarts, use `openSpool` from `@energy-pipeline/client/node`.
    */
   buffer(options: BufferOptions = {}): ReadingBuffer {
-    return new ReadingBuffer(this, options);
+    // Numbers handed out from now on must be above those of the readings in the store.
+    if (options.store?.sequence) this.persistSequence(options.store.sequence);
+    const setup = { identify: (r: ReadingInput) => this.identify(r), batchSize: this.batchSize, maxBatchBytes: this.maxBatchBytes };
+    return new ReadingBuffer((readings) => this.sendReadings(readings), setup, options);
   }
 
   /**

@@ -7,9 +7,11 @@ export { EnergyPipelineClient, type EnergyPipelineClientOptions } from './client
 export {
   ReadingBuffer,
   type BufferOptions,
+  type BufferSetup,
   type BufferStats,
   type BufferStore,
   type OverflowPolicy,
+  type SendBatch,
 } from './buffer.js';
 export type { ContractClient, RouteAnswer, RouteArgs, RouteCall } from './contract-client.js';
 export {
