@@ -73,7 +73,9 @@ function watchError(err: unknown, failure: Failure | null): EnergyPipelineError 
   if (err instanceof TRPCClientError) {
     const data = err.data as { httpStatus?: number; code?: string; reason?: string } | undefined;
     const status = data?.httpStatus ?? 500;
-    return errorFromResponse(status, { error: data?.reason ?? data?.code?.toLowerCase() ?? 'error', message: err.message });
+    // The router's inputs are zod schemas: tRPC's BAD_REQUEST is the contract's validation_failed.
+    const code = data?.reason ?? (data?.code === 'BAD_REQUEST' ? 'validation_failed' : data?.code?.toLowerCase());
+    return errorFromResponse(status, { error: code ?? 'error', message: err.message });
   }
   return new NetworkError(err instanceof Error ? err.message : String(err), { cause: err });
 }
