@@ -8,6 +8,7 @@ import type {
   RejectedReading,
   SendReadingsResult,
 } from './readings.js';
+import { type BackoffShape, backoffMs } from './retry.js';
 import type { SequenceStore } from './sequence.js';
 
 /**
@@ -104,20 +105,25 @@ interface Entry {
 }
 
 /**
- * What a buffer needs from its client. The client implements it; naming it here keeps the buffer
- * from importing the client that constructs it.
+ * Sends one batch of readings that already carry their reading_id and seq; resolves with one
+ * result per reading, in order. `client.buffer()` passes its `sendReadings`.
  */
-export interface BufferSender {
-  readonly batchSize: number;
-  readonly maxBatchBytes: number;
-  identify(reading: ReadingInput): IdentifiedReading;
-  persistSequence(store: SequenceStore): void;
-  sendReadings(readings: readonly ReadingInput[]): Promise<SendReadingsResult>;
+export type SendBatch = (readings: IdentifiedReading[]) => Promise<SendReadingsResult>;
+
+/** The few values a buffer takes from its client besides the send function. */
+export interface BufferSetup {
+  /** Gives a reading its reading_id and its device's next seq, before it is stored. */
+  identify: (reading: ReadingInput) => IdentifiedReading;
+  /** The client's cap in readings per request; `maxBatchSize` is at most this. */
+  batchSize: number;
+  /** The client's cap in bytes per request; `maxBatchBytes` is at most this. */
+  maxBatchBytes: number;
 }
 
 /**
  * Batches readings by size and by interval, sends them in order with one request in flight, and
- * keeps what could not be delivered for the next attempt. Get one from `client.buffer()`.
+ * keeps what could not be delivered for the next attempt. Get one from `client.buffer()`: the
+ * buffer knows its client only as the send function and values it was built with.
  */
 export class ReadingBuffer {
   private readonly queue: Entry[] = [];
@@ -134,17 +140,21 @@ export class ReadingBuffer {
   private failures = 0;
   private nextAttemptAt = 0;
   private closing: Promise<BufferStats> | undefined;
+  private readonly identify: BufferSetup['identify'];
+  /** Background attempts after a failure: from twice the flush interval, doubling, up to maxRetryIntervalMs. */
+  private readonly retryBackoff: BackoffShape;
 
   constructor(
-    private readonly client: BufferSender,
+    private readonly send: SendBatch,
+    setup: BufferSetup,
     private readonly options: BufferOptions = {},
   ) {
-    this.maxBatchSize = Math.min(options.maxBatchSize ?? client.batchSize, client.batchSize);
-    this.maxBatchBytes = Math.min(options.maxBatchBytes ?? client.maxBatchBytes, client.maxBatchBytes);
+    this.identify = setup.identify;
+    this.maxBatchSize = Math.min(options.maxBatchSize ?? setup.batchSize, setup.batchSize);
+    this.maxBatchBytes = Math.min(options.maxBatchBytes ?? setup.maxBatchBytes, setup.maxBatchBytes);
     this.capacity = options.maxBufferedReadings ?? 10_000;
     if (this.capacity < this.maxBatchSize) throw new RangeError('maxBufferedReadings must be at least maxBatchSize');
-    // Numbers handed out from now on must be above those of the readings in the store.
-    if (options.store?.sequence) client.persistSequence(options.store.sequence);
+    this.retryBackoff = { baseDelayMs: 2 * (options.flushIntervalMs ?? 1000), maxDelayMs: options.maxRetryIntervalMs ?? 30_000 };
     this.push(...(options.store?.load() ?? []).map((reading) => this.entry(reading)));
     this.counts.restored = this.queue.length;
     this.timer = setInterval(() => this.tick(true), options.flushIntervalMs ?? 1000);
@@ -170,7 +180,7 @@ export class ReadingBuffer {
       throw new ValidationError(body.message, { code: body.error, issues: body.issues });
     }
     if (this.queue.length + this.inFlight >= this.capacity) this.makeRoom();
-    const identified = this.client.identify(reading);
+    const identified = this.identify(reading);
     this.options.store?.append(identified);
     const wasFull = this.batchWaiting();
     this.push(this.entry(identified));
@@ -265,9 +275,8 @@ export class ReadingBuffer {
         this.nextAttemptAt = 0;
       } catch (err) {
         this.failures += 1;
-        const base = this.options.flushIntervalMs ?? 1000;
-        const wait = Math.min(this.options.maxRetryIntervalMs ?? 30_000, base * 2 ** this.failures);
-        this.nextAttemptAt = Date.now() + wait / 2 + Math.random() * (wait / 2);
+        // Equal jitter: a floor of half the wait, so an unreachable server is not retried at once.
+        this.nextAttemptAt = Date.now() + backoffMs(this.failures, this.retryBackoff, Math.random, 'equal');
         throw err;
       } finally {
         this.sending = false;
@@ -284,7 +293,7 @@ export class ReadingBuffer {
     this.inFlight = batch.length;
     let result: SendReadingsResult;
     try {
-      result = await this.client.sendReadings(batch.map((e) => e.reading));
+      result = await this.send(batch.map((e) => e.reading));
     } catch (err) {
       this.pushFront(batch);
       throw err;

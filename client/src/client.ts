@@ -18,7 +18,7 @@ import {
   type SendReadingsResult,
   identify,
 } from './readings.js';
-import { backoffMs, type RetryOptions, retryPolicy, sleep } from './retry.js';
+import { backoffMs, isRetryable, type RetryOptions, retryPolicy, sleep } from './retry.js';
 import { Sequencer, type SequenceStore } from './sequence.js';
 import type { CallOptions, TransportConfig } from './transport.js';
 import { createWatch, type Watch } from './watch.js';
@@ -219,7 +219,10 @@ export class EnergyPipelineClient {
    * spool that survives restarts, use `openSpool` from `@energy-pipeline/client/node`.
    */
   buffer(options: BufferOptions = {}): ReadingBuffer {
-    return new ReadingBuffer(this, options);
+    // Numbers handed out from now on must be above those of the readings in the store.
+    if (options.store?.sequence) this.persistSequence(options.store.sequence);
+    const setup = { identify: (r: ReadingInput) => this.identify(r), batchSize: this.batchSize, maxBatchBytes: this.maxBatchBytes };
+    return new ReadingBuffer((readings) => this.sendReadings(readings), setup, options);
   }
 
   /**
@@ -256,7 +259,7 @@ export class EnergyPipelineClient {
           signal: options.signal,
         });
       } catch (err) {
-        if (err instanceof EnergyPipelineError && err.retryable) return err;
+        if (err instanceof EnergyPipelineError && isRetryable(err)) return err;
         throw err;
       }
       const again: number[] = [];
@@ -287,15 +290,13 @@ function fromWire(index: number, reading: IdentifiedReading, item: WireItem): Re
     return { index, reading_id: reading.reading_id, status: 'accepted', stream_id: item.stream_id, duplicate: item.duplicate };
   }
   const result = rejected(index, reading, item.error, item.message);
-  // The server names fields by their place in its request (`readings.7.timestamp`), which is
-  // not the caller's place once batches are split or resent: name them within the reading.
-  if (item.issues) result.issues = item.issues.map((i) => ({ ...i, path: i.path.replace(/^readings\.\d+\.?/, '') }));
+  // Paths are within the reading (`timestamp`), so they hold however batches were split or resent.
+  if (item.issues) result.issues = item.issues;
   return result;
 }
 
 function rejected(index: number, reading: IdentifiedReading, error: string, message: string) {
-  const retryable = error !== 'validation_failed';
-  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable } as Extract<
+  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable: isRetryable(error) } as Extract<
     ReadingResult,
     { status: 'rejected' }
   >;

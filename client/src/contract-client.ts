@@ -1,43 +1,8 @@
-import {
-  type AppRoute,
-  type AppRouter,
-  type ClientInferResponseBody,
-  initClient,
-  isAppRoute,
-  type PartialClientInferRequest,
-  type SuccessfulHttpStatusCode,
-} from '@ts-rest/core';
-import type { ErrorBody } from '@energy-pipeline/contract';
+import { type AppRouter, initClient, isAppRoute } from '@ts-rest/core';
+import type { ContractClient, Router } from './route-types.js';
 import { type CallOptions, callWithRetry, createFetcher, type RawResponse, type RetryMode, type TransportConfig } from './transport.js';
 
-type Body<R extends AppRoute, S extends keyof R['responses']> = ClientInferResponseBody<R, S>;
-
-/**
- * What a call resolves to: the body of any 2xx, and of other documented answers that are not
- * error bodies (a health route's 503 describes the service). Error bodies are thrown instead.
- */
-export type RouteAnswer<R extends AppRoute> = {
-  [S in keyof R['responses']]: S extends SuccessfulHttpStatusCode ? Body<R, S> : Body<R, S> extends ErrorBody ? never : Body<R, S>;
-}[keyof R['responses']];
-
-/** The route's params, query, body and headers as the contract types them, plus a signal. */
-export type RouteArgs<R extends AppRoute> = Omit<
-  PartialClientInferRequest<R>,
-  'fetchOptions' | 'overrideClientOptions' | 'cache' | 'next'
-> &
-  CallOptions;
-
-/** Whether a call may omit its argument: true when every property of the arguments is optional. */
-type AllOptional<T> = Partial<T> extends T ? true : false;
-
-export type RouteCall<R extends AppRoute> = AllOptional<RouteArgs<R>> extends true
-  ? (args?: RouteArgs<R>) => Promise<RouteAnswer<R>>
-  : (args: RouteArgs<R>) => Promise<RouteAnswer<R>>;
-
-/** One method per contract route (nested routers become nested objects). */
-export type ContractClient<T extends AppRouter> = {
-  [K in keyof T]: T[K] extends AppRoute ? RouteCall<T[K]> : T[K] extends AppRouter ? ContractClient<T[K]> : never;
-};
+export type { ContractClient, RouteAnswer, RouteArgs, RouteCall } from './route-types.js';
 
 type RawCall = (args: Record<string, unknown>) => Promise<RawResponse>;
 
@@ -56,7 +21,7 @@ export interface ContractClientOptions {
  * timeouts, retries and typed errors. A route added to the contract appears here, typed, with no
  * change to the SDK.
  */
-export function createContractClient<T extends AppRouter>(contract: T, options: ContractClientOptions): ContractClient<T> {
+export function createContractClient<T extends AppRouter & Router>(contract: T, options: ContractClientOptions): ContractClient<T> {
   const raw = initClient(contract, {
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     baseHeaders: options.headers,

@@ -1,7 +1,18 @@
-import type { Issue } from '@energy-pipeline/contract';
+import { codeOfStatus, type ErrorCode, ErrorCodeSchema, type Issue } from '@energy-pipeline/contract';
 
-/** What went wrong, for `switch (err.kind)`; stable across versions. */
-export type ErrorKind = 'validation' | 'auth' | 'rate_limited' | 'unavailable' | 'http' | 'network' | 'timeout';
+/**
+ * What went wrong, for `switch (err.kind)`; stable across versions. When the server answered,
+ * its error code as the contract defines it (`validation_failed`, `unauthorized`, `forbidden`,
+ * `rate_limited`, `unavailable`, `not_found`, ...); when it did not, `network` or `timeout`.
+ * Whether a kind is worth a retry is `isRetryable`'s to say, in retry.ts.
+ */
+export type ErrorKind = AnswerKind | 'network' | 'timeout';
+
+/** The contract's codes an answer can carry (the others name dead letters). */
+type AnswerKind = Exclude<ErrorCode, 'max_deliveries' | 'overflow'>;
+
+/** Kinds with a class of their own; every other answer is an {@link HttpError}. */
+type ClassKind = 'validation_failed' | 'unauthorized' | 'forbidden' | 'rate_limited' | 'unavailable';
 
 interface ErrorDetails {
   /** HTTP status, when the server answered. */
@@ -37,19 +48,11 @@ export abstract class EnergyPipelineError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.attempts = details.attempts ?? 1;
   }
-
-  /** Whether sending the same request again later may succeed. */
-  get retryable(): boolean {
-    return RETRYABLE.has(this.kind);
-  }
 }
 
-/** Kinds that a later attempt may get past: the server or the network, not the request. */
-const RETRYABLE: ReadonlySet<ErrorKind> = new Set(['rate_limited', 'unavailable', 'network', 'timeout']);
-
-/** 400: the request (or a reading) is invalid; `issues` names each wrong field. Not retried. */
+/** 400 `validation_failed`: the request (or a reading) is invalid; `issues` names each wrong field. Not retried. */
 export class ValidationError extends EnergyPipelineError {
-  readonly kind = 'validation' as const;
+  readonly kind = 'validation_failed' as const;
   readonly issues: Issue[];
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details);
@@ -57,24 +60,36 @@ export class ValidationError extends EnergyPipelineError {
   }
 }
 
-/** 401 (no or unknown API key) or 403 (the key may not do this). Not retried. */
+/** 401 `unauthorized` (no or unknown API key) or 403 `forbidden` (the key may not do this). Not retried. */
 export class AuthError extends EnergyPipelineError {
-  readonly kind = 'auth' as const;
+  readonly kind: 'unauthorized' | 'forbidden';
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details);
+    const code = details.code === 'forbidden' || details.code === 'unauthorized' ? details.code : undefined;
+    this.kind = code ?? (details.status === 403 ? 'forbidden' : 'unauthorized');
+  }
 }
 
-/** 429: too many requests; retried after `retryAfterMs` until the retry budget runs out. */
+/** 429 `rate_limited`: too many requests; retried after `retryAfterMs` until the retry budget runs out. */
 export class RateLimitedError extends EnergyPipelineError {
   readonly kind = 'rate_limited' as const;
 }
 
-/** 502, 503 or 504: the service or what it depends on (Redis) is down or overloaded. Retried. */
+/** 503 `unavailable`, or 502 and 504 from a proxy: the service or what it depends on (Redis) is down or overloaded. Retried. */
 export class UnavailableError extends EnergyPipelineError {
   readonly kind = 'unavailable' as const;
 }
 
-/** Any other non-2xx answer (404, 413, 415, 500, ...). Not retried. */
+/**
+ * Any other non-2xx answer; `kind` is its code (`not_found`, `payload_too_large`,
+ * `internal_error`, ...), from the body or else from the status. Not retried.
+ */
 export class HttpError extends EnergyPipelineError {
-  readonly kind = 'http' as const;
+  readonly kind: Exclude<AnswerKind, ClassKind>;
+  constructor(kind: Exclude<AnswerKind, ClassKind>, message: string, details: ErrorDetails = {}) {
+    super(message, details);
+    this.kind = kind;
+  }
 }
 
 /** The request did not get an answer: DNS, refused or reset connection. Retried. */
@@ -109,6 +124,18 @@ function isErrorBody(body: unknown): body is { error: string; message: string; i
   return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
 }
 
+/**
+ * The contract's code for an answer: the body's when it names one, else the status's. A 502 or
+ * 504 comes from a proxy or gateway in front of the service, not from it: the service is
+ * unavailable.
+ */
+function answerKind(status: number, body: unknown): AnswerKind {
+  const sent = isErrorBody(body) ? ErrorCodeSchema.safeParse(body.error) : undefined;
+  if (sent?.success && sent.data !== 'max_deliveries' && sent.data !== 'overflow') return sent.data;
+  if (status === 502 || status === 504) return 'unavailable';
+  return codeOfStatus(status) as AnswerKind;
+}
+
 /** Maps a non-2xx answer to its typed error. */
 export function errorFromResponse(status: number, body: unknown, retryAfterMs?: number): EnergyPipelineError {
   const details: ErrorDetails = { status, body, retryAfterMs };
@@ -118,9 +145,18 @@ export function errorFromResponse(status: number, body: unknown, retryAfterMs?: 
     details.issues = body.issues;
     message = body.message;
   }
-  if (status === 400) return new ValidationError(message, details);
-  if (status === 401 || status === 403) return new AuthError(message, details);
-  if (status === 429) return new RateLimitedError(message, details);
-  if (status >= 502 && status <= 504) return new UnavailableError(message, details);
-  return new HttpError(message, details);
+  const kind = answerKind(status, body);
+  switch (kind) {
+    case 'validation_failed':
+      return new ValidationError(message, details);
+    case 'unauthorized':
+    case 'forbidden':
+      return new AuthError(message, details);
+    case 'rate_limited':
+      return new RateLimitedError(message, details);
+    case 'unavailable':
+      return new UnavailableError(message, details);
+    default:
+      return new HttpError(kind, message, details);
+  }
 }

@@ -7,9 +7,11 @@ export { EnergyPipelineClient, type EnergyPipelineClientOptions } from './client
 export {
   ReadingBuffer,
   type BufferOptions,
+  type BufferSetup,
   type BufferStats,
   type BufferStore,
   type OverflowPolicy,
+  type SendBatch,
 } from './buffer.js';
 export type { ContractClient, RouteAnswer, RouteArgs, RouteCall } from './contract-client.js';
 export {
@@ -34,7 +36,7 @@ export type {
   SendReadingResult,
   SendReadingsResult,
 } from './readings.js';
-export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export { DEFAULT_RETRY, isRetryable, type RetryOptions } from './retry.js';
 export type { SequenceStore } from './sequence.js';
 export type { CallOptions } from './transport.js';
 export { createWatch, type Watch, type WatchConfig, type WatchOptions } from './watch.js';

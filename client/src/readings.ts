@@ -47,13 +47,18 @@ export interface RejectedReading {
   reading_id: string;
   status: 'rejected';
   /**
-   * `validation_failed` (fix the reading), or why it could not be delivered within the retry
-   * budget: `unavailable`, `rate_limited`, `network`, `timeout`.
+   * Why, as an error kind: `validation_failed` (fix the reading), `forbidden` (the API key may
+   * not write for its site), `out_of_order` (older than what is remembered of its device), or why
+   * it could not be delivered within the retry budget: `unavailable`, `rate_limited`, `network`,
+   * `timeout`.
    */
   error: string;
   message: string;
   issues?: Issue[];
-  /** Sending it again later may succeed (true for everything but validation failures). */
+  /**
+   * Sending it again later may succeed: true for `unavailable`, `rate_limited`, `network` and
+   * `timeout` (see `isRetryable`), false for a reading refused for what it is.
+   */
   retryable: boolean;
 }
 

@@ -39,14 +39,44 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
   return policy;
 }
 
+/** How the waits between attempts grow: from `baseDelayMs`, doubling with every retry, up to `maxDelayMs`. */
+export interface BackoffShape {
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
 /**
- * Full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniform wait between 0
- * and the exponential bound spreads the retries of many devices that failed at the same moment.
- * `retry` counts from 1.
+ * How a wait is drawn below its bound. `full` (AWS Architecture Blog, "Exponential Backoff and
+ * Jitter"): uniform between 0 and the bound, which spreads the retries of many devices that
+ * failed at the same moment. `equal`: uniform between half the bound and the bound, for a
+ * background loop that must not come back at once.
  */
-export function backoffMs(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const bound = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.floor(random() * bound);
+export type Jitter = 'full' | 'equal';
+
+/**
+ * The SDK's one backoff: the wait before retry `retry` (counting from 1), for requests, batch
+ * rounds, subscriptions and the buffer's background sends alike.
+ */
+export function backoffMs(
+  retry: number,
+  shape: BackoffShape,
+  random: () => number = Math.random,
+  jitter: Jitter = 'full',
+): number {
+  const bound = Math.min(shape.maxDelayMs, shape.baseDelayMs * 2 ** (retry - 1));
+  return jitter === 'full' ? Math.floor(random() * bound) : bound / 2 + random() * (bound / 2);
+}
+
+/** Kinds a later attempt may get past: the server or the network, not the request. */
+const RETRYABLE_KINDS: ReadonlySet<string> = new Set(['rate_limited', 'unavailable', 'network', 'timeout']);
+
+/**
+ * Whether an error, or a rejected reading's `error` code, says that sending the same thing again
+ * later may succeed. The retry loop's default predicate, and the one definition of retryable.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (typeof err === 'string') return RETRYABLE_KINDS.has(err);
+  return err instanceof EnergyPipelineError && RETRYABLE_KINDS.has(err.kind);
 }
 
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored. */
@@ -80,6 +110,11 @@ export interface RetryContext {
 }
 
 export interface RetryHooks {
+  /**
+   * Whether to try again after this error (the budget permitting).
+   * @default isRetryable
+   */
+  retryable?: (err: EnergyPipelineError) => boolean;
   /** Called before each wait; for logging and tests. */
   onRetry?: (info: { attempt: number; delayMs: number; error: EnergyPipelineError }) => void;
   signal?: AbortSignal | undefined;
@@ -87,7 +122,7 @@ export interface RetryHooks {
 }
 
 /**
- * Runs `attempt` until it succeeds, throws an error that is not retryable, or the budget
+ * Runs `attempt` until it succeeds, throws an error that is not `hooks.retryable`, or the budget
  * (attempts, total time) runs out; the error thrown last carries the attempt count.
  */
 export async function withRetry<T>(
@@ -102,7 +137,7 @@ export async function withRetry<T>(
     } catch (err) {
       if (!(err instanceof EnergyPipelineError)) throw err;
       err.attempts = n;
-      if (!err.retryable || n >= policy.maxAttempts) throw err;
+      if (!(hooks.retryable ?? isRetryable)(err) || n >= policy.maxAttempts) throw err;
       const delayMs = Math.max(err.retryAfterMs ?? 0, backoffMs(n, policy, hooks.random));
       if (Date.now() - started + delayMs > policy.maxElapsedMs) throw err;
       hooks.onRetry?.({ attempt: n, delayMs, error: err });

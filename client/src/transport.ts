@@ -1,6 +1,6 @@
 import type { ApiFetcher, ApiFetcherArgs } from '@ts-rest/core';
-import { EnergyPipelineError, NetworkError, TimeoutError, errorFromResponse } from './errors.js';
-import { parseRetryAfter, type RetryHooks, type RetryPolicy, withRetry } from './retry.js';
+import { type EnergyPipelineError, NetworkError, TimeoutError, errorFromResponse } from './errors.js';
+import { isRetryable, parseRetryAfter, type RetryHooks, type RetryPolicy, withRetry } from './retry.js';
 
 /** What every request of one client shares. */
 export interface TransportConfig {
@@ -100,25 +100,19 @@ export function callWithRetry<T>(
   const attempt = async (): Promise<T> => {
     const timeout = AbortSignal.timeout(config.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let res: RawResponse;
-    try {
-      res = await call(signal);
-    } catch (err) {
-      // Without an answer nobody knows whether the server acted.
-      if (mode === 'refused-only' && err instanceof EnergyPipelineError) throw notRetryable(err);
-      throw err;
-    }
+    const res = await call(signal);
     if (res.status >= 200 && res.status < 300) return res.body as T;
     if (documented.has(res.status) && !isErrorBody(res.body)) return res.body as T;
-    const err = errorFromResponse(res.status, res.body, parseRetryAfter(res.headers.get('retry-after')));
-    if (mode === 'refused-only' && err.status !== 429 && err.status !== 503) throw notRetryable(err);
-    throw err;
+    throw errorFromResponse(res.status, res.body, parseRetryAfter(res.headers.get('retry-after')));
   };
-  return withRetry(config.retry, attempt, { onRetry: config.onRetry, signal: options.signal });
+  const retryable = mode === 'idempotent' ? isRetryable : refusedOnly;
+  return withRetry(config.retry, attempt, { retryable, onRetry: config.onRetry, signal: options.signal });
 }
 
-/** Stops the retry loop on this error while keeping its class for the caller. */
-function notRetryable(err: EnergyPipelineError): EnergyPipelineError {
-  Object.defineProperty(err, 'retryable', { value: false });
-  return err;
+/**
+ * Only answers saying the request was not processed (429, 503). Without an answer (a network
+ * error, a timeout) nobody knows whether the server acted.
+ */
+function refusedOnly(err: EnergyPipelineError): boolean {
+  return isRetryable(err) && (err.status === 429 || err.status === 503);
 }

@@ -2,7 +2,7 @@ import { createTRPCClient, httpSubscriptionLink, TRPCClientError } from '@trpc/c
 import type { LiveRouter } from '@energy-pipeline/process/live';
 import { EventSource } from 'eventsource';
 import { EnergyPipelineError, errorFromResponse, NetworkError } from './errors.js';
-import { backoffMs, type RetryPolicy, sleep } from './retry.js';
+import { backoffMs, isRetryable, type RetryPolicy, sleep } from './retry.js';
 
 export interface WatchOptions {
   /** Ends the subscription: the loop over it finishes without an error. */
@@ -73,7 +73,9 @@ function watchError(err: unknown, failure: Failure | null): EnergyPipelineError 
   if (err instanceof TRPCClientError) {
     const data = err.data as { httpStatus?: number; code?: string; reason?: string } | undefined;
     const status = data?.httpStatus ?? 500;
-    return errorFromResponse(status, { error: data?.reason ?? data?.code?.toLowerCase() ?? 'error', message: err.message });
+    // The router's inputs are zod schemas: tRPC's BAD_REQUEST is the contract's validation_failed.
+    const code = data?.reason ?? (data?.code === 'BAD_REQUEST' ? 'validation_failed' : data?.code?.toLowerCase());
+    return errorFromResponse(status, { error: code ?? 'error', message: err.message });
   }
   return new NetworkError(err instanceof Error ? err.message : String(err), { cause: err });
 }
@@ -113,7 +115,7 @@ async function* keepRunning<T>(
       if (attempts === 0) since = Date.now();
       attempts += 1;
       const delay = backoffMs(attempts, config.retry);
-      if (!e.retryable || attempts >= config.retry.maxAttempts || Date.now() - since + delay > config.retry.maxElapsedMs) {
+      if (!isRetryable(e) || attempts >= config.retry.maxAttempts || Date.now() - since + delay > config.retry.maxElapsedMs) {
         e.attempts = attempts;
         throw e;
       }

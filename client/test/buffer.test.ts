@@ -113,22 +113,24 @@ describe('ReadingBuffer', () => {
     expect(buffer.stats).toMatchObject({ buffered: 0, sent: 1 });
   });
 
-  it('drops readings the server refuses for good and reports them', async () => {
+  it('drops readings the server refuses for good (invalid, out of order) and reports them', async () => {
     const client = await ingest((body) => {
       const readings = (body as { readings: IdentifiedReading[] }).readings;
       const results = readings.map((r, index) =>
         r.power_reading === 101
-          ? { index, status: 'rejected', error: 'validation_failed', message: 'too old', issues: [{ in: 'body', path: `readings.${index}.timestamp`, message: 'is too old' }] }
-          : { index, status: 'accepted', stream_id: '1-1', duplicate: false },
+          ? { index, status: 'rejected', error: 'validation_failed', message: 'too old', issues: [{ in: 'body', path: 'timestamp', message: 'is too old' }] }
+          : r.power_reading === 102
+            ? { index, status: 'rejected', error: 'out_of_order', message: 'older than remembered' }
+            : { index, status: 'accepted', stream_id: '1-1', duplicate: false },
       );
-      return { status: 200, body: { accepted: readings.length - 1, rejected: 1, results } };
+      return { status: 200, body: { accepted: readings.length - 2, rejected: 2, results } };
     });
     const refused: string[] = [];
-    const buffer = client.buffer({ onRejected: (r, result) => refused.push(`${r.power_reading} ${result.issues?.[0]?.path}`) });
+    const buffer = client.buffer({ onRejected: (r, result) => refused.push(`${r.power_reading} ${result.error} ${result.issues?.[0]?.path}`) });
     for (let i = 0; i < 3; i++) buffer.add(reading(i));
     await buffer.flush();
-    expect(refused).toEqual(['101 timestamp']);
-    expect(buffer.stats).toMatchObject({ buffered: 0, sent: 2, rejected: 1 });
+    expect(refused).toEqual(['101 validation_failed timestamp', '102 out_of_order undefined']);
+    expect(buffer.stats).toMatchObject({ buffered: 0, sent: 1, rejected: 2 });
     await buffer.close();
   });
 

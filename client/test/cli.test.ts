@@ -240,7 +240,7 @@ describe('shell completion', () => {
     expect(code).toBe(0);
     writeFileSync(join(dir, 'energy-pipeline.bash'), stdout);
     // Calls the completion function as bash would for each line typed so far.
-    const typed = ['', 'si', 'send --p', 'query --bucket ', 'query --bucket=h', 'query ', 'query --reason ', 'completion ', '--', 'send --site ', 'help q', 'watch '];
+    const typed = ['', 'si', 'send --p', 'query --bucket ', 'query --bucket=h', 'query ', 'query --reason ', 'completion ', '--', 'send --site ', 'help q', 'watch ', 'query --a', 'query --after '];
     const script = [
       `source ${JSON.stringify(join(dir, 'energy-pipeline.bash'))}`,
       'complete -p energy-pipeline',
@@ -264,6 +264,9 @@ describe('shell completion', () => {
       'send --site ': '',
       'help q': 'query',
       'watch ': 'site pipeline',
+      // The dead-letter cursor, as its "more:" line says; an id completes nothing.
+      'query --a': '--after --api-key',
+      'query --after ': '',
     });
   });
 

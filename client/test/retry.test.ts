@@ -13,7 +13,7 @@ import {
   ValidationError,
 } from '../src/index.js';
 import { createContractClient } from '../src/contract-client.js';
-import { backoffMs, DEFAULT_RETRY, parseRetryAfter, retryPolicy } from '../src/retry.js';
+import { backoffMs, DEFAULT_RETRY, isRetryable, parseRetryAfter, retryPolicy } from '../src/retry.js';
 import { freePort } from '../../test/support/redis-server.js';
 import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
 
@@ -37,6 +37,12 @@ describe('backoff and Retry-After', () => {
     const policy = retryPolicy({ baseDelayMs: 100, maxDelayMs: 1_000 });
     expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, policy, () => 0.999))).toEqual([99, 199, 399, 799, 999]);
     expect(backoffMs(3, policy, () => 0)).toBe(0);
+  });
+
+  it('draws equal jitter between half the bound and the bound', () => {
+    const shape = { baseDelayMs: 100, maxDelayMs: 1_000 };
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, shape, () => 0, 'equal'))).toEqual([50, 100, 200, 400, 500]);
+    expect(backoffMs(5, shape, () => 1, 'equal')).toBe(1_000);
   });
 
   it('reads Retry-After as seconds or as an HTTP date, and ignores garbage', () => {
@@ -103,17 +109,30 @@ describe('retries of one reading against a failing server', () => {
   });
 
   it.each([
-    [400, ValidationError, { error: 'validation_failed', message: 'bad', issues: [{ in: 'body', path: 'site_id', message: 'x' }] }],
-    [401, AuthError, { error: 'unauthorized', message: 'no key' }],
-    [403, AuthError, { error: 'forbidden', message: 'not yours' }],
-    [413, HttpError, { error: 'payload_too_large', message: 'big' }],
-    [500, HttpError, { error: 'internal', message: 'oops' }],
-  ] as const)('does not retry %i and throws %o', async (status, type, body) => {
+    [400, ValidationError, 'validation_failed', { error: 'validation_failed', message: 'bad', issues: [{ in: 'body', path: 'site_id', message: 'x' }] }],
+    [400, HttpError, 'bad_request', { error: 'bad_request', message: 'not JSON' }],
+    [401, AuthError, 'unauthorized', { error: 'unauthorized', message: 'no key' }],
+    [403, AuthError, 'forbidden', { error: 'forbidden', message: 'not yours' }],
+    [404, HttpError, 'not_found', 'no such page'],
+    [413, HttpError, 'payload_too_large', { error: 'payload_too_large', message: 'big' }],
+    // A code the contract does not know: the status names the kind.
+    [500, HttpError, 'internal_error', { error: 'internal', message: 'oops' }],
+  ] as const)('does not retry %i and throws %o, its kind the contract code', async (status, type, kind, body) => {
     const s = await serve(() => ({ status, body }));
     const err = (await clientFor(s.url).sendReading(reading()).catch((e: unknown) => e)) as EnergyPipelineError;
     expect(err).toBeInstanceOf(type);
-    expect([err.status, err.code, err.retryable]).toEqual([status, body.error, false]);
+    const code = typeof body === 'string' ? undefined : body.error;
+    expect([err.status, err.kind, err.code, isRetryable(err)]).toEqual([status, kind, code, false]);
     expect(s.requests).toHaveLength(1);
+  });
+
+  it('retries the kinds a later attempt may get past, and only those', () => {
+    expect(['rate_limited', 'unavailable', 'network', 'timeout'].filter((k) => isRetryable(k))).toHaveLength(4);
+    for (const kind of ['validation_failed', 'forbidden', 'out_of_order', 'unauthorized', 'internal_error', 'buffer_full']) {
+      expect(isRetryable(kind), kind).toBe(false);
+    }
+    expect(isRetryable(new UnavailableError('x', { status: 504 }))).toBe(true);
+    expect(isRetryable(new Error('not ours'))).toBe(false);
   });
 
   it('retries a timeout, then reports a TimeoutError', async () => {

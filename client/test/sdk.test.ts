@@ -33,7 +33,7 @@ describe('SDK against the real ingest and processor', () => {
     const err = await client.sendReading(reading(3, { power_reading: Number.NaN })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     const v = err as ValidationError;
-    expect([v.kind, v.status, v.code, v.attempts]).toEqual(['validation', 400, 'validation_failed', 1]);
+    expect([v.kind, v.status, v.code, v.attempts]).toEqual(['validation_failed', 400, 'validation_failed', 1]);
     expect(v.issues.map((i) => i.path)).toEqual(['power_reading']);
   });
 

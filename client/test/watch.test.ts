@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { processApp, processConfig } from '../../test/support/process-app.js';
-import { EnergyPipelineClient, type SiteEvent } from '../src/index.js';
+import { EnergyPipelineClient, type SiteEvent, ValidationError } from '../src/index.js';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
 import { ingestConfig } from '../../test/support/ingest-app.js';
@@ -83,6 +83,16 @@ describe('client.watch', () => {
     expect(last.site.devices.map((d) => d.power_w).sort()).toEqual([10, 11, 12]);
     proxy.switchTo(portOf(urlA));
   }, 60_000);
+
+  it('ends a subscription the router refuses as invalid at once, with a ValidationError', async () => {
+    const client = new EnergyPipelineClient({ ingestUrl, processUrl: urlA });
+    const err = await (async () => {
+      for await (const _ of client.watch.site('')) return null;
+      return null;
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err).toMatchObject({ kind: 'validation_failed', status: 400, attempts: 1 });
+  });
 
   it('compiles a watch loop with types from the router', () => {
     const client = new EnergyPipelineClient({ ingestUrl, processUrl: urlA });

@@ -68,7 +68,11 @@ export function codeOfStatus(status: number): ErrorCode {
 export const IssueSchema = z.object({
   /** Which part of the request is wrong. */
   in: z.enum(['body', 'query', 'params', 'headers']),
-  /** Dotted path to the field, e.g. `power_reading` or `readings.3.timestamp`; empty for the whole part. */
+  /**
+   * Dotted path to the field, e.g. `power_reading`, or `readings` for a batch body; empty for the
+   * whole part. A batch item's issues are within its reading (`timestamp`, not
+   * `readings.3.timestamp`): the item's result carries its `index`.
+   */
   path: z.string(),
   message: z.string(),
 });

@@ -26,9 +26,17 @@ describe('POST /readings/batch', () => {
     const body = (await postBatch({ readings })).json();
     expect(body).toMatchObject({ accepted: 1, rejected: 2 });
     expect(body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
-    expect(body.results[1].issues.map((i: { path: string }) => i.path)).toEqual(['readings.1.power_reading']);
-    expect(body.results[2].issues.map((i: { path: string }) => i.path)).toContain('readings.2.power_readng');
+    expect(body.results[1].issues.map((i: { path: string }) => i.path)).toEqual(['power_reading']);
+    expect(body.results[2].issues.map((i: { path: string }) => i.path)).toContain('power_readng');
     expect(await storedReadings(t.redis.client, stream)).toHaveLength(1);
+  });
+
+  it('names the fields of a refused item within its reading, not by its place in the request', async () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const body = (await postBatch({ readings: [seedReading(), seedReading(), seedReading({ timestamp: future })] })).json();
+    expect(body.results[2]).toMatchObject({ index: 2, status: 'rejected', error: 'validation_failed' });
+    expect(body.results[2].issues).toEqual([{ in: 'body', path: 'timestamp', message: expect.stringContaining('in the future') }]);
+    expect(body.results[2].message).not.toContain('readings.');
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { ContractNoBody, isAppRoute, type AppRoute } from '@ts-rest/core';
+import { isAppRoute, type AppRoute } from '@ts-rest/core';
 import { processContract, routeMetadata } from '@energy-pipeline/contract';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { processApp } from '../../test/support/process-app.js';
@@ -49,7 +49,7 @@ const guarded = routes.filter(([, route]) => routeMetadata(route).auth !== 'publ
 /** A request to `route` that would succeed with the right key: real ids, an empty filter as body. */
 function requestTo(route: AppRoute, site = 'site-a'): InjectOptions {
   const url = route.path.replace(':site_id', site).replace(':device_id', 'meter').replace(':id', deadLetterId);
-  const withBody = 'body' in route && route.body !== ContractNoBody;
+  const withBody = 'body' in route && route.body !== null;
   return { method: route.method, url, ...(withBody ? { payload: {} } : {}) };
 }
 

@@ -229,11 +229,11 @@ describe('auth', () => {
       await sub.done;
       return sub.state.error as { kind: string; status: number; message: string };
     };
-    expect(await error((signal) => sdk(url).watch.pipeline({ signal }))).toMatchObject({ kind: 'auth', status: 401 });
-    expect(await error((signal) => sdk(url, 'wrong').watch.pipeline({ signal }))).toMatchObject({ kind: 'auth', status: 401 });
-    expect(await error((signal) => sdk(url, WRITER).watch.site('site-a', { signal }))).toMatchObject({ kind: 'auth', status: 403 });
+    expect(await error((signal) => sdk(url).watch.pipeline({ signal }))).toMatchObject({ kind: 'unauthorized', status: 401 });
+    expect(await error((signal) => sdk(url, 'wrong').watch.pipeline({ signal }))).toMatchObject({ kind: 'unauthorized', status: 401 });
+    expect(await error((signal) => sdk(url, WRITER).watch.site('site-a', { signal }))).toMatchObject({ kind: 'forbidden', status: 403 });
     expect(await error((signal) => sdk(url, SITE_A_READER).watch.site('site-b', { signal }))).toMatchObject({
-      kind: 'auth',
+      kind: 'forbidden',
       status: 403,
       message: expect.stringContaining("may not read site 'site-b'"),
     });

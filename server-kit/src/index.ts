@@ -1,5 +1,6 @@
 // The services' shared kit: configuration, Redis connections and key names, shards, Fastify plumbing.
 export * from './api-keys.js';
+export * from './backoff.js';
 export * from './auth.js';
 export * from './config.js';
 export * from './docs.js';

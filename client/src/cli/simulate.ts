@@ -106,7 +106,7 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
     } catch (err) {
       if (!(err instanceof EnergyPipelineError)) throw err;
       stoppedBy ??= err; // concerns every request alike (auth, a refused request): stop
-      reject(err.code ?? err.kind, batch.length);
+      reject(err.kind, batch.length);
     }
   };
   const dispatch = async (batch: ReadingInput[]) => {

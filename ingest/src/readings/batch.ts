@@ -20,23 +20,23 @@ type Checked = { index: number; reading: Reading } | { index: number; rejection:
  * What a reading must pass beyond its schema, on both write routes: a timestamp inside the
  * accepted window, and a site the API key may write for. Null when it passes.
  */
-export function checkReading(reading: Reading, window: TimestampWindow, key: ApiKey | null, path = ''): Rejection | null {
+export function checkReading(reading: Reading, window: TimestampWindow, key: ApiKey | null): Rejection | null {
   const problem = checkTimestampWindow(reading.timestamp, window);
-  if (problem) return validationError([{ in: 'body', path: `${path}timestamp`, message: problem }]);
+  if (problem) return validationError([{ in: 'body', path: 'timestamp', message: problem }]);
   if (!allowsSite(key, reading.site_id)) {
     return { error: 'forbidden', message: `This API key may not write readings for site '${reading.site_id}'` };
   }
   return null;
 }
 
-/** Validates one batch item as POST /readings validates its body, with paths prefixed by its position. */
+/**
+ * Validates one batch item as POST /readings validates its body. Issue paths are within the
+ * reading (`timestamp`): the item's result carries its `index` already.
+ */
 export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
   const parsed = ReadingSchema.safeParse(item);
-  if (!parsed.success) {
-    const issues = toIssues('body', parsed.error.issues).map((i) => ({ ...i, path: i.path ? `readings.${index}.${i.path}` : `readings.${index}` }));
-    return { index, rejection: validationError(issues) };
-  }
-  const rejection = checkReading(parsed.data, window, key, `readings.${index}.`);
+  if (!parsed.success) return { index, rejection: validationError(toIssues('body', parsed.error.issues)) };
+  const rejection = checkReading(parsed.data, window, key);
   return rejection ? { index, rejection } : { index, reading: parsed.data };
 }
 

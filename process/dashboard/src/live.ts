@@ -60,7 +60,7 @@ export function useSubscription<T>(
       } catch (err) {
         if (controller.signal.aborted) return;
         const e = err as EnergyPipelineError;
-        if (e.kind === 'auth') onAuth(e.status ?? 401);
+        if (e.kind === 'unauthorized' || e.kind === 'forbidden') onAuth(e.status ?? 401);
         setError(e);
       }
     })();

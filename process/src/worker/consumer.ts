@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
+import { Backoff, redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from '../config/config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
 import { ensureGroup, isNoGroupError } from './group.js';
@@ -9,8 +9,9 @@ type ReadReply = [stream: string, entries: StreamEntry[]][] | null;
 
 /** How much longer than BLOCK a read may take before the connection is presumed dead. */
 const WATCHDOG_GRACE_MS = 3_000;
-const MAX_BACKOFF_MS = 2_000;
-const MAX_RETRY_DELAY_MS = 5_000;
+/** Waits of the loop after an error, and before re-reading entries whose step failed. */
+const LOOP_BACKOFF = { initialMs: 100, maxMs: 2_000 };
+const PENDING_RETRY_BACKOFF = { initialMs: 200, maxMs: 5_000 };
 /** Bound on the final drain of a graceful stop. */
 const FINAL_DRAIN_MS = 3_000;
 
@@ -26,7 +27,7 @@ export class Consumer {
   private stopping = false;
   private wake: (() => void) | null = null;
   private retryPendingAt: number | null = null;
-  private retryDelayMs = 0;
+  private readonly pendingRetry = new Backoff(PENDING_RETRY_BACKOFF.initialMs, PENDING_RETRY_BACKOFF.maxMs);
   /** When the loop last read from or acknowledged on the stream. */
   lastActivity: Date | null = null;
   /** Times the watchdog dropped a read that outlived its bound. */
@@ -71,12 +72,12 @@ export class Consumer {
 
   /** Asks the loop to re-read this consumer's pending entries after a growing delay. */
   schedulePendingRetry() {
-    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 200), MAX_RETRY_DELAY_MS);
-    this.retryPendingAt ??= Date.now() + this.retryDelayMs;
+    const delayMs = this.pendingRetry.next();
+    this.retryPendingAt ??= Date.now() + delayMs;
   }
 
   private async run() {
-    let backoffMs = 0;
+    const backoff = new Backoff(LOOP_BACKOFF.initialMs, LOOP_BACKOFF.maxMs);
     let groupReady = false;
     let drainOwnPending = true;
     while (!this.stopping) {
@@ -98,21 +99,21 @@ export class Consumer {
         if (drainOwnPending || retryDue) {
           this.retryPendingAt = null;
           const failed = await this.drainOwnPending();
-          if (failed === 0) this.retryDelayMs = 0;
+          if (failed === 0) this.pendingRetry.reset();
           drainOwnPending = false;
         }
         const untilRetry = this.retryPendingAt === null ? Infinity : this.retryPendingAt - Date.now();
         const blockMs = Math.max(1, Math.min(this.config.blockMs, untilRetry));
         const entries = await this.readNew(blockMs);
         if (entries.length > 0) await this.process(entries);
-        backoffMs = 0;
+        backoff.reset();
       } catch (err) {
         if (this.stopping) break;
         if (isNoGroupError(err)) groupReady = false; // Redis restarted without its data
         drainOwnPending = true;
-        backoffMs = Math.min(Math.max(backoffMs * 2, 100), MAX_BACKOFF_MS);
-        this.log.warn({ err: (err as Error).message, retryInMs: backoffMs }, 'consumer loop error');
-        await this.sleep(backoffMs);
+        const retryInMs = backoff.next();
+        this.log.warn({ err: (err as Error).message, retryInMs }, 'consumer loop error');
+        await this.sleep(retryInMs);
       }
     }
   }
