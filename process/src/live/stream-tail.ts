@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { RedisClient } from '@energy-pipeline/server-kit';
+import { Backoff, type RedisClient } from '@energy-pipeline/server-kit';
 import type { LiveReading } from '@energy-pipeline/contract';
 import { decodeEntry } from '@energy-pipeline/contract';
 import { entryIdOf, markOf, type Mark, type Position } from './position.js';
@@ -122,7 +122,7 @@ export class StreamTail {
   }
 
   private async run(found: () => void) {
-    let backoffMs = 0;
+    const backoff = new Backoff(100, MAX_BACKOFF_MS);
     while (!this.stopping && !this.position) {
       if (this.readers.some(({ redis }) => redis.status !== 'ready')) {
         await sleep(100);
@@ -132,14 +132,14 @@ export class StreamTail {
         this.position = await this.ends();
         found();
       } catch (err) {
-        backoffMs = await this.backOff(backoffMs, err);
+        await this.backOff(backoff, err);
       }
     }
     await Promise.all(this.readers.map((reader) => this.follow(reader)));
   }
 
   private async follow(reader: TailReader) {
-    let backoffMs = 0;
+    const backoff = new Backoff(100, MAX_BACKOFF_MS);
     while (!this.stopping) {
       if (reader.redis.status !== 'ready') {
         await sleep(100);
@@ -147,19 +147,18 @@ export class StreamTail {
       }
       try {
         await this.readOnce(reader);
-        backoffMs = 0;
+        backoff.reset();
       } catch (err) {
         if (this.stopping) break;
-        backoffMs = await this.backOff(backoffMs, err);
+        await this.backOff(backoff, err);
       }
     }
   }
 
-  private async backOff(previousMs: number, err: unknown) {
-    const backoffMs = Math.min(Math.max(previousMs * 2, 100), MAX_BACKOFF_MS);
-    this.options.log.warn({ err: (err as Error).message, retryInMs: backoffMs }, 'live tail read failed');
-    await sleep(backoffMs);
-    return backoffMs;
+  private async backOff(backoff: Backoff, err: unknown) {
+    const retryInMs = backoff.next();
+    this.options.log.warn({ err: (err as Error).message, retryInMs }, 'live tail read failed');
+    await sleep(retryInMs);
   }
 
   /** The last entry of each stream now (0-0 for an empty or missing one); one command per stream, each in its own slot. */
