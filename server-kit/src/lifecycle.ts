@@ -1,3 +1,4 @@
+import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 
 export interface ServeOptions {
@@ -28,39 +29,39 @@ export function stopFaulted(app: FastifyInstance, err: Error): void {
 }
 
 /**
- * Listens and stops cleanly on SIGTERM or SIGINT: stop taking work, finish what is in
- * flight, close connections, exit 0; or exit 1 when that takes longer than the bound,
- * because Kubernetes will SIGKILL a pod that overstays its grace period anyway.
+ * Listens and stops cleanly on SIGTERM or SIGINT (and the other terminating signals), and on an
+ * uncaught exception or unhandled rejection: stop taking work, finish what is in flight, close
+ * connections, exit 0 (1 after an error or a fault); exit 1 when that takes longer than the bound,
+ * because Kubernetes will SIGKILL a pod that overstays its grace period anyway, or on a second
+ * signal (Ctrl-C twice). close-with-grace does the signal and timer handling.
  */
 export async function serveUntilSignal(app: FastifyInstance, options: ServeOptions): Promise<void> {
-  let stopping = false;
-  const stop = async (signal: string, fault?: Error) => {
-    if (stopping) return;
-    stopping = true;
-    if (fault) app.log.fatal({ err: fault }, 'shutting down');
-    else app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      app.log.error({ timeoutMs: options.shutdownTimeoutMs }, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, options.shutdownTimeoutMs);
-    timer.unref();
-    try {
+  let fault: Error | undefined;
+  const log = app.log;
+  const graceful = closeWithGrace(
+    {
+      delay: options.shutdownTimeoutMs,
+      logger: { error: (message: unknown) => log.error(message instanceof Error ? { err: message } : { message }, 'shutdown') },
+      onTimeout: (timeoutMs) => log.error({ timeoutMs }, 'shutdown took too long; exiting'),
+    },
+    async ({ signal, err }) => {
+      if (fault ?? err) log.fatal({ err: fault ?? err }, 'shutting down');
+      else log.info({ signal }, 'shutting down');
       await options.onShutdown?.();
       await app.close();
-      process.exit(fault ? 1 : 0);
-    } catch (err) {
-      app.log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    }
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
-  faultStops.set(app, (err) => void stop('fault', err));
+      // close-with-grace exits 0 after a manual close; a fault must exit 1 so the restart shows.
+      if (fault) throw fault;
+    },
+  );
+  faultStops.set(app, (err) => {
+    fault ??= err;
+    void graceful.close();
+  });
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     // A failed start check (e.g. an evicting Redis) lands here too, with its own message.
-    app.log.fatal({ err }, 'could not start');
+    log.fatal({ err }, 'could not start');
     process.exit(1);
   }
 }
