@@ -1,7 +1,8 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorCodeSchema, ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
-import { ReadingSchema } from './reading.js';
+import { withExamples } from './examples.js';
+import { EXAMPLE_READING, ReadingSchema } from './reading.js';
 import { routesWithAuth } from './route-auth.js';
 
 const c = initContract();
@@ -25,11 +26,14 @@ export const ReadingAcceptedSchema = z
  */
 export const BatchItemSchema = z.unknown().meta({ description: 'A reading, as for POST /readings' });
 
-export const ReadingBatchSchema = z
-  .strictObject({
-    readings: z.array(BatchItemSchema).min(1, 'must hold at least one reading'),
-  })
-  .describe('ReadingBatch');
+export const ReadingBatchSchema = withExamples(
+  z
+    .strictObject({
+      readings: z.array(BatchItemSchema).min(1, 'must hold at least one reading'),
+    })
+    .describe('ReadingBatch'),
+  { readings: [EXAMPLE_READING] },
+);
 
 export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodeSchema } from './errors.js';
-import { IdSchema } from './reading.js';
+import { exampleTime, withExamples } from './examples.js';
+import { EXAMPLE_READING, IdSchema } from './reading.js';
 
 /**
  * Aggregation buckets: minutes and hours in UTC, days and months in the site's time zone (so a
@@ -13,9 +14,15 @@ export type FixedBucket = 'minute' | 'hour';
 export const BUCKET_SECONDS: Record<FixedBucket, number> = { minute: 60, hour: 3600 };
 export const isFixedBucket = (bucket: Bucket): bucket is FixedBucket => bucket in BUCKET_SECONDS;
 
+const HOUR_MS = 3_600_000;
+
+/** The range "Try it out" asks for: the last hour (examples.ts moves it to the document's now). */
 export const SeriesQuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
-  to: z.iso.datetime({ offset: true }).optional().describe('End of the range (exclusive); default: now'),
+  from: withExamples(
+    z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
+    exampleTime(-HOUR_MS),
+  ),
+  to: withExamples(z.iso.datetime({ offset: true }).optional().describe('End of the range (exclusive); default: now'), exampleTime()),
   bucket: BucketSchema.default('minute'),
 });
 
@@ -96,13 +103,19 @@ export const TimeZoneSchema = z
   })
   .describe('IANA time zone, e.g. Europe/Berlin');
 
-export const SiteSettingsSchema = z
-  .strictObject({
-    time_zone: TimeZoneSchema.describe(
-      "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
-    ),
-  })
-  .describe('SiteSettings');
+export const SiteSettingsSchema = withExamples(
+  z
+    .strictObject({
+      time_zone: withExamples(
+        TimeZoneSchema.describe(
+          "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
+        ),
+        'Europe/Berlin',
+      ),
+    })
+    .describe('SiteSettings'),
+  { time_zone: 'Europe/Berlin' },
+);
 
 export const SiteSchema = z
   .object({
@@ -113,8 +126,11 @@ export const SiteSchema = z
   })
   .describe('Site');
 
-export const SitePathSchema = z.strictObject({ site_id: IdSchema });
-export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });
+/** Path ids: the example reading's site and device, so "Try it out" finds what it stored on ingest. */
+const SitePathId = withExamples(IdSchema, EXAMPLE_READING.site_id);
+const DevicePathId = withExamples(IdSchema, EXAMPLE_READING.device_id);
+export const SitePathSchema = z.strictObject({ site_id: SitePathId });
+export const DevicePathSchema = z.strictObject({ site_id: SitePathId, device_id: DevicePathId });
 
 /**
  * Why an entry or reading could not be applied: it failed validation (`validation_failed`), it was
@@ -136,12 +152,19 @@ export const DeadLetterSchema = z
   })
   .describe('DeadLetter');
 
-export const DeadLetterFilterSchema = z.strictObject({
-  reason: DeadLetterReasonSchema.optional(),
-  // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
-  site_id: IdSchema.optional(),
-  device_id: IdSchema.optional(),
-});
+/**
+ * Its example names one site and one reason, so that "Try it out" on replay or delete never
+ * touches every dead letter (an empty filter matches all of them).
+ */
+export const DeadLetterFilterSchema = withExamples(
+  z.strictObject({
+    reason: DeadLetterReasonSchema.optional(),
+    // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
+    site_id: IdSchema.optional(),
+    device_id: IdSchema.optional(),
+  }),
+  { reason: 'validation_failed', site_id: EXAMPLE_READING.site_id },
+);
 
 /** Redis keeps a stream id's two parts, milliseconds and sequence, as unsigned 64-bit integers. */
 const U64_MAX = 2n ** 64n - 1n;
@@ -195,7 +218,7 @@ export const DeadLetterPageSchema = z
   .object({ items: z.array(DeadLetterSchema), next: z.string().nullable().describe('Pass as `after` for the next page') })
   .describe('DeadLetterPage');
 
-export const DeadLetterIdPathSchema = z.strictObject({ id: StreamIdSchema });
+export const DeadLetterIdPathSchema = z.strictObject({ id: withExamples(StreamIdSchema, '1768473000000-0') });
 
 export const ReplayResultSchema = z
   .object({ replayed: z.number().int(), stream_ids: z.array(z.string()).describe('New ids in the main stream') })
