@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ErrorBody, ErrorSchema } from './errors.js';
 import { EXAMPLE_TIME } from './examples.js';
 
 /**
@@ -61,3 +62,31 @@ export const wholeSeconds = (ms: number) => Math.floor(ms / 1000) * 1000;
 
 /** How far EXAMPLE_TIME must move to become `nowMs` (to the second). */
 export const exampleShiftTo = (nowMs: number) => wholeSeconds(nowMs) - Date.parse(EXAMPLE_TIME);
+
+/**
+ * The error body each status is documented with (the schema's own example is a 400). Messages
+ * are typical, not exact: the code is what clients act on.
+ */
+const ERROR_EXAMPLES: Readonly<Record<number, ErrorBody>> = {
+  401: { error: 'unauthorized', message: 'An API key is required: send Authorization: Bearer <key>' },
+  403: { error: 'forbidden', message: "This API key may not read site 'site-001'" },
+  404: { error: 'not_found', message: "No site 'site-001'" },
+  409: {
+    error: 'out_of_order',
+    message: "Not stored: this timestamp is older than what is remembered of device 'device-001' at site 'site-001'",
+  },
+  413: { error: 'payload_too_large', message: 'Request body is too large' },
+  415: { error: 'unsupported_media_type', message: "Unsupported Media Type: text/plain; send application/json" },
+  429: { error: 'rate_limited', message: 'Rate limit exceeded for this API key; retry after Retry-After seconds' },
+  500: { error: 'internal_error', message: 'Internal server error' },
+  503: { error: 'unavailable', message: 'Redis is unavailable; retry later', outcome: 'not_stored' },
+};
+
+/** The example of an error answer with this status, or null for the schema's own (400). */
+export const errorExample = (status: number): ErrorBody | null => ERROR_EXAMPLES[status] ?? null;
+
+/** Whether a response schema is the shared error body (ErrorSchema, or one derived with `.describe()`). */
+export function isErrorBody(schema: unknown): boolean {
+  for (let s = schema as z.core.$ZodType | undefined; s; s = s._zod.parent) if (s === ErrorSchema) return true;
+  return false;
+}

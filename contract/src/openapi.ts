@@ -2,7 +2,7 @@ import type { AppRouter } from '@ts-rest/core';
 import { generateOpenApi } from '@ts-rest/open-api';
 import { z } from 'zod';
 import { BatchItemSchema, metricsTextContentTypes } from './ingest-contract.js';
-import { exampleShiftTo, setOpenApiExample, shiftExampleTimes } from './openapi-examples.js';
+import { errorExample, exampleShiftTo, isErrorBody, setOpenApiExample, shiftExampleTimes } from './openapi-examples.js';
 import { ReadingSchema } from './reading.js';
 import { routeMetadata } from './route-auth.js';
 
@@ -100,6 +100,11 @@ export function buildOpenApiDocument(contract: AppRouter, info: OpenApiInfo, opt
           const scope = `Needs an API key with the \`${auth}\` scope${auth === 'read' ? ' (or `admin`)' : ''}` +
             (sites === 'param' ? ' that may read this site' : sites === undefined ? ' for every site' : '') + '.';
           operation.description = operation.description ? `${operation.description}\n\n${scope}` : scope;
+        }
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const media = response.content?.['application/json'];
+          const example = errorExample(Number(status));
+          if (media && example && isErrorBody((route.responses as Record<string, unknown>)[status])) media.example = example;
         }
         if (route.method === 'GET' && route.path === '/metrics' && operation.responses['200']?.content) {
           for (const type of metricsTextContentTypes) {

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { type AppRouter, ContractNoBody, isAppRoute } from '@ts-rest/core';
 import type { z } from 'zod';
-import { checkTimestampWindow, EXAMPLE_TIME, ingestContract, processContract } from '../src/index.js';
+import { checkTimestampWindow, codeOfStatus, EXAMPLE_TIME, ingestContract, processContract } from '../src/index.js';
 import { buildOpenApiDocument, shiftExampleTimes } from '../src/openapi.js';
 
 type Schema = { example?: unknown; properties?: Record<string, Schema> };
 type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema & { default?: unknown } };
-type Operation = { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: Schema }> } };
+type Media = { schema: Schema; example?: unknown };
+type Operation = {
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, Media> };
+  responses: Record<string, { content?: Record<string, Media> }>;
+};
 
 /** A fixed "now", far from EXAMPLE_TIME, so that a missed shift shows. */
 const NOW = Date.parse('2031-07-04T08:09:10.789Z');
@@ -29,6 +34,23 @@ describe.each([
       expect(example, `${route.method} ${route.path}`).toBeDefined();
       const result = parse(route.body, example);
       expect(result.error?.issues ?? [], `${route.method} ${route.path}`).toEqual([]);
+    }
+  });
+
+  it('give every JSON response an example that the route could answer with, errors one with their status\'s code', () => {
+    for (const route of routes(contract)) {
+      for (const [status, response] of Object.entries(operation(doc, route.method, route.path).responses)) {
+        const media = response.content?.['application/json'];
+        const example = media?.example ?? media?.schema.example;
+        const where = `${route.method} ${route.path} ${status}`;
+        expect(example, where).toBeDefined();
+        const result = parse((route.responses as Record<string, unknown>)[status], example);
+        expect(result.error?.issues ?? [], where).toEqual([]);
+        const { error } = example as { error?: string };
+        // A 400 is shown as the most common one, a field that is wrong.
+        const code = codeOfStatus(Number(status));
+        if (Number(status) >= 400 && error !== undefined) expect(error, where).toBe(code === 'bad_request' ? 'validation_failed' : code);
+      }
     }
   });
 
