@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withExamples } from './examples.js';
 
 /**
  * Every error code of the pipeline, one name per idea: the wire error body's `error`, a batch
@@ -87,16 +88,23 @@ export const WriteOutcomeSchema = z.enum(['not_stored', 'unknown']);
 export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;
 
 /** The one error body every route answers with, whatever the status. */
-export const ErrorSchema = z
-  .object({
-    error: ErrorCodeSchema.describe('Stable machine-readable code, e.g. validation_failed, unavailable'),
-    message: z.string().describe('Human-readable summary; names the wrong fields for validation errors'),
-    issues: z.array(IssueSchema).optional(),
-    outcome: WriteOutcomeSchema.optional().describe(
-      'On a failed write: `not_stored`, or `unknown` when the store did not answer in time and may have kept it',
-    ),
-  })
-  .describe('Error');
+export const ErrorSchema = withExamples(
+  z
+    .object({
+      error: ErrorCodeSchema.describe('Stable machine-readable code, e.g. validation_failed, unavailable'),
+      message: z.string().describe('Human-readable summary; names the wrong fields for validation errors'),
+      issues: z.array(IssueSchema).optional(),
+      outcome: WriteOutcomeSchema.optional().describe(
+        'On a failed write: `not_stored`, or `unknown` when the store did not answer in time and may have kept it',
+      ),
+    })
+    .describe('Error'),
+  {
+    error: 'validation_failed',
+    message: 'Invalid request: power_reading must be a finite number of watts',
+    issues: [{ in: 'body', path: 'power_reading', message: 'must be a finite number of watts' }],
+  },
+);
 export type ErrorBody = z.infer<typeof ErrorSchema>;
 
 interface SchemaIssueLike {

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './examples.js';
 export * from './ingest-contract.js';
 export * from './process-contract.js';
 export * from './query-schemas.js';

@@ -1,22 +1,26 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorCodeSchema, ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
-import { ReadingSchema } from './reading.js';
+import { withExamples } from './examples.js';
+import { EXAMPLE_READING, ReadingSchema } from './reading.js';
 import { routesWithAuth } from './route-auth.js';
 
 const c = initContract();
 
-export const ReadingAcceptedSchema = z
-  .object({
-    status: z.literal('success'),
-    stream_id: z
-      .string()
-      .nullable()
-      .describe('Redis stream entry id the reading was stored under; null for a repeat, stored earlier'),
-    duplicate: z.boolean().describe('A repeat of a reading accepted earlier (same device and seq, or timestamp): not stored again'),
-    message: z.string(),
-  })
-  .describe('ReadingAccepted');
+export const ReadingAcceptedSchema = withExamples(
+  z
+    .object({
+      status: z.literal('success'),
+      stream_id: z
+        .string()
+        .nullable()
+        .describe('Redis stream entry id the reading was stored under; null for a repeat, stored earlier'),
+      duplicate: z.boolean().describe('A repeat of a reading accepted earlier (same device and seq, or timestamp): not stored again'),
+      message: z.string(),
+    })
+    .describe('ReadingAccepted'),
+  { status: 'success', stream_id: '1768473000000-0', duplicate: false, message: 'Reading successfully ingested' },
+);
 
 /**
  * One item of a batch. The server checks items one by one (against ReadingSchema), so that one
@@ -25,11 +29,14 @@ export const ReadingAcceptedSchema = z
  */
 export const BatchItemSchema = z.unknown().meta({ description: 'A reading, as for POST /readings' });
 
-export const ReadingBatchSchema = z
-  .strictObject({
-    readings: z.array(BatchItemSchema).min(1, 'must hold at least one reading'),
-  })
-  .describe('ReadingBatch');
+export const ReadingBatchSchema = withExamples(
+  z
+    .strictObject({
+      readings: z.array(BatchItemSchema).min(1, 'must hold at least one reading'),
+    })
+    .describe('ReadingBatch'),
+  { readings: [EXAMPLE_READING] },
+);
 
 export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({
@@ -52,24 +59,43 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   }),
 ]);
 
-export const BatchResultSchema = z
-  .object({
-    accepted: z.number().int(),
-    rejected: z.number().int(),
-    results: z.array(BatchItemResultSchema).describe('One per reading, in request order'),
-  })
-  .describe('BatchResult');
+export const BatchResultSchema = withExamples(
+  z
+    .object({
+      accepted: z.number().int(),
+      rejected: z.number().int(),
+      results: z.array(BatchItemResultSchema).describe('One per reading, in request order'),
+    })
+    .describe('BatchResult'),
+  {
+    accepted: 1,
+    rejected: 1,
+    results: [
+      { index: 0, status: 'accepted', stream_id: '1768473000000-0', duplicate: false },
+      {
+        index: 1,
+        status: 'rejected',
+        error: 'validation_failed',
+        message: 'Invalid request: readings.1.power_reading must be a finite number of watts',
+        issues: [{ in: 'body', path: 'readings.1.power_reading', message: 'must be a finite number of watts' }],
+      },
+    ],
+  },
+);
 
 export const RedisStatusSchema = z.enum(['up', 'down']);
 
-export const IngestHealthSchema = z
-  .object({
-    status: z.enum(['ok', 'unavailable']),
-    redis: RedisStatusSchema,
-    stream: z.string(),
-    uptime_s: z.number(),
-  })
-  .describe('IngestHealth');
+export const IngestHealthSchema = withExamples(
+  z
+    .object({
+      status: z.enum(['ok', 'unavailable']),
+      redis: RedisStatusSchema,
+      stream: z.string(),
+      uptime_s: z.number(),
+    })
+    .describe('IngestHealth'),
+  { status: 'ok', redis: 'up', stream: 'readings', uptime_s: 86400 },
+);
 
 export const StreamSummarySchema = z.object({
   name: z.string(),
@@ -87,24 +113,31 @@ export const ShardBacklogSchema = z.object({
   backlog: z.number().int().describe('lag + pending'),
 });
 
-export const IngestMetricsSchema = z
-  .object({
-    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
-    backlog: z
-      .object({
-        total: z.number().int().nullable().describe('What the processors have left on every shard; null until first read'),
-        shards: z.array(ShardBacklogSchema).describe('Per shard, as last read (KEDA scales the processors on these)'),
-      })
-      .describe('The consumer group backlog, read in the background every BACKLOG_CHECK_INTERVAL_MS'),
-    readings: z
-      .object({
-        accepted: z.number().int(),
-        rejected: z.number().int(),
-        rejected_by_reason: z.record(z.string(), z.number().int()),
-      })
-      .describe('Counts since this instance started'),
-  })
-  .describe('IngestMetrics');
+export const IngestMetricsSchema = withExamples(
+  z
+    .object({
+      stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+      backlog: z
+        .object({
+          total: z.number().int().nullable().describe('What the processors have left on every shard; null until first read'),
+          shards: z.array(ShardBacklogSchema).describe('Per shard, as last read (KEDA scales the processors on these)'),
+        })
+        .describe('The consumer group backlog, read in the background every BACKLOG_CHECK_INTERVAL_MS'),
+      readings: z
+        .object({
+          accepted: z.number().int(),
+          rejected: z.number().int(),
+          rejected_by_reason: z.record(z.string(), z.number().int()),
+        })
+        .describe('Counts since this instance started'),
+    })
+    .describe('IngestMetrics'),
+  {
+    stream: { name: 'readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 },
+    backlog: { total: 42, shards: [{ shard: 0, stream: 'readings', lag: 40, pending: 2, backlog: 42 }] },
+    readings: { accepted: 120000, rejected: 3, rejected_by_reason: { validation_failed: 3 } },
+  },
+);
 
 /** Statuses any route may answer that are not about the route itself. */
 const serverErrors = { 500: ErrorSchema, 503: ErrorSchema };

@@ -2,6 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorSchema } from './errors.js';
 import { RedisStatusSchema, StreamSummarySchema } from './ingest-contract.js';
+import { exampleTime, withExamples } from './examples.js';
 import { routesWithAuth } from './route-auth.js';
 import {
   DeadLetterFilterSchema,
@@ -25,18 +26,30 @@ import {
 
 const c = initContract();
 
-export const ProcessHealthSchema = z
-  .object({
-    status: z.enum(['ok', 'unavailable']),
-    redis: RedisStatusSchema,
-    consumer: z.string(),
-    group: z.string(),
-    running: z.boolean().describe('Whether the consumer loop is reading'),
-    pending: z.number().int().nullable().describe("Entries delivered to this consumer and not yet acknowledged; null when Redis is down"),
-    last_activity: z.iso.datetime().nullable().describe('When this consumer last read from or acknowledged on the stream'),
-    uptime_s: z.number(),
-  })
-  .describe('ProcessHealth');
+export const ProcessHealthSchema = withExamples(
+  z
+    .object({
+      status: z.enum(['ok', 'unavailable']),
+      redis: RedisStatusSchema,
+      consumer: z.string(),
+      group: z.string(),
+      running: z.boolean().describe('Whether the consumer loop is reading'),
+      pending: z.number().int().nullable().describe("Entries delivered to this consumer and not yet acknowledged; null when Redis is down"),
+      last_activity: z.iso.datetime().nullable().describe('When this consumer last read from or acknowledged on the stream'),
+      uptime_s: z.number(),
+    })
+    .describe('ProcessHealth'),
+  {
+    status: 'ok',
+    redis: 'up',
+    consumer: 'processor-7d9f-1',
+    group: 'processors',
+    running: true,
+    pending: 3,
+    last_activity: exampleTime(),
+    uptime_s: 86400,
+  },
+);
 
 export const ConsumerInfoSchema = z.object({
   name: z.string(),
@@ -61,21 +74,54 @@ export const ShardStatsSchema = z.object({
   dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
 });
 
-export const ProcessMetricsSchema = z
-  .object({
-    stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
-    group: GroupStatsSchema.describe('Every shard together: pending and lag summed, consumers merged by name'),
-    shards: z.array(ShardStatsSchema).describe('Each shard on its own (one with STREAM_SHARDS=1)'),
-    applied: z.object({
-      total: z.number().int().describe('Readings applied to the aggregates by any consumer of the group'),
-      by_this_consumer: z.number().int().describe('Readings this process applied since it started'),
-      validation_failed: z.number().int().describe('Entries or readings dead-lettered as validation_failed, by any consumer'),
-      dead_lettered: z.number().int().describe('Entries or readings moved to the dead-letter stream, by any consumer'),
-    }),
-    dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
-    trimmed: z.number().int().describe('Entries this process trimmed from the stream since it started'),
-  })
-  .describe('ProcessMetrics');
+export const ProcessMetricsSchema = withExamples(
+  z
+    .object({
+      stream: StreamSummarySchema.describe('Every shard together: name is REDIS_STREAM, length the sum'),
+      group: GroupStatsSchema.describe('Every shard together: pending and lag summed, consumers merged by name'),
+      shards: z.array(ShardStatsSchema).describe('Each shard on its own (one with STREAM_SHARDS=1)'),
+      applied: z.object({
+        total: z.number().int().describe('Readings applied to the aggregates by any consumer of the group'),
+        by_this_consumer: z.number().int().describe('Readings this process applied since it started'),
+        validation_failed: z.number().int().describe('Entries or readings dead-lettered as validation_failed, by any consumer'),
+        dead_lettered: z.number().int().describe('Entries or readings moved to the dead-letter stream, by any consumer'),
+      }),
+      dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
+      trimmed: z.number().int().describe('Entries this process trimmed from the stream since it started'),
+    })
+    .describe('ProcessMetrics'),
+  {
+    stream: { name: 'readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 },
+    group: {
+      name: 'processors',
+      exists: true,
+      consumers: [{ name: 'processor-7d9f-1', pending: 3, idle_ms: 120 }],
+      pending: 3,
+      lag: 40,
+      last_delivered_id: '1768472999000-0',
+      oldest_pending_id: '1768472998000-0',
+    },
+    shards: [
+      {
+        shard: 0,
+        stream: { name: 'readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 },
+        group: {
+          name: 'processors',
+          exists: true,
+          consumers: [{ name: 'processor-7d9f-1', pending: 3, idle_ms: 120 }],
+          pending: 3,
+          lag: 40,
+          last_delivered_id: '1768472999000-0',
+          oldest_pending_id: '1768472998000-0',
+        },
+        dead_letters: { stream: 'readings:dead', length: 1 },
+      },
+    ],
+    applied: { total: 119957, by_this_consumer: 61024, validation_failed: 1, dead_lettered: 1 },
+    dead_letters: { stream: 'readings:dead', length: 1 },
+    trimmed: 0,
+  },
+);
 
 const readErrors = { 400: ErrorSchema, 500: ErrorSchema, 503: ErrorSchema };
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodeSchema } from './errors.js';
-import { IdSchema } from './reading.js';
+import { exampleTime, withExamples } from './examples.js';
+import { EXAMPLE_READING, IdSchema } from './reading.js';
 
 /**
  * Aggregation buckets: minutes and hours in UTC, days and months in the site's time zone (so a
@@ -13,9 +14,15 @@ export type FixedBucket = 'minute' | 'hour';
 export const BUCKET_SECONDS: Record<FixedBucket, number> = { minute: 60, hour: 3600 };
 export const isFixedBucket = (bucket: Bucket): bucket is FixedBucket => bucket in BUCKET_SECONDS;
 
+const HOUR_MS = 3_600_000;
+
+/** The range "Try it out" asks for: the last hour (examples.ts moves it to the document's now). */
 export const SeriesQuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
-  to: z.iso.datetime({ offset: true }).optional().describe('End of the range (exclusive); default: now'),
+  from: withExamples(
+    z.iso.datetime({ offset: true }).optional().describe('Start of the range (inclusive); default: `to` minus 60 buckets'),
+    exampleTime(-HOUR_MS),
+  ),
+  to: withExamples(z.iso.datetime({ offset: true }).optional().describe('End of the range (exclusive); default: now'), exampleTime()),
   bucket: BucketSchema.default('minute'),
 });
 
@@ -32,18 +39,28 @@ const PowerStats = {
     .describe('Energy estimate: mean power over the bucket times its length (per device, summed over devices for a site)'),
 };
 
+/** The series examples: the last hour's minute buckets, of which one had readings. */
+const EXAMPLE_RANGE = { from: exampleTime(-HOUR_MS), to: exampleTime() };
+const EXAMPLE_POINT = { start: exampleTime(-60_000), span_s: 60, count: 6, mean_w: 1500.5, min_w: 1480, max_w: 1521, energy_wh: 25.008 };
+
 export const DevicePointSchema = z.object(PowerStats);
 export const SitePointSchema = z.object({
   ...PowerStats,
   devices: z.number().int().describe('Devices that reported in the bucket'),
 });
 
-export const DeviceSeriesSchema = z
-  .object({ site_id: z.string(), device_id: z.string(), bucket: BucketSchema, from: z.string(), to: z.string(), points: z.array(DevicePointSchema) })
-  .describe('DeviceSeries');
-export const SiteSeriesSchema = z
-  .object({ site_id: z.string(), bucket: BucketSchema, from: z.string(), to: z.string(), points: z.array(SitePointSchema) })
-  .describe('SiteSeries');
+export const DeviceSeriesSchema = withExamples(
+  z
+    .object({ site_id: z.string(), device_id: z.string(), bucket: BucketSchema, from: z.string(), to: z.string(), points: z.array(DevicePointSchema) })
+    .describe('DeviceSeries'),
+  { site_id: 'site-001', device_id: 'device-001', bucket: 'minute', ...EXAMPLE_RANGE, points: [EXAMPLE_POINT] },
+);
+export const SiteSeriesSchema = withExamples(
+  z
+    .object({ site_id: z.string(), bucket: BucketSchema, from: z.string(), to: z.string(), points: z.array(SitePointSchema) })
+    .describe('SiteSeries'),
+  { site_id: 'site-001', bucket: 'minute', ...EXAMPLE_RANGE, points: [{ ...EXAMPLE_POINT, devices: 1 }] },
+);
 
 export const LatestReadingSchema = z.object({
   timestamp: z.string(),
@@ -51,33 +68,52 @@ export const LatestReadingSchema = z.object({
   stream_id: z.string(),
 });
 
-export const DeviceSummarySchema = z
-  .object({
-    site_id: z.string(),
-    device_id: z.string(),
-    count: z.number().int().describe('Readings applied since the device was first seen'),
-    mean_w: z.number().nullable(),
-    min_w: z.number().nullable(),
-    max_w: z.number().nullable(),
-    latest: LatestReadingSchema.nullable().describe('The reading with the latest timestamp'),
-  })
-  .describe('DeviceSummary');
+const EXAMPLE_DEVICE = {
+  site_id: 'site-001',
+  device_id: 'device-001',
+  count: 1440,
+  mean_w: 1498.2,
+  min_w: 0,
+  max_w: 2950,
+  latest: { timestamp: exampleTime(), power_reading: 1500.5, stream_id: '1768473000000-0' },
+};
+
+export const DeviceSummarySchema = withExamples(
+  z
+    .object({
+      site_id: z.string(),
+      device_id: z.string(),
+      count: z.number().int().describe('Readings applied since the device was first seen'),
+      mean_w: z.number().nullable(),
+      min_w: z.number().nullable(),
+      max_w: z.number().nullable(),
+      latest: LatestReadingSchema.nullable().describe('The reading with the latest timestamp'),
+    })
+    .describe('DeviceSummary'),
+  EXAMPLE_DEVICE,
+);
 
 /** The cursor of a list ordered by id: the last id of the previous page, or null after the last page. */
 const NextIdSchema = z.string().nullable().describe('Pass as `after` for the next page; null on the last page');
 
-export const SiteDevicesSchema = z
-  .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema).describe('Ordered by device_id'), next: NextIdSchema })
-  .describe('SiteDevices');
+export const SiteDevicesSchema = withExamples(
+  z
+    .object({ site_id: z.string(), devices: z.array(DeviceSummarySchema).describe('Ordered by device_id'), next: NextIdSchema })
+    .describe('SiteDevices'),
+  { site_id: 'site-001', devices: [EXAMPLE_DEVICE], next: null },
+);
 
-export const SitesSchema = z
-  .object({
-    sites: z
-      .array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() }))
-      .describe('Ordered by site_id (by its UTF-8 bytes)'),
-    next: NextIdSchema,
-  })
-  .describe('Sites');
+export const SitesSchema = withExamples(
+  z
+    .object({
+      sites: z
+        .array(z.object({ site_id: z.string(), devices: z.number().int(), count: z.number().int() }))
+        .describe('Ordered by site_id (by its UTF-8 bytes)'),
+      next: NextIdSchema,
+    })
+    .describe('Sites'),
+  { sites: [{ site_id: 'site-001', devices: 12, count: 17280 }], next: 'site-001' },
+);
 
 /**
  * An IANA time zone such as `Europe/Berlin`, as the runtime's Intl knows it; an alias (`US/Pacific`)
@@ -96,25 +132,37 @@ export const TimeZoneSchema = z
   })
   .describe('IANA time zone, e.g. Europe/Berlin');
 
-export const SiteSettingsSchema = z
-  .strictObject({
-    time_zone: TimeZoneSchema.describe(
-      "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
-    ),
-  })
-  .describe('SiteSettings');
+export const SiteSettingsSchema = withExamples(
+  z
+    .strictObject({
+      time_zone: withExamples(
+        TimeZoneSchema.describe(
+          "The site's IANA time zone: its day and month buckets follow it (a day lasts 23 or 25 hours when clocks change)",
+        ),
+        'Europe/Berlin',
+      ),
+    })
+    .describe('SiteSettings'),
+  { time_zone: 'Europe/Berlin' },
+);
 
-export const SiteSchema = z
-  .object({
-    site_id: z.string(),
-    time_zone: z.string().describe('IANA time zone of its days and months; UTC unless set'),
-    devices: z.number().int().describe('Devices seen'),
-    count: z.number().int().describe('Readings applied'),
-  })
-  .describe('Site');
+export const SiteSchema = withExamples(
+  z
+    .object({
+      site_id: z.string(),
+      time_zone: z.string().describe('IANA time zone of its days and months; UTC unless set'),
+      devices: z.number().int().describe('Devices seen'),
+      count: z.number().int().describe('Readings applied'),
+    })
+    .describe('Site'),
+  { site_id: 'site-001', time_zone: 'Europe/Berlin', devices: 12, count: 17280 },
+);
 
-export const SitePathSchema = z.strictObject({ site_id: IdSchema });
-export const DevicePathSchema = z.strictObject({ site_id: IdSchema, device_id: IdSchema });
+/** Path ids: the example reading's site and device, so "Try it out" finds what it stored on ingest. */
+const SitePathId = withExamples(IdSchema, EXAMPLE_READING.site_id);
+const DevicePathId = withExamples(IdSchema, EXAMPLE_READING.device_id);
+export const SitePathSchema = z.strictObject({ site_id: SitePathId });
+export const DevicePathSchema = z.strictObject({ site_id: SitePathId, device_id: DevicePathId });
 
 /**
  * Why an entry or reading could not be applied: it failed validation (`validation_failed`), it was
@@ -136,12 +184,19 @@ export const DeadLetterSchema = z
   })
   .describe('DeadLetter');
 
-export const DeadLetterFilterSchema = z.strictObject({
-  reason: DeadLetterReasonSchema.optional(),
-  // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
-  site_id: IdSchema.optional(),
-  device_id: IdSchema.optional(),
-});
+/**
+ * Its example names one site and one reason, so that "Try it out" on replay or delete never
+ * touches every dead letter (an empty filter matches all of them).
+ */
+export const DeadLetterFilterSchema = withExamples(
+  z.strictObject({
+    reason: DeadLetterReasonSchema.optional(),
+    // Ids, normalized as readings' ids are, so a filter matches however it was spelled.
+    site_id: IdSchema.optional(),
+    device_id: IdSchema.optional(),
+  }),
+  { reason: 'validation_failed', site_id: EXAMPLE_READING.site_id },
+);
 
 /** Redis keeps a stream id's two parts, milliseconds and sequence, as unsigned 64-bit integers. */
 const U64_MAX = 2n ** 64n - 1n;
@@ -191,13 +246,35 @@ export const DeadLetterListQuerySchema = DeadLetterFilterSchema.extend({
   limit: LimitSchema,
 });
 
-export const DeadLetterPageSchema = z
-  .object({ items: z.array(DeadLetterSchema), next: z.string().nullable().describe('Pass as `after` for the next page') })
-  .describe('DeadLetterPage');
+export const DeadLetterPageSchema = withExamples(
+  z
+    .object({ items: z.array(DeadLetterSchema), next: z.string().nullable().describe('Pass as `after` for the next page') })
+    .describe('DeadLetterPage'),
+  {
+    items: [
+      {
+        id: '1768472400000-0',
+        original_id: '1768472390000-0',
+        reason: 'validation_failed',
+        detail: 'power_reading must be a finite number of watts',
+        deliveries: 1,
+        failed_at: exampleTime(-600_000),
+        fields: { site_id: 'site-001', device_id: 'device-001', power_reading: 'NaN', timestamp: exampleTime(-610_000) },
+      },
+    ],
+    next: null,
+  },
+);
 
-export const DeadLetterIdPathSchema = z.strictObject({ id: StreamIdSchema });
+export const DeadLetterIdPathSchema = z.strictObject({ id: withExamples(StreamIdSchema, '1768473000000-0') });
 
-export const ReplayResultSchema = z
-  .object({ replayed: z.number().int(), stream_ids: z.array(z.string()).describe('New ids in the main stream') })
-  .describe('ReplayResult');
-export const DeleteResultSchema = z.object({ deleted: z.number().int() }).describe('DeleteResult');
+export const ReplayResultSchema = withExamples(
+  z
+    .object({ replayed: z.number().int(), stream_ids: z.array(z.string()).describe('New ids in the main stream') })
+    .describe('ReplayResult'),
+  { replayed: 1, stream_ids: ['1768473000000-0'] },
+);
+export const DeleteResultSchema = withExamples(
+  z.object({ deleted: z.number().int() }).describe('DeleteResult'),
+  { deleted: 1 },
+);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXAMPLE_TIME, withExamples } from './examples.js';
 
 /**
  * Identifiers (site_id, device_id, reading_id) become parts of Redis key names, URL path segments
@@ -70,25 +71,49 @@ export const TimestampSchema = z.iso
   .datetime({ offset: true, abort: true, message: 'must be an ISO 8601 date-time with a zone, e.g. 2024-01-15T10:30:00Z' })
   .refine((t) => Date.parse(t) >= earliestMs, `must not be before ${EARLIEST_TIMESTAMP}: is the device's clock set?`);
 
-export const ReadingSchema = z
-  .strictObject({
-    site_id: IdSchema.describe('Site the device belongs to'),
-    device_id: IdSchema.describe('Device id, unique within its site'),
-    power_reading: z
-      .number({ message: 'must be a finite number of watts' })
-      .min(-MAX_POWER_W, `must be at least -${MAX_POWER_W} W`)
-      .max(MAX_POWER_W, `must be at most ${MAX_POWER_W} W`)
-      .describe('Instantaneous power in watts; negative for export or generation'),
-    timestamp: TimestampSchema.describe('When the device measured the power'),
-    reading_id: IdSchema.optional().describe(
-      "Client-chosen id, kept with the reading and shown in the live tail. It is not what makes a resend safe: a reading is identified by its device's seq, or without one by device and timestamp, and a repeat of either is not counted twice",
-    ),
-    seq: SeqSchema.optional().describe(
-      "The device's sequence number for this reading: strictly increasing, per site_id and device_id, " +
-        'in the order the device takes readings. The SDK assigns it.',
-    ),
-  })
-  .describe('One power reading from one device');
+/**
+ * The reading the API documents show and Swagger UI's "Try it out" sends: the seed's reading,
+ * timestamped "now" once the generator has moved EXAMPLE_TIME (examples.ts). Without reading_id
+ * and seq, which a device's SDK assigns.
+ */
+export const EXAMPLE_READING = {
+  site_id: 'site-001',
+  device_id: 'device-001',
+  power_reading: 1500.5,
+  timestamp: EXAMPLE_TIME,
+} as const;
+
+export const ReadingSchema = withExamples(
+  z
+    .strictObject({
+      site_id: withExamples(IdSchema.describe('Site the device belongs to'), EXAMPLE_READING.site_id),
+      device_id: withExamples(IdSchema.describe('Device id, unique within its site'), EXAMPLE_READING.device_id),
+      power_reading: withExamples(
+        z
+          .number({ message: 'must be a finite number of watts' })
+          .min(-MAX_POWER_W, `must be at least -${MAX_POWER_W} W`)
+          .max(MAX_POWER_W, `must be at most ${MAX_POWER_W} W`)
+          .describe('Instantaneous power in watts; negative for export or generation'),
+        EXAMPLE_READING.power_reading,
+      ),
+      timestamp: withExamples(TimestampSchema.describe('When the device measured the power'), EXAMPLE_READING.timestamp),
+      reading_id: withExamples(
+        IdSchema.optional().describe(
+          "Client-chosen id, kept with the reading and shown in the live tail. It is not what makes a resend safe: a reading is identified by its device's seq, or without one by device and timestamp, and a repeat of either is not counted twice",
+        ),
+        'device-001-000042',
+      ),
+      seq: withExamples(
+        SeqSchema.optional().describe(
+          "The device's sequence number for this reading: strictly increasing, per site_id and device_id, " +
+            'in the order the device takes readings. The SDK assigns it.',
+        ),
+        42,
+      ),
+    })
+    .describe('One power reading from one device'),
+  EXAMPLE_READING,
+);
 
 export type Reading = z.infer<typeof ReadingSchema>;
 

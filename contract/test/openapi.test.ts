@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { isAppRoute, type AppRouter } from '@ts-rest/core';
 import { ingestContract, processContract, routeMetadata } from '../src/index.js';
-import { buildOpenApiDocument } from '../src/openapi.js';
+import { API_LICENSE, buildOpenApiDocument } from '../src/openapi.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; oneOf?: Schema[] };
 type Operation = {
@@ -47,11 +47,27 @@ describe.each([
         // No body (`body: null`, or none on a DELETE): none documented either.
         expect(op!.requestBody, `${route.method} ${route.path}`).toBeUndefined();
       }
-      // Routes whose metadata asks for a key declare the bearer key and say which scope.
+      // Routes whose metadata asks for a key declare the bearer key and say which scope; open ones say "no key".
       const { auth } = routeMetadata(route);
-      expect(op!.security, `${route.method} ${route.path}`).toEqual(auth === 'public' ? undefined : [{ apiKey: [] }]);
+      expect(op!.security, `${route.method} ${route.path}`).toEqual(auth === 'public' ? [] : [{ apiKey: [] }]);
       if (auth !== 'public') expect(op!.description).toContain(`\`${auth}\` scope`);
     }
+  });
+
+  it('names the license, and the serving service as its server', () => {
+    expect(doc.info.license).toEqual(API_LICENSE);
+    expect(doc.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+  });
+
+  it('says whether auth is on where the running service knows it, and nothing when it does not', () => {
+    const on = buildOpenApiDocument(contract, { title: name, version: '1', description: 'About.' }, { authEnabled: true });
+    const off = buildOpenApiDocument(contract, { title: name, version: '1' }, { authEnabled: false });
+    expect(on.info.description).toMatch(/^About\.\n\nAuth is on: /);
+    expect(on.components?.securitySchemes?.apiKey).toMatchObject({ description: expect.stringContaining('Auth is on') });
+    expect(off.info.description).toMatch(/^Auth is OFF on this instance \(AUTH_DISABLED=true/);
+    expect(off.components?.securitySchemes?.apiKey).toMatchObject({ description: expect.stringContaining('Auth is OFF') });
+    expect(doc.info.description).toBeUndefined();
+    expect(JSON.stringify(doc.components?.securitySchemes)).not.toMatch(/Auth is/);
   });
 
   it('offers the Prometheus text format beside JSON on GET /metrics', () => {

@@ -26,7 +26,7 @@ export function buildIngestApp(config: IngestConfig, options: { logStream?: { wr
   app.register(readingCountersPlugin);
   // Gateways may gzip their batches; bodyLimitBytes then bounds the decompressed size.
   app.register(fastifyCompress, { globalCompression: false, requestEncodings: ['gzip', 'deflate'] });
-  app.register(docsPlugin, { contract: ingestContract, info: { title: 'energy-pipeline ingest', version: '1' } });
+  app.register(docsPlugin, { contract: ingestContract, info: { title: 'energy-pipeline ingest', version: '1' }, authEnabled: !config.auth.disabled });
   app.register(async (routes) => {
     await routes.register(initServer().plugin(ingestRouter(app, config)), { requestValidationErrorHandler, logInitialization: false });
   });

@@ -90,6 +90,12 @@ describe('API keys', () => {
     }
   });
 
+  it('says on the OpenAPI document that auth is on', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.info.description).toMatch(/^Auth is on: /);
+    expect(doc.components.securitySchemes.apiKey.description).toContain('Auth is on');
+  });
+
   it('counts unauthenticated and forbidden readings by reason', async () => {
     await post('/readings', seedReading());
     await post('/readings', seedReading({ site_id: 'elsewhere' }), bearer(GATEWAY));

@@ -73,4 +73,18 @@ describe('ingest OpenAPI', () => {
     expect(ui.headers['content-type']).toMatch(/text\/html/);
     expect((await app.inject({ method: 'GET', url: '/docs/json' })).json().paths).toEqual(doc.paths);
   });
+
+  it('stores what "Try it out" sends: the example reading, timestamped now, and says auth is off', async () => {
+    // The examples are timestamped to the second; the seeded readings of the same device must be
+    // in an earlier second, or this one would be out of order (409), as it would be for a device.
+    await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.info.description).toContain('Auth is OFF');
+    const example = doc.paths['/readings'].post.requestBody.content['application/json'].schema.example;
+    expect(example).toMatchObject({ site_id: 'site-001', device_id: 'device-001', power_reading: 1500.5 });
+    expect(Math.abs(Date.parse(example.timestamp) - Date.now())).toBeLessThan(5_000);
+    const res = await app.inject({ method: 'POST', url: '/readings', payload: example });
+    expect(res.json()).toMatchObject({ status: 'success', duplicate: false });
+    expect(res.statusCode).toBe(202);
+  });
 });

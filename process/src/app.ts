@@ -31,7 +31,7 @@ export function buildProcessApp(config: ProcessConfig, { worker, log }: BuildOpt
   app.register(authPlugin, { auth: config.auth, realm: 'processor' });
   app.register(workerPlugin, { worker });
   app.register(processMetricsPlugin, { config });
-  app.register(docsPlugin, { contract: processContract, info: { title: 'energy-pipeline processor', version: '1' } });
+  app.register(docsPlugin, { contract: processContract, info: { title: 'energy-pipeline processor', version: '1' }, authEnabled: !config.auth.disabled });
   app.register(livePlugin, { config });
   app.register(dashboardPlugin);
   app.register(async (routes) => {

@@ -156,4 +156,10 @@ describe('processor API keys', () => {
     const text = await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain;version=0.0.4' } });
     expect(text.statusCode).toBe(200);
   });
+
+  it('says on the OpenAPI document that auth is on', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.info.description).toMatch(/^Auth is on: /);
+    expect((await app.inject({ method: 'GET', url: '/docs/json' })).json().info.description).toBe(doc.info.description);
+  });
 });

@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin';
-import type { AppRouter } from '@ts-rest/core';
-import type { OpenApiInfo } from '@energy-pipeline/contract/openapi';
 import { type AuthConfig, installAuth } from './auth.js';
-import { installDocs } from './docs.js';
+import { type DocsOptions, installDocs } from './docs.js';
 import { installHttpDefaults } from './http.js';
 import { installMetrics, type ServiceMetrics } from './metrics.js';
 
@@ -39,7 +37,7 @@ export const authPlugin = fp<{ auth: AuthConfig; realm: string }>(async (app, { 
 });
 
 /** /openapi.json and Swagger UI at /docs, from the contract (docs.ts). */
-export const docsPlugin = fp<{ contract: AppRouter; info: OpenApiInfo }>(async (app, { contract, info }) => installDocs(app, contract, info), {
+export const docsPlugin = fp<DocsOptions>(async (app, options) => installDocs(app, options), {
   name: 'ep-docs',
   fastify: '5.x',
 });
