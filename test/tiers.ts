@@ -24,6 +24,7 @@ export const TIERS = {
     'server-kit/test/metrics.test.ts',
     'server-kit/test/shards.test.ts',
     'server-kit/test/backoff.test.ts',
+    'server-kit/test/docs.test.ts',
     'client/test/types.test.ts',
     'client/test/sequence.test.ts',
     'client/test/buffer.test.ts',

@@ -29,7 +29,7 @@ describe.each([
 
   it('give every request body an example that the route accepts', () => {
     for (const route of routes(contract)) {
-      if (!('body' in route) || route.body === ContractNoBody) continue;
+      if (!('body' in route) || route.body === ContractNoBody || route.body === null) continue;
       const example = operation(doc, route.method, route.path).requestBody!.content['application/json']!.schema.example;
       expect(example, `${route.method} ${route.path}`).toBeDefined();
       const result = parse(route.body, example);

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ingestContract, processContract } from '../src/index.js';
-import { buildOpenApiDocument } from '../src/openapi.js';
+import { ingestContract, processContract } from '@energy-pipeline/contract';
+import { buildOpenApiDocument } from '@energy-pipeline/contract/openapi';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const redocly = join(dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')), 'bin/cli.js');
