@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../lib/redis-server.js';
 
 export interface CommandStat {
   calls: number;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +48,16 @@ describe('bench report', () => {
     });
     const text = formatComparison(run(40), run(80));
     expect(text).toMatch(/x vs y\s+0\.40\s+0\.80\s+100%/);
+  });
+});
+
+describe('the bench and its helpers', () => {
+  it('import no test code: what both need lives in scripts/lib (issue 13)', () => {
+    const scripts = join(import.meta.dirname, '../../scripts');
+    const files = readdirSync(scripts, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain(join('lib', 'redis-cluster.ts'));
+    const offenders = files.filter((f) => /from\s+['"](\.\.\/)+test\//.test(readFileSync(join(scripts, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
 
