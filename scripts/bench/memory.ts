@@ -8,6 +8,8 @@
  *
  *   npm run bench:memory
  *   npm run bench:memory -- --sites 200 --devices-per-site 10 --minutes 30 --json memory.json
+ *   npm run bench:memory -- --batch 10     a gateway sending its 10 devices' readings every 10 s
+ *   npm run bench:memory -- --short-ids    ids like site-12 / device-3 instead of UUIDs
  *
  * docs/capacity.md turns the figures into the 1M-device plan.
  */
@@ -16,8 +18,10 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Reading } from '@energy-pipeline/contract';
 import { appendReadings, fleetReadings } from '../lib/readings.js';
-import { startRedisServer } from '../lib/redis-server.js';
-import { watchDrain } from './drain.js';
+import { readGroups } from '@energy-pipeline/server-kit';
+import { eventually, startRedisServer } from '../lib/redis-server.js';
+import { processCpuUs } from './process-cpu.js';
+import { redisCpuUs } from './redis-target.js';
 import { BENCH_AUTH, killStarted, startIngest, startProcessor } from './services.js';
 
 const { values: flags } = parseArgs({
@@ -25,6 +29,7 @@ const { values: flags } = parseArgs({
     sites: { type: 'string', default: '100' },
     'devices-per-site': { type: 'string', default: '10' },
     minutes: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '500' },
     'short-ids': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -33,7 +38,8 @@ const sites = Number(flags.sites);
 const perSite = Number(flags['devices-per-site']);
 const minutes = Number(flags.minutes);
 const devices = sites * perSite;
-const BATCH = 500;
+/** Readings per request: one site's devices over BATCH / devices-per-site readings of each. */
+const BATCH = Number(flags.batch);
 const STEPS_PER_BATCH = Math.max(1, Math.floor(BATCH / perSite));
 const steps = minutes * 6;
 // The defaults' names, so that key names are as long as in production.
@@ -88,6 +94,14 @@ try {
   const ingest = await startIngest(server.url, stream, env);
   const processor = await startProcessor(server.url, stream, group, env);
   const empty = await usedMemory(server.client);
+  // CPU per reading for the whole run (ingest's script, the processor's reads and applies), so
+  // that batch sizes can be compared: how readings are grouped decides how many updates coalesce.
+  const cpu = async () => ({
+    redis: await redisCpuUs({ nodes: () => [server.client] }),
+    ingest: processCpuUs(ingest.pid),
+    processor: processCpuUs(processor.pid),
+  });
+  const cpu0 = await cpu();
   const startMs = Date.now() - minutes * 60_000;
   const batch = (site: number, block: number): Reading[] => {
     const out: Reading[] = [];
@@ -105,12 +119,17 @@ try {
     return out;
   };
   const post = async (readings: Reading[]) => {
-    const res = await fetch(`${ingest.url}/readings/batch`, {
-      method: 'POST',
-      headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
-      body: JSON.stringify({ readings }),
-    });
-    if (!res.ok) throw new Error(`POST /readings/batch: ${res.status} ${await res.text()}`);
+    // A 503 on a loaded machine is resent, as the SDK does: a repeat is recognised, not stored twice.
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${ingest.url}/readings/batch`, {
+        method: 'POST',
+        headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({ readings }),
+      });
+      if (res.ok) return;
+      if (res.status !== 503 || attempt >= 5) throw new Error(`POST /readings/batch: ${res.status} ${await res.text()}`);
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
   };
   // Blocks in time order, sites side by side: each device's readings arrive in order, as a gateway sends them.
   for (let block = 0; block * STEPS_PER_BATCH < steps; block++) {
@@ -119,15 +138,29 @@ try {
     }
   }
   const entries = await server.client.xlen(stream);
-  await watchDrain(server.client, stream, group, entries);
+  await eventually(async () => {
+    const g = (await readGroups(server.client, stream)).find((x) => x.name === group);
+    return g !== undefined && (g.entriesRead ?? 0) - g.pending >= entries;
+  }, 600_000, 200);
+  const cpu1 = await cpu();
   await Promise.all([ingest.stop(), processor.stop()]);
   const readings = devices * steps;
+  const perReading = (k: 'redis' | 'ingest' | 'processor') => {
+    const a = cpu0[k];
+    const b = cpu1[k];
+    return a === null || b === null ? null : (b - a) / readings;
+  };
   const used = (await usedMemory(server.client)) - empty;
   const kinds = await weigh(server.client);
 
-  // Single-reading entries, as a plain producer writes them, weighed apart (short ids).
+  // Single-reading entries, as a plain producer writes them, weighed apart, with the same ids.
   const single = 20_000;
-  await appendReadings(server.client, 'mem-single', fleetReadings(single));
+  const singles = fleetReadings(single, { sites, devices }).map((r) => ({
+    ...r,
+    site_id: id('site', Number(r.site_id.split('-')[1])),
+    device_id: id('device', Number(r.device_id.split('-')[1])),
+  }));
+  await appendReadings(server.client, 'mem-single', singles);
   const singleBytes = Number(await server.client.call('MEMORY', 'USAGE', 'mem-single', 'SAMPLES', '0'));
   await server.client.del('mem-single');
 
@@ -141,11 +174,14 @@ try {
     );
   }
   const streamBytes = kinds.get('stream')?.bytes ?? 0;
-  console.log(`\nstream: ${(streamBytes / readings).toFixed(1)} bytes per reading in batch entries of ${STEPS_PER_BATCH * perSite}; ${(singleBytes / single).toFixed(1)} in single-reading entries`);
+  console.log(
+    `\nCPU per reading, whole run: Redis ${perReading('redis')?.toFixed(1)} µs, ingest ${perReading('ingest')?.toFixed(1)} µs, processor ${perReading('processor')?.toFixed(1)} µs`,
+  );
+  console.log(`stream: ${(streamBytes / readings).toFixed(1)} bytes per reading in batch entries of ${STEPS_PER_BATCH * perSite}; ${(singleBytes / single).toFixed(1)} in single-reading entries`);
   if (flags.json) {
     writeFileSync(
       flags.json,
-      `${JSON.stringify({ shortIds: flags['short-ids'], sites, perSite, devices, minutes, readings, entries, usedMemoryDelta: used, kinds: Object.fromEntries(kinds), singleEntryBytesPerReading: singleBytes / single, redis: (await server.client.info('server')).match(/redis_version:(\S+)/)?.[1] }, null, 2)}\n`,
+      `${JSON.stringify({ shortIds: flags['short-ids'], batch: STEPS_PER_BATCH * perSite, sites, perSite, devices, minutes, readings, entries, usedMemoryDelta: used, cpuUsPerReading: { redis: perReading('redis'), ingest: perReading('ingest'), processor: perReading('processor') }, kinds: Object.fromEntries(kinds), singleEntryBytesPerReading: singleBytes / single, redis: (await server.client.info('server')).match(/redis_version:(\S+)/)?.[1] }, null, 2)}\n`,
     );
   }
 } finally {

@@ -42,7 +42,7 @@ const info = async (redis: Redis, section: string) => {
 export type AnyRedisTarget = RedisTarget<Redis | Cluster>;
 
 /** Redis CPU time (user + system, all threads) so far, in µs, per node of the target (nodes() order). */
-export async function redisCpuByNode(target: AnyRedisTarget): Promise<number[]> {
+export async function redisCpuByNode(target: Pick<AnyRedisTarget, 'nodes'>): Promise<number[]> {
   return Promise.all(
     target.nodes().map(async (node) => {
       const cpu = await info(node, 'cpu');
@@ -52,7 +52,7 @@ export async function redisCpuByNode(target: AnyRedisTarget): Promise<number[]> 
 }
 
 /** Redis CPU time (user + system, all threads) so far, in µs, summed over the target's nodes. */
-export async function redisCpuUs(target: AnyRedisTarget): Promise<number> {
+export async function redisCpuUs(target: Pick<AnyRedisTarget, 'nodes'>): Promise<number> {
   return (await redisCpuByNode(target)).reduce((a, b) => a + b, 0);
 }
 
