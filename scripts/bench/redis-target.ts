@@ -169,9 +169,10 @@ export async function openRedisTarget(url: string | null): Promise<RedisTarget> 
 }
 
 /**
- * A private Redis Cluster of `masters` masters (no replicas), each an equal share of the slots;
- * nodes() are its masters in slot order, so node i serves the i-th range (and a sharded stream's
- * shards i·n/masters …).
+ * A private Redis Cluster (scripts/lib/redis-cluster.ts) of `masters` masters and no replicas,
+ * each an equal share of the slots; nodes() are its masters in slot order, so node i serves the
+ * i-th range, where shards.ts puts the i-th group of a sharded stream's shards.
+ * @param masters @default 3
  */
 export async function openClusterTarget(masters = 3): Promise<RedisTarget<Cluster>> {
   const cluster = await startRedisCluster({ masters });
