@@ -2,7 +2,7 @@
  * The test tiers. `npm test` runs them all; `npm run test:<tier>` runs one (vitest projects).
  *
  * - unit: no Redis, no child processes, no network but loopback fakes; seconds in all. The tier
- *   sets EP_TEST_TIER=unit, and test/support/redis-server.ts refuses to start a Redis under it.
+ *   sets EP_TEST_TIER=unit, and scripts/lib/redis-server.ts refuses to start a Redis under it.
  * - service: each service (and the SDK against it) on its own real redis-server.
  * - fault: Redis killed, frozen, failed over or clustered; TLS; the slow, process-heavy tests.
  * - browser: the dashboard in Debian's chromium through playwright-core.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferClosedError, BufferFullError, EnergyPipelineClient, type IdentifiedReading, ValidationError } from '../src/index.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
 
 type Mode = 'accept' | 'down' | 'hang';

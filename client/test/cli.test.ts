@@ -10,7 +10,7 @@ import { main } from '../src/cli/main.js';
 import { buildFleet, householdMeter, seededRandom, solarInverter } from '../src/cli/profiles.js';
 import { percentile, summarizeLatencies } from '../src/cli/stats.js';
 import type { SimulationSummary } from '../src/cli/simulate.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 import { acceptAll, type FakeServer, type Stack, startFakeServer, startStack, streamReadingIds } from './helpers.js';
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { processApp, processConfig } from '../../test/support/process-app.js';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 
 /** Both real services on free ports, over a private redis-server. */

@@ -14,7 +14,7 @@ import {
 } from '../src/index.js';
 import { createContractClient } from '../src/contract-client.js';
 import { backoffMs, DEFAULT_RETRY, isRetryable, parseRetryAfter, retryPolicy } from '../src/retry.js';
-import { freePort } from '../../test/support/redis-server.js';
+import { freePort } from '../../scripts/lib/redis-server.js';
 import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
 
 const accepted = { status: 202, body: { status: 'success', stream_id: '1-0', message: 'ok' } };

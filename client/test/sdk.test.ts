@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnergyPipelineClient, HttpError, ValidationError } from '../src/index.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { reading, type Stack, startStack, streamReadingIds } from './helpers.js';
 
 let stack: Stack;

@@ -13,7 +13,7 @@ import { EnergyPipelineClient, type SiteEvent, ValidationError } from '../src/in
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 
 const repoDir = fileURLToPath(new URL('../..', import.meta.url));

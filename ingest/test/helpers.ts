@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 
 /**
  * An ingest app on a private redis-server for one test file, with an empty stream before each

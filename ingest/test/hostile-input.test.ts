@@ -4,7 +4,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { layoutKey } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
 import { hashToken } from '@energy-pipeline/server-kit';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { hostileBody, hostileHeaders, hostileQuery } from '../../test/support/hostile.js';
 import { ingestConfig } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashTag, ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { storedReadings as readStream } from '../../test/support/stream.js';
 import { ingestConfig, seedReading } from './helpers.js';
 

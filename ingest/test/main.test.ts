@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '../src/config/config.js';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { spawnService } from '../../test/support/spawn-service.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { spawnService } from '../../scripts/lib/spawn-service.js';
 
 describe('ingest configuration', () => {
   it("keeps the seed's variables and defaults", () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '../src/app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { ensurePromtool, promtoolCheckMetrics } from '../../test/support/promtool.js';
 import { ingestConfig, seedReading } from './helpers.js';
 

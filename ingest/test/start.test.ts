@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { seedReading } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -3,7 +3,7 @@ import { redisKeys } from '@energy-pipeline/server-kit';
 import { bucketExpiryS, bucketStartS } from '../src/queries/buckets.js';
 import { Queries } from '../src/queries/queries.js';
 import { Shards } from '../src/queries/shards.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { STREAM, addReadings, dumpAggregates, reading, shuffled, useWorkers } from './helpers.js';
 
 const t = useWorkers();

@@ -4,7 +4,7 @@ import { isAppRoute, type AppRoute } from '@ts-rest/core';
 import { processContract, routeMetadata } from '@energy-pipeline/contract';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { processApp } from '../../test/support/process-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { STREAM, addReadings, keys, processConfig, reading } from './helpers.js';
 
 // One key file for both services: a gateway's write key, readers, an operator's admin key.

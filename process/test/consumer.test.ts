@@ -4,7 +4,7 @@ import { Applier } from '../src/worker/applier.js';
 import { SiteZones } from '../src/queries/site-zones.js';
 import { defineScripts } from '../src/worker/scripts.js';
 import { ensureGroup } from '../src/worker/group.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import {
   GROUP, STREAM, actualDeviceTotals, addReadings, expectedDeviceTotals, keys, processConfig, reading, useWorkers,
 } from './helpers.js';

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { processApp } from '../../test/support/process-app.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { keys, processConfig } from './helpers.js';
 
 /** A 503 says "Redis is unavailable, retry"; a 500 says "a bug or corrupt data, look at the log". */

@@ -5,8 +5,8 @@ import type { Reading } from '@energy-pipeline/contract';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import pino from 'pino';
 import { ProcessWorker } from '../src/worker/worker.js';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { appendReadings } from '../../test/support/readings.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { appendReadings } from '../../scripts/lib/readings.js';
 
 export { GROUP, processConfig, STREAM } from '../../test/support/process-app.js';
 import { GROUP, processConfig, STREAM } from '../../test/support/process-app.js';

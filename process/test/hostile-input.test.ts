@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { processApp } from '../../test/support/process-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { hostileBody, hostileHeaders, hostileQuery } from '../../test/support/hostile.js';
 import { processConfig } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { EnergyPipelineClient, type SiteEvent, type TailEvent } from '@energy-pi
 import { SiteEventSchema, TailEventSchema } from '@energy-pipeline/contract';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { processApp } from '../../test/support/process-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';
 
 const READER = 'live-reader-token-5f4e3d2c1b0a9f8e';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { processApp } from '../../test/support/process-app.js';
 import { localPeriods } from '../src/queries/local-time.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
 
 let redis: TestRedis;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { loadProcessConfig } from '../src/config/config.js';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { spawnService } from '../../test/support/spawn-service.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { spawnService } from '../../scripts/lib/spawn-service.js';
 import { GROUP, STREAM, addReadings, keys, reading } from './helpers.js';
 
 describe('process configuration', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { GROUP, STREAM, addReadings, keys, reading, useWorkers } from './helpers.js';
 
 const t = useWorkers();

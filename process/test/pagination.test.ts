@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { processApp } from '../../test/support/process-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { addReadings, keys, processConfig, reading } from './helpers.js';
 
 const READER = 'reader-token-3e4f5a6b7c8d9e0f1a2b';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { EnergyPipelineClient } from '@energy-pipeline/client';
 import { processApp } from '../../test/support/process-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { addReadings, keys, processConfig } from './helpers.js';
 
 let redis: TestRedis;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineScripts } from '../src/worker/scripts.js';
 import { ensureGroup } from '../src/worker/group.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { GROUP, STREAM, addReadings, keys, reading, useWorkers } from './helpers.js';
 
 // No live retention: these tests are about what the groups still need (see the last one).
@@ -135,7 +135,7 @@ describe('a Redis that stops answering', () => {
 
 describe('a consumer that is slow, not dead', () => {
   it('does not count again what another consumer claimed and applied meanwhile', async () => {
-    const { spawnService } = await import('../../test/support/spawn-service.js');
+    const { spawnService } = await import('../../scripts/lib/spawn-service.js');
     await ensureGroup(t.redis.client, STREAM, GROUP);
     const slow = spawnService('process', {
       REDIS_URL: t.redis.url, PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP,

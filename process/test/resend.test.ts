@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { GROUP, STREAM, keys, useWorkers } from './helpers.js';
 
 const t = useWorkers();

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { layoutKey, shardStreams } from '@energy-pipeline/server-kit';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { processApp } from '../../test/support/process-app.js';
 import { ReshardError, reshard, siteOfKey } from '../src/reshard/reshard.js';
 import { processConfig } from './helpers.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ShardLayoutError, layoutKey, redisKeys, shardOf, shardStreams } from '@energy-pipeline/server-kit';
 import { ingestConfig } from '../../test/support/ingest-app.js';
-import { eventually, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { storedReadings } from '../../test/support/stream.js';
 import { processApp } from '../../test/support/process-app.js';
 import { processConfig } from './helpers.js';

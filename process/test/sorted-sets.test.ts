@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { eventually } from '../../test/support/redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { defineScripts } from '../src/worker/scripts.js';
 import { migrateIdListsToSortedSets } from '../src/worker/sorted-sets.js';
 import { addReadings, keys, reading, useWorkers } from './helpers.js';

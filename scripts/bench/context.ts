@@ -1,7 +1,7 @@
 import type { RunningInflux } from './influx.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 import type { Facts } from './report.js';
-import { clearStreams, redisCpuUs, storedReadings, type RedisTarget } from './redis-target.js';
+import { type AnyRedisTarget, clearStreams, redisCpuByNode, storedReadings, type RedisTarget } from './redis-target.js';
 import { processCpuUs } from './process-cpu.js';
 import { runLoad } from './services.js';
 
@@ -68,20 +68,28 @@ export interface Measured extends LoadResult {
   /** Readings (or requests, one reading each) per second. */
   rate: number;
   redisCpuUsPerReading: number;
+  /** The same, node by node (the target's nodes() order). */
+  redisCpuUsPerReadingByNode: number[];
   /** CPU time of the server process (`pid`) per reading; null without a pid. */
   serverCpuUsPerReading: number | null;
 }
 
 /**
  * Runs one load and returns it with the Redis CPU its measured part cost per reading stored
- * (entries added to `stream` while it ran, so that requests cut off at either end count on both
+ * (readings added to `streams` while it ran, so that requests cut off at either end count on both
  * sides of the division) and the CPU time of the server process `pid` per reading; then deletes
- * what it wrote, so that every side starts from the same Redis.
+ * what it wrote, so that every side starts from the same Redis. `target`: @default ctx.target
  */
-export async function measureLoad(ctx: BenchContext, spec: LoadSpec, stream: string | null, pid?: number): Promise<Measured> {
+export async function measureLoad(
+  ctx: BenchContext,
+  spec: LoadSpec,
+  streams: string | readonly string[] | null,
+  pid?: number,
+  target: AnyRedisTarget = ctx.target,
+): Promise<Measured> {
   const counters = async () => ({
-    cpu: await redisCpuUs(ctx.target),
-    length: stream ? await storedReadings(ctx.target, stream) : 0,
+    cpu: await redisCpuByNode(target),
+    length: streams ? await storedReadings(target, streams) : 0,
     server: processCpuUs(pid),
   });
   const { load, atStart } = await runLoad(spec, counters);
@@ -89,7 +97,7 @@ export async function measureLoad(ctx: BenchContext, spec: LoadSpec, stream: str
   await new Promise((r) => setTimeout(r, 200));
   const atEnd = await counters();
   const stored = atEnd.length - atStart.length;
-  if (stream) await clearStreams(ctx.target, [stream]);
+  if (streams) await clearStreams(target, typeof streams === 'string' ? [streams] : streams);
   if (load.errors > 0) ctx.log(`  warning: ${load.errors} failed requests ${JSON.stringify(load.errorKinds)}`);
   if (load.readings === 0) throw new Error(`no reading got through (${load.errors} failed requests)`);
   const readings = stored > 0 ? stored : load.readings;
@@ -97,7 +105,8 @@ export async function measureLoad(ctx: BenchContext, spec: LoadSpec, stream: str
   return {
     ...load,
     rate: load.readings / load.seconds,
-    redisCpuUsPerReading: (atEnd.cpu - atStart.cpu) / readings,
+    redisCpuUsPerReading: atEnd.cpu.reduce((sum, cpu, i) => sum + cpu - atStart.cpu[i]!, 0) / readings,
+    redisCpuUsPerReadingByNode: atEnd.cpu.map((cpu, i) => (cpu - atStart.cpu[i]!) / readings),
     serverCpuUsPerReading: server,
   };
 }

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { readGroups } from '@energy-pipeline/server-kit';
+import { readGroups, type RedisClient } from '@energy-pipeline/server-kit';
 
 export interface DrainTiming {
   /** Entries acknowledged between the first and last observation. */
@@ -9,20 +8,25 @@ export interface DrainTiming {
   startedAtUs: number;
 }
 
-/** Entries `group` has acknowledged so far (read minus pending), from XINFO GROUPS. */
-async function ackedBy(redis: Redis, stream: string, group: string): Promise<number> {
-  const g = (await readGroups(redis, stream)).find((x) => x.name === group);
-  return g ? (g.entriesRead ?? 0) - g.pending : 0;
+/** Entries `group` has acknowledged so far (read minus pending) over `streams`, from XINFO GROUPS. */
+async function ackedBy(redis: RedisClient, streams: readonly string[], group: string): Promise<number> {
+  let acked = 0;
+  for (const stream of streams) {
+    const g = (await readGroups(redis, stream)).find((x) => x.name === group);
+    acked += g ? (g.entriesRead ?? 0) - g.pending : 0;
+  }
+  return acked;
 }
 
 /**
  * Times a drain by watching the group from outside, so that the processor and the plain loop
  * are timed alike: the clock starts at the first observed acknowledgement (leaving out process
- * start-up) and stops when all `total` entries are acknowledged.
+ * start-up) and stops when all `total` entries are acknowledged (summed over the shard streams
+ * when `stream` is a list).
  */
 export async function watchDrain(
-  redis: Redis,
-  stream: string,
+  redis: RedisClient,
+  stream: string | readonly string[],
   group: string,
   total: number,
   onFirst: () => void = () => {},
@@ -31,7 +35,7 @@ export async function watchDrain(
   const deadline = Date.now() + timeoutMs;
   let first: { acked: number; at: number; us: number } | null = null;
   for (;;) {
-    const acked = await ackedBy(redis, stream, group);
+    const acked = await ackedBy(redis, typeof stream === 'string' ? [stream] : stream, group);
     const at = performance.now();
     if (first === null && acked > 0) {
       first = { acked, at, us: Number(process.hrtime.bigint() / 1000n) };

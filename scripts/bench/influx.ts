@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/redis-server.js';
+import { freePort } from '../lib/redis-server.js';
 
 export interface RunningInflux {
   /** e.g. http://127.0.0.1:34567 */

@@ -15,7 +15,7 @@ export interface LoadSpec {
     /**
      * `reading`: one JSON reading of a fleet whose devices take turns (no seq: each is identified by
      * its device and timestamp, as a plain curl user's); `batch`: {readings: […]}, one gateway's
-     * batch (test/support/readings.ts gatewayReading); `influx`: line protocol of the same.
+     * batch (scripts/lib/readings.ts gatewayReading); `influx`: line protocol of the same.
      */
     body: 'reading' | 'batch' | 'influx';
     /** Readings per request. @default 1 */

@@ -7,7 +7,7 @@
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { encodeReading } from '@energy-pipeline/contract';
-import { fleetReading, gatewayReading } from '../../test/support/readings.js';
+import { fleetReading, gatewayReading } from '../lib/readings.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 
 const spec = JSON.parse(process.env.BENCH_LOAD ?? 'null') as LoadSpec | null;

@@ -7,7 +7,9 @@
  *   npm run bench -- --size long           more rounds, longer runs
  *   npm run bench -- --json after.json     also write every figure as JSON
  *   npm run bench -- --compare before.json print the ratios of an earlier run beside this one's
- *   npm run bench -- --only drain          some suites only (single, batch, drain)
+ *   npm run bench -- --only drain          some suites only (single, batch, drain, cluster, wait)
+ *   npm run bench -- --cluster             also the same work on a 3-master Redis Cluster (6 shards)
+ *                                          vs one node, per master, and WRITE_REPLICAS=1 vs 0
  *   npm run bench -- --redis-url redis://… an existing Redis instead of a private redis-server
  *                                          (never flushed; CPU figures then include its other clients)
  */
@@ -19,9 +21,9 @@ import type { BenchContext, BenchOptions } from './context.js';
 import { startInflux } from './influx.js';
 import { computeRow, formatComparison, formatTable, type BenchRun, type Facts } from './report.js';
 import { openRedisTarget, redisVersion } from './redis-target.js';
-import { ROWS } from './rows.js';
+import { CLUSTER_ROWS, ROWS } from './rows.js';
 import { killStarted } from './services.js';
-import { SUITES } from './suites/index.js';
+import { CLUSTER_SUITES, SUITES } from './suites/index.js';
 
 const SIZES: Record<string, BenchOptions> = {
   /** Seconds: for the bench's own test, not for figures. */
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     'redis-url': { type: 'string' },
     'no-influx': { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const size = SIZES[flags.size];
@@ -49,11 +52,15 @@ const options: BenchOptions = {
   ...(flags.rounds ? { rounds: Number(flags.rounds) } : {}),
   ...(flags.duration ? { durationS: Number(flags.duration) } : {}),
 };
-const suites = (flags.only?.split(',') ?? Object.keys(SUITES)).map((name) => {
-  const suite = SUITES[name];
-  if (!suite) throw new Error(`--only: unknown suite ${name} (${Object.keys(SUITES).join(', ')})`);
+const allSuites = { ...SUITES, ...CLUSTER_SUITES };
+const defaultNames = [...Object.keys(SUITES), ...(flags.cluster ? Object.keys(CLUSTER_SUITES) : [])];
+const suites = (flags.only?.split(',') ?? defaultNames).map((name) => {
+  const suite = allSuites[name];
+  if (!suite) throw new Error(`--only: unknown suite ${name} (${Object.keys(allSuites).join(', ')})`);
   return suite;
 });
+const clusterRan = suites.some((s) => Object.values(CLUSTER_SUITES).includes(s));
+const rows = clusterRan ? [...ROWS, ...CLUSTER_ROWS] : ROWS;
 const before = flags.compare ? (JSON.parse(readFileSync(flags.compare, 'utf8')) as BenchRun) : null;
 
 const git = (...args: string[]) => {
@@ -114,7 +121,7 @@ try {
       loadAverage1mAfter: loadavg()[0],
     },
     options: { size: flags.size, ...options, suites: suites.map((s) => s.name) },
-    rows: ROWS.map((spec) => computeRow(spec, facts)),
+    rows: rows.map((spec) => computeRow(spec, facts)),
     facts,
   };
 } finally {

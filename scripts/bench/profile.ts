@@ -16,7 +16,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appendReadings, fleetReadings } from '../../test/support/readings.js';
+import { appendReadings, fleetReadings } from '../lib/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';

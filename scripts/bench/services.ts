@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { freePort } from '../../test/support/redis-server.js';
-import { spawnService, spawnTs, type ServiceProcess, type SpawnOptions } from '../../test/support/spawn-service.js';
+import { freePort } from '../lib/redis-server.js';
+import { spawnService, spawnTs, type ServiceProcess, type SpawnOptions } from '../lib/spawn-service.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 
 /** The bench's API key: auth is on, as in production. */

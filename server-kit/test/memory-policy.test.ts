@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { EvictionPolicyError, closeRedis, createRedis, createLogger, installEvictionPolicyCheck, readMaxmemoryPolicy, serverOptions, waitReady } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
-import { spawnService } from '../../test/support/spawn-service.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { spawnService } from '../../scripts/lib/spawn-service.js';
 
 const services = ['ingest', 'process'] as const;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { closeRedis, createRedis, isRedisUnavailable, waitReady } from '@energy-pipeline/server-kit';
-import { startRedisServer, type TestRedis } from '../../test/support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 
 /** The error a command fails with, from a real connection to a real redis-server. */
 const failure = async (command: Promise<unknown>) => command.then(

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { influxVersion } from '../../scripts/bench/influx.js';
 import { computeRow, formatComparison, formatTable, type BenchRun, type RowSpec } from '../../scripts/bench/report.js';
-import { ROWS } from '../../scripts/bench/rows.js';
+import { CLUSTER_ROWS, ROWS } from '../../scripts/bench/rows.js';
 
 const spec: RowSpec = { id: 'x', title: 'x vs y', unit: 'req/s', measured: 'x', baseline: 'y', target: { op: '>=', value: 0.8 } };
 
@@ -51,6 +51,16 @@ describe('bench report', () => {
   });
 });
 
+describe('the bench and its helpers', () => {
+  it('import no test code: what both need lives in scripts/lib (issue 13)', () => {
+    const scripts = join(import.meta.dirname, '../../scripts');
+    const files = readdirSync(scripts, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files).toContain(join('lib', 'redis-cluster.ts'));
+    const offenders = files.filter((f) => /from\s+['"](\.\.\/)+test\//.test(readFileSync(join(scripts, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
+
 describe('npm run bench', () => {
   it('measures every row and writes them as JSON (tiny size)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ep-bench-'));
@@ -76,4 +86,28 @@ describe('npm run bench', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('npm run bench -- --only cluster', () => {
+  it('runs the same work on a 3-master Redis Cluster and one node, and the Redis CPU divides over the masters (tiny size)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ep-bench-cluster-'));
+    const file = join(dir, 'run.json');
+    try {
+      await promisify(execFile)('npm', ['run', 'bench', '--', '--size', 'tiny', '--only', 'cluster', '--no-influx', '--json', file], { timeout: 110_000 });
+      const run = JSON.parse(readFileSync(file, 'utf8')) as BenchRun;
+      expect(run.rows.map((r) => r.id)).toEqual([...ROWS, ...CLUSTER_ROWS].map((r) => r.id));
+      for (const row of run.rows.filter((r) => r.id.startsWith('cluster.'))) {
+        expect(row.skipped, row.id).toBeNull();
+        expect(Number.isFinite(row.ratio!.median) && row.ratio!.median > 0, row.id).toBe(true);
+      }
+      // Every master did part of the work, and the parts add up.
+      const shares = [0, 1, 2].map((i) => run.facts[`spread.cluster.share.node${i}`]![0]!);
+      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      for (const share of shares) expect(share).toBeGreaterThan(0.1);
+      // wait was not asked for.
+      expect(run.rows.find((r) => r.id === 'wait.rps')?.skipped).toBe('not measured');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -17,7 +17,7 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import { processApp, processConfig } from '../support/process-app.js';
 import { ingestConfig } from '../support/ingest-app.js';
 import { ensureDashboard } from '../../scripts/dashboard.js';
-import { eventually, startRedisServer, type TestRedis } from '../support/redis-server.js';
+import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { repoRoot } from '../deploy/helm.js';
 
 const SCREENSHOTS = join(repoRoot, 'test-results', 'screenshots');

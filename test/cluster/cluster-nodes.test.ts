@@ -1,6 +1,6 @@
 /** Parsing CLUSTER NODES / CLUSTER INFO for the test cluster helper. */
 import { describe, expect, it } from 'vitest';
-import { covers, isFailing, parseClusterNodes, parseInfo } from '../support/cluster-nodes.js';
+import { covers, isFailing, parseClusterNodes, parseInfo } from '../../scripts/lib/cluster-nodes.js';
 
 // Shaped as in https://redis.io/docs/latest/commands/cluster-nodes/, with a single slot, a
 // migration in progress and a failed master.

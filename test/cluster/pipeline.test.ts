@@ -13,9 +13,9 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../support/ingest-app.js';
 import { processApp, processConfig } from '../support/process-app.js';
 import { expectLedgerApplied, ledgerReadings, random, sendLedger } from '../support/ledger-run.js';
-import { startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
-import { eventually, freePort } from '../support/redis-server.js';
-import { spawnService, type ServiceProcess } from '../support/spawn-service.js';
+import { startRedisCluster, type TestCluster } from '../../scripts/lib/redis-cluster.js';
+import { eventually, freePort } from '../../scripts/lib/redis-server.js';
+import { spawnService, type ServiceProcess } from '../../scripts/lib/spawn-service.js';
 
 const STREAM = 'cluster_readings';
 const GROUP = 'cluster_group';

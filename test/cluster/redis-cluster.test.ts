@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterNode, SLOT_COUNT, type SlotRange } from '../support/cluster-nodes.js';
-import { startRedisCluster, type TestCluster } from '../support/redis-cluster.js';
-import { eventually } from '../support/redis-server.js';
+import { type ClusterNode, SLOT_COUNT, type SlotRange } from '../../scripts/lib/cluster-nodes.js';
+import { startRedisCluster, type TestCluster } from '../../scripts/lib/redis-cluster.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 
 const slotCount = (ranges: readonly SlotRange[]) => ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
 const serves = (node: ClusterNode, slot: number) => node.slots.some(([a, b]) => a <= slot && slot <= b);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
-import { chartDir, find, helm, type Manifest, render } from './helm.js';
+import { chartDir, find, helm, type Manifest, render, repoRoot } from './helm.js';
 import { validateManifest } from './k8s-schemas.js';
 
 const INGEST = 'ep-ingestion-api';
@@ -287,14 +287,14 @@ describe('the 1M-device example on Memorystore for Redis Cluster (values-cluster
     }
   });
 
-  it('renders schema-valid manifests: a cluster over TLS, 16 shards watched by KEDA, writes waited for on a replica', async () => {
+  it('renders schema-valid manifests: a cluster over TLS, 57 shards watched by KEDA, writes waited for on a replica, the plan\'s retention', async () => {
     const ms = await render(layered);
     for (const m of ms) validateManifest(m);
     expect(ms.filter((m) => m.metadata.name.startsWith('ep-redis'))).toEqual([]);
     for (const name of SERVICES) {
       const vars = envMap(ms, name);
       expect(vars['REDIS_CLUSTER_NODES'], name).toMatch(/^[0-9.]+:6379$/);
-      expect(vars['STREAM_SHARDS'], name).toBe('16');
+      expect(vars['STREAM_SHARDS'], name).toBe('57');
       expect(vars['REDIS_TLS'], name).toBe('true');
       expect(vars['NODE_EXTRA_CA_CERTS'], name).toBe('/etc/energy-pipeline/redis-ca/ca.crt');
       // values-gke.yaml's Memorystore AUTH Secret does not follow it onto the cluster.
@@ -306,24 +306,41 @@ describe('the 1M-device example on Memorystore for Redis Cluster (values-cluster
     // Whole numbers reach the services as integers, not 6e+06.
     expect(envMap(ms, INGEST)['MAX_BACKLOG']).toBe('6000000');
     expect(loadIngestConfig({ ...envMap(ms, INGEST), API_KEYS: KEYS }).limits.maxBacklog).toBe(6_000_000);
-    expect(triggers(ms)).toHaveLength(16);
-    expect(triggers(ms).map((t) => t.metadata['valueLocation'])).toEqual(Array.from({ length: 16 }, (_, i) => `backlog.shards.${i}.lag`));
+    expect(triggers(ms)).toHaveLength(57);
+    expect(triggers(ms).map((t) => t.metadata['valueLocation'])).toEqual(Array.from({ length: 57 }, (_, i) => `backlog.shards.${i}.lag`));
+    // docs/capacity.md, A4: the default retention would need 8 TB.
+    expect(envMap(ms, PROCESS)['MINUTE_RETENTION_S']).toBe('86400');
+    expect(envMap(ms, PROCESS)['HOUR_RETENTION_S']).toBe(String(35 * 86_400));
     const so = find(ms, 'ScaledObject', PROCESS)['spec'];
     expect(so.minReplicaCount).toBeLessThanOrEqual(so.maxReplicaCount);
     // Still GKE: Cloud DNS egress, Managed Prometheus, the chart's API key list.
     expect(ms.some((m) => m.kind === 'PodMonitoring')).toBe(true);
   });
 
-  it('keeps its stated arithmetic: shards per primary, steady-state pods and lag per shard', () => {
-    const values = parse(readFileSync(exampleFile, 'utf8'));
+  it('keeps the arithmetic of docs/capacity.md: primaries, shards, pods, lag per shard, backlog', () => {
+    const text = readFileSync(exampleFile, 'utf8');
+    const values = parse(text);
+    const capacity = readFileSync(join(repoRoot, 'docs/capacity.md'), 'utf8');
+    // Measured (docs/capacity.md): µs per reading on one node with entries of 10 readings, and the cluster's factors.
+    const us = { redis: 220.9, ingest: 108.4, processor: 89.0 };
+    const cluster = { redis: 1.27, ingest: 1.11, processor: 2.43 };
+    for (const figure of ['**220.9**', '108.4', '89.0', '**1.27**', '2.43', '1.11']) expect(capacity).toContain(figure);
     const readingsPerS = 1_000_000 / 10; // A1
-    const primaries = (2 * readingsPerS) / 25_000; // A2
-    expect(primaries).toBe(8);
-    expect(readFileSync(exampleFile, 'utf8')).toContain(`--shard-count ${primaries} `);
-    expect(values.redis.shards).toBe(2 * primaries); // A3
-    expect(values.process.keda.minReplicaCount).toBe(readingsPerS / 5_000); // A4
-    expect(values.process.keda.maxReplicaCount).toBe(2 * values.process.keda.minReplicaCount);
-    expect(values.process.keda.lagCount).toBe((5_000 * 30) / values.redis.shards); // A4: 30 s of a pod's work, per shard
-    expect(values.ingest.env.MAX_BACKLOG).toBe(readingsPerS * 60);
+    const perEntry = 10; // A2
+    const primaries = Math.ceil((readingsPerS * us.redis * cluster.redis) / 1e6 / 0.5); // A5
+    expect(primaries).toBe(57);
+    expect(text).toContain(`--shard-count ${primaries} `);
+    expect(values.redis.shards).toBe(primaries); // one per primary
+    const processorUs = us.processor * cluster.processor;
+    const pods = Math.ceil((readingsPerS * processorUs) / 1e6 / 0.7); // A7
+    expect(values.process.keda.minReplicaCount).toBe(pods);
+    expect(values.process.keda.maxReplicaCount).toBe(2 * pods);
+    // 30 s of a pod's work, in entries, per shard.
+    expect(values.process.keda.lagCount).toBe(Math.round(((1e6 / processorUs) * 30) / perEntry / values.redis.shards));
+    const ingestPods = Math.ceil((readingsPerS * us.ingest * cluster.ingest) / 1e6 / 0.7);
+    expect(ingestPods).toBe(18);
+    expect(values.ingest.autoscaling.minReplicas).toBeLessThanOrEqual(ingestPods);
+    expect(values.ingest.autoscaling.maxReplicas).toBeGreaterThanOrEqual(2 * ingestPods);
+    expect(values.ingest.env.MAX_BACKLOG).toBe((readingsPerS / perEntry) * 600); // 10 minutes, in entries
   });
 });

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../support/redis-server.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { replayDockerfile, type ReplayResult } from './dockerfile.js';
 import { find, render, repoRoot } from './helm.js';
 

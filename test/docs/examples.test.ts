@@ -9,7 +9,7 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import { type DocBlock, docBlocks, isExample, SHELL, skipReason } from '../support/doc-examples.js';
 import { ingestConfig } from '../support/ingest-app.js';
 import { processApp, processConfig } from '../support/process-app.js';
-import { startRedisServer, type TestRedis } from '../support/redis-server.js';
+import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 
 /**
  * Every shell and JS/TS block of README.md and docs/*.md runs here, as a reader would paste it,

@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIngestConfig } from '../../ingest/src/config/config.js';
-import { eventually, freePort, startRedisServer, type TestRedis } from '../support/redis-server.js';
-import { spawnService, type ServiceProcess } from '../support/spawn-service.js';
-import { makeCertificates, type TestCertificates } from '../support/tls.js';
+import { eventually, freePort, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { spawnService, type ServiceProcess } from '../../scripts/lib/spawn-service.js';
+import { makeCertificates, type TestCertificates } from '../../scripts/lib/tls.js';
 
 // What the chart sets for a Redis that only speaks TLS with a private CA (Memorystore's in-transit
 // encryption): REDIS_TLS=true and NODE_EXTRA_CA_CERTS naming the mounted CA.

@@ -2,8 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { startRedisServer } from '../support/redis-server.js';
-import { spawnService } from '../support/spawn-service.js';
+import { startRedisServer } from '../../scripts/lib/redis-server.js';
+import { spawnService } from '../../scripts/lib/spawn-service.js';
 import { TIERS, tierOf } from '../tiers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Reading } from '@energy-pipeline/contract';
 import { redisKeys, type RedisClient, shardOf } from '@energy-pipeline/server-kit';
-import { eventually } from './redis-server.js';
+import { eventually } from '../../scripts/lib/redis-server.js';
 import { storedReadings } from './stream.js';
 import type { Retention } from '../../process/src/queries/buckets.js';
 import { dumpAggregates, expectedAggregates, type LedgerEntry } from './ledger.js';

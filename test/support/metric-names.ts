@@ -7,7 +7,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import { buildIngestApp, loadIngestConfig } from '@energy-pipeline/ingest';
 import { loadProcessConfig } from '@energy-pipeline/process';
 import { processApp } from './process-app.js';
-import { startRedisServer } from './redis-server.js';
+import { startRedisServer } from '../../scripts/lib/redis-server.js';
 
 /** Series names a family of `type` stands for in queries (a histogram is queried as _bucket, _sum, _count). */
 function seriesNames(name: string, type: string): string[] {

@@ -1,5 +1,5 @@
-import { spawnTs } from '../../../test/support/spawn-service.js';
-import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } from '../../../test/support/readings.js';
+import { spawnTs } from '../../lib/spawn-service.js';
+import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } from '../../lib/readings.js';
 import { runRounds, type BenchContext, type Suite } from '../context.js';
 import { watchDrain } from '../drain.js';
 import type { LoadSpec } from '../load-spec.js';
