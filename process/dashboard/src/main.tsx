@@ -1,3 +1,4 @@
+import './zod-jitless.js';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { DeadLettersPage } from './dead-letters-page.js';
