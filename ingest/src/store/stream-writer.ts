@@ -75,7 +75,9 @@ export class StreamWriter {
     const byShard = new Map<number, number[]>();
     readings.forEach((r, i) => {
       const shard = shardOf(r.site_id, this.keys.length);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
+      const indexes = byShard.get(shard);
+      if (indexes) indexes.push(i);
+      else byShard.set(shard, [i]);
     });
     const out: (Appended | StoreUnavailableError)[] = new Array(readings.length);
     const deadline = Date.now() + deadlineMs;
