@@ -74,6 +74,19 @@ export const ShardStatsSchema = z.object({
   dead_letters: z.object({ stream: z.string(), length: z.number().int() }),
 });
 
+// One shard's figures; with STREAM_SHARDS=1 the totals are the shard's own.
+const EXAMPLE_STREAM = { name: 'energy_readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 };
+const EXAMPLE_GROUP = {
+  name: 'processing_group',
+  exists: true,
+  consumers: [{ name: 'processor-7d9f-1', pending: 3, idle_ms: 120 }],
+  pending: 3,
+  lag: 40,
+  last_delivered_id: '1768472999000-0',
+  oldest_pending_id: '1768472998000-0',
+};
+const EXAMPLE_DEAD_LETTERS = { stream: 'ep:{energy_readings}:processing_group:dead-letters', length: 1 };
+
 export const ProcessMetricsSchema = withExamples(
   z
     .object({
@@ -91,34 +104,11 @@ export const ProcessMetricsSchema = withExamples(
     })
     .describe('ProcessMetrics'),
   {
-    stream: { name: 'readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 },
-    group: {
-      name: 'processors',
-      exists: true,
-      consumers: [{ name: 'processor-7d9f-1', pending: 3, idle_ms: 120 }],
-      pending: 3,
-      lag: 40,
-      last_delivered_id: '1768472999000-0',
-      oldest_pending_id: '1768472998000-0',
-    },
-    shards: [
-      {
-        shard: 0,
-        stream: { name: 'readings', length: 120000, first_id: '1768469400000-0', last_id: '1768473000000-0', groups: 1 },
-        group: {
-          name: 'processors',
-          exists: true,
-          consumers: [{ name: 'processor-7d9f-1', pending: 3, idle_ms: 120 }],
-          pending: 3,
-          lag: 40,
-          last_delivered_id: '1768472999000-0',
-          oldest_pending_id: '1768472998000-0',
-        },
-        dead_letters: { stream: 'readings:dead', length: 1 },
-      },
-    ],
+    stream: EXAMPLE_STREAM,
+    group: EXAMPLE_GROUP,
+    shards: [{ shard: 0, stream: EXAMPLE_STREAM, group: EXAMPLE_GROUP, dead_letters: EXAMPLE_DEAD_LETTERS }],
     applied: { total: 119957, by_this_consumer: 61024, validation_failed: 1, dead_lettered: 1 },
-    dead_letters: { stream: 'readings:dead', length: 1 },
+    dead_letters: EXAMPLE_DEAD_LETTERS,
     trimmed: 0,
   },
 );

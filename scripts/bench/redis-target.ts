@@ -1,5 +1,5 @@
 import { type Cluster, Redis } from 'ioredis';
-import { hashTag } from '@energy-pipeline/server-kit';
+import { escapeGlob, hashTag } from '@energy-pipeline/server-kit';
 import { startRedisCluster } from '../lib/redis-cluster.js';
 import { startRedisServer, type TestRedis } from '../lib/redis-server.js';
 
@@ -113,8 +113,6 @@ export async function storedReadings(target: AnyRedisTarget, streams: string | r
 }
 
 /** `text` as a SCAN MATCH pattern that matches only itself. */
-const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-
 /**
  * Deletes what the bench wrote for `streams` (every shard stream of a sharded one): on a private
  * target everything (FLUSHALL on every master, done synchronously so that freeing memory never
@@ -131,7 +129,7 @@ export async function clearStreams(target: AnyRedisTarget, streams: readonly str
     for (const node of target.nodes()) {
       let cursor = '0';
       do {
-        const [nextCursor, keys] = await node.scan(cursor, 'MATCH', `ep:${globLiteral(hashTag(stream))}:*`, 'COUNT', 1000);
+        const [nextCursor, keys] = await node.scan(cursor, 'MATCH', `ep:${escapeGlob(hashTag(stream))}:*`, 'COUNT', 1000);
         cursor = nextCursor;
         // One slot per stream's keys, so one DEL may take them all, on a cluster node too.
         if (keys.length > 0) await node.del(...keys);

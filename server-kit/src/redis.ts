@@ -103,6 +103,27 @@ export async function waitForReplicas(redis: RedisClient, key: string, replicas:
   return Number(await node.wait(replicas, timeout));
 }
 
+/** `text` as a literal inside a SCAN MATCH pattern. */
+export const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * Every key matching `pattern`: on each master of a Redis Cluster (SCAN is per node), else on the
+ * one Redis. For tools and tests (a reshard, a ledger check), never a request path.
+ */
+export async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const keys: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      keys.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return keys;
+}
+
 /** Resolves once `redis` is ready, or rejects after `timeoutMs`. */
 export async function waitReady(redis: RedisClient, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;

@@ -1,8 +1,7 @@
 import type { Reading } from '@energy-pipeline/contract';
 import { milliwatts } from '@energy-pipeline/contract';
 import { bucketExpiryS, type Retention } from '../../process/src/queries/buckets.js';
-import { Cluster } from 'ioredis';
-import { redisKeys, type RedisClient } from '@energy-pipeline/server-kit';
+import { escapeGlob, redisKeys, type RedisClient, scanKeys } from '@energy-pipeline/server-kit';
 import { ID_LISTS_FIELD } from '../../process/src/worker/sorted-sets.js';
 import { STREAM } from './process-app.js';
 
@@ -102,30 +101,15 @@ export function expectedAggregates(ledger: LedgerEntry[], retention: Retention, 
   return out;
 }
 
-/** Every key matching `pattern`: on each master of a Redis Cluster (SCAN is per node), else on the one Redis. */
-async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
-}
 
 /**
  * Every aggregate key of `group` on `stream` (a shard's, say) with its contents, keyed by name
  * without the prefix.
  */
 export async function dumpAggregates(redis: RedisClient, group: string, stream = STREAM): Promise<Record<string, unknown>> {
-  const prefix = redisKeys({ stream, group }).stats.replace(/stats$/, '');
+  const { prefix } = redisKeys({ stream, group });
   const out: Record<string, unknown> = {};
-  // A prefix ends in `}:group:`; SCAN's pattern treats `[`/`?`/`*` specially, and ids can't hold them.
-  for (const key of await scanKeys(redis, `${prefix}*`)) {
+  for (const key of await scanKeys(redis, `${escapeGlob(prefix)}*`)) {
     const type = await redis.type(key);
     const name = key.slice(prefix.length);
     if (type === 'hash') {

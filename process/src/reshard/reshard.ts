@@ -1,5 +1,4 @@
-import { Cluster } from 'ioredis';
-import { ingestKeys, layoutKey, readGroupState, readGroups, redisKeys, type RedisClient, shardOf, shardStreams, siteKeys } from '@energy-pipeline/server-kit';
+import { escapeGlob, ingestKeys, layoutKey, readGroupState, readGroups, redisKeys, type RedisClient, shardOf, scanKeys, shardStreams, siteKeys } from '@energy-pipeline/server-kit';
 
 /**
  * Changes the number of shards of a drained pipeline, moving every site's state to its new shard.
@@ -131,22 +130,6 @@ export function siteOfKey(rest: string): string | null {
   return null;
 }
 
-const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
-
-/** Every key matching `pattern`, on every master of a cluster. */
-async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  const keys: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...found);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  return keys;
-}
 
 /** Moves a whole key, keeping its TTL: RESTORE … REPLACE first, then DEL, so running it twice is harmless. */
 async function moveKey(redis: RedisClient, from: string, to: string) {
