@@ -4,6 +4,7 @@
  * commandstats and CPU per phase (CONFIG RESETSTAT before each, on a private redis-server):
  *
  *   single  POST /readings, one reading per request
+ *   baseline  the same load on the one-XADD ts-rest route (baseline-server.ts), to set beside single
  *   batch   POST /readings/batch, 500 readings per request, one gateway's (batch-ts: without seq)
  *   apply   the processor draining a stream of pre-loaded readings
  *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
@@ -11,7 +12,8 @@
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,batch,batch-ts,apply,ablate
+ *        --only single,baseline,batch,batch-ts,apply,ablate
+ *        --ingest-env LOG_LEVEL=warn,RATE_LIMIT_MAX=0   (the profiled ingest's env, over the bench's)
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,12 +33,19 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     only: { type: 'string', default: 'single,batch,batch-ts,apply,ablate' },
     'ablate-rounds': { type: 'string', default: '3' },
+    'ingest-env': { type: 'string', default: '' },
   },
 });
 const out = resolve(flags.out);
 const seconds = Number(flags.seconds);
 const connections = Number(flags.connections);
 const only = new Set(flags.only.split(','));
+const ingestEnv = Object.fromEntries(
+  flags['ingest-env']
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const phases: Record<string, unknown> = {};
@@ -58,12 +67,13 @@ async function redisSince(target: RedisTarget, cpu0: number, readings: number) {
   return { readings, redisCpuUsPerReading: cpu / readings, commands };
 }
 
-async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'batch-ts') {
+async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'batch-ts' | 'baseline') {
   const dir = join(out, name);
   rmSync(dir, { recursive: true, force: true });
   const stream = `profile-${name}`;
-  const ingest = await startIngest(target.url, stream, {}, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  const batched = name !== 'single';
+  const profiler = { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] };
+  const ingest = name === 'baseline' ? await startBaselineApp(target.url, stream, profiler) : await startIngest(target.url, stream, ingestEnv, profiler);
+  const batched = name === 'batch' || name === 'batch-ts';
   const spec: LoadSpec = {
     connections: batched ? 8 : connections,
     durationS: seconds,
@@ -184,6 +194,7 @@ mkdirSync(out, { recursive: true });
 const target = await openRedisTarget(null);
 try {
   if (only.has('single')) await profiledIngest(target, 'single');
+  if (only.has('baseline')) await profiledIngest(target, 'baseline');
   if (only.has('batch')) await profiledIngest(target, 'batch');
   if (only.has('batch-ts')) await profiledIngest(target, 'batch-ts');
   if (only.has('apply')) await profiledApply(target);

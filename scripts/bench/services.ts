@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { freePort } from '../lib/redis-server.js';
-import { spawnService, spawnTs, type ServiceProcess, type SpawnOptions } from '../lib/spawn-service.js';
+import { spawnCompiledService, spawnTs, type ServiceProcess, type SpawnOptions } from '../lib/spawn-service.js';
 import type { LoadResult, LoadSpec } from './load-spec.js';
 
 /** The bench's API key: auth is on, as in production. */
@@ -61,15 +63,29 @@ async function start(spawn: (port: number) => ServiceProcess): Promise<RunningSe
   };
 }
 
+let built: Promise<unknown> | null = null;
+
 /**
- * The real ingest service (ingest/src/main.ts) as production runs it: auth on, rate limiting
+ * Compiles the services once per bench run (tsc, as their images are built): the bench measures
+ * `node <service>/dist/main.js`, what production runs, not tsx's transform of the source.
+ */
+function buildServices() {
+  built ??= promisify(execFile)('npm', ['run', 'build', '-w', 'contract', '-w', 'server-kit', '-w', 'ingest', '-w', 'process'], {
+    cwd: new URL('../..', import.meta.url),
+  });
+  return built;
+}
+
+/**
+ * The real ingest service (ingest/dist/main.js, compiled from ingest/src) as production runs it: auth on, rate limiting
  * on (counted in Redis) with a limit the bench never reaches, backlog shedding on with a limit
  * it never reaches, metrics on, logging at info (to /dev/null); event-loop shedding off.
  * `env` overrides any of it.
  */
-export function startIngest(redisUrl: string, stream: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
+export async function startIngest(redisUrl: string, stream: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
+  await buildServices();
   return start((port) =>
-    spawnService(
+    spawnCompiledService(
       'ingest',
       {
         REDIS_URL: redisUrl,
@@ -90,12 +106,13 @@ export function startIngest(redisUrl: string, stream: string, env: Record<string
 }
 
 /**
- * The real processor (process/src/main.ts) with its defaults: its worker starts at once. Auth on,
+ * The real processor (process/dist/main.js, compiled) with its defaults: its worker starts at once. Auth on,
  * as in production (it refuses to start without keys): the bench token with the read scope.
  */
-export function startProcessor(redisUrl: string, stream: string, group: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
+export async function startProcessor(redisUrl: string, stream: string, group: string, env: Record<string, string> = {}, options: SpawnOptions = {}) {
+  await buildServices();
   return start((port) =>
-    spawnService(
+    spawnCompiledService(
       'process',
       {
         REDIS_URL: redisUrl,
@@ -114,8 +131,8 @@ export function startProcessor(redisUrl: string, stream: string, group: string, 
 }
 
 /** The one-XADD ts-rest route (baseline-server.ts). */
-export function startBaselineApp(redisUrl: string, stream: string) {
-  return start((port) => spawnTs('scripts/bench/baseline-server.ts', { REDIS_URL: redisUrl, STREAM: stream, PORT: String(port) }));
+export function startBaselineApp(redisUrl: string, stream: string, options: SpawnOptions = {}) {
+  return start((port) => spawnTs('scripts/bench/baseline-server.ts', { REDIS_URL: redisUrl, STREAM: stream, PORT: String(port) }, options));
 }
 
 /**

@@ -32,6 +32,10 @@ export function spawnTs(script: string, env: Record<string, string>, options: Sp
     [...nodeArgs, '--import', 'tsx', '--conditions=@energy-pipeline/source', script],
     { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', output === 'capture' ? 'pipe' : 'ignore', output === 'capture' ? 'pipe' : 'ignore'] },
   );
+  return watch(child);
+}
+
+function watch(child: ChildProcess): ServiceProcess {
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
@@ -42,4 +46,21 @@ export function spawnTs(script: string, env: Record<string, string>, options: Sp
 /** Runs a service's main.ts the way `npm start` does, with only `env` on top of PATH. */
 export function spawnService(service: 'ingest' | 'process', env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
   return spawnTs(`${service}/src/main.ts`, env, options);
+}
+
+/**
+ * Runs a service as its image does (`node <service>/dist/main.js`, NODE_ENV=production, source
+ * maps on): compiled by tsc, which the caller must have run (`npm run build`). What the bench
+ * measures: tsx's transform adds work per closure made (its `__name` helper), which production
+ * never pays.
+ */
+export function spawnCompiledService(service: 'ingest' | 'process', env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
+  refuseInUnitTier(`a child process (${service})`);
+  const { nodeArgs = [], output = 'capture' } = options;
+  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', `${service}/dist/main.js`], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', output === 'capture' ? 'pipe' : 'ignore', output === 'capture' ? 'pipe' : 'ignore'],
+  });
+  return watch(child);
 }
