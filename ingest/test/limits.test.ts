@@ -38,8 +38,8 @@ describe('per-key rate limits', () => {
   const B = 'rate-token-b-8e6d4c2b0a19';
   const env = { API_KEYS: `${hashToken(A)} ${hashToken(B)}`, RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_S: '60' };
 
-  it('answers 429 with Retry-After past the limit, counted in Redis across replicas, per key', async () => {
-    const [one, two] = [await start(env), await start(env)];
+  it('answers 429 with Retry-After past the limit, counted in Redis per request across replicas (RATE_LIMIT_SYNC_MS=0), per key', async () => {
+    const [one, two] = [await start({ ...env, RATE_LIMIT_SYNC_MS: '0' }), await start({ ...env, RATE_LIMIT_SYNC_MS: '0' })];
     const auth = (t: string) => ({ authorization: `Bearer ${t}` });
     expect((await post(one, auth(A))).statusCode).toBe(202);
     expect((await post(two, auth(A))).statusCode).toBe(202);
@@ -54,6 +54,25 @@ describe('per-key rate limits', () => {
     expect(await redis.client.xlen(stream)).toBe(4);
     const m = (await two.inject({ method: 'GET', url: '/metrics' })).json();
     expect(m.readings.rejected_by_reason.rate_limited).toBe(1);
+  });
+
+  it('counts in memory and shares the counts through Redis: one replica is exact, two learn of each other at their next sync', async () => {
+    const synced = { ...env, RATE_LIMIT_SYNC_MS: '20' };
+    const [one, two] = [await start(synced), await start(synced)];
+    const auth = { authorization: `Bearer ${A}` };
+    const keys = async () => redis.client.keys(`${RATE_LIMIT_KEY_PREFIX}*`);
+    for (let i = 0; i < 3; i++) expect((await post(one, auth)).statusCode).toBe(202);
+    expect((await post(one, auth)).statusCode).toBe(429);
+    await eventually(async () => ((await keys()).length === 1 ? true : null));
+    const [key] = await keys();
+    await eventually(async () => Number(await redis.client.get(key!)) === 4);
+    // Two had counted nothing of this key: its first request passes (the bound: one sync
+    // interval's worth per replica), and from its sync on it knows the key is past its limit.
+    const first = await post(two, auth);
+    expect(first.statusCode).toBe(202);
+    await eventually(async () => Number(await redis.client.get(key!)) === 5);
+    expect((await post(two, auth)).statusCode).toBe(429);
+    expect(await redis.client.xlen(stream)).toBe(4);
   });
 });
 
@@ -144,7 +163,8 @@ describe('the order the write limits apply in', () => {
 
   it('sheds an overloaded process with 503 before counting the request against the key', async () => {
     const WRITER = 'order-writer-2c4e6a8b0d1f';
-    const app = await start({ API_KEYS: hashToken(WRITER), RATE_LIMIT_MAX: '1', MAX_HEAP_USED_BYTES: '1' });
+    const app = await start({ API_KEYS: hashToken(WRITER), RATE_LIMIT_MAX: '1', RATE_LIMIT_SYNC_MS: '10', MAX_HEAP_USED_BYTES: '1' });
+    const synced = () => new Promise((r) => setTimeout(r, 150));
     const writer = { authorization: `Bearer ${WRITER}` };
     // (Requests before under-pressure's first sample may pass and be counted.)
     await eventually(async () => (await post(app, writer)).statusCode === 503);
@@ -152,9 +172,11 @@ describe('the order the write limits apply in', () => {
       const keys = await redis.client.keys(`${RATE_LIMIT_KEY_PREFIX}*`);
       return keys.length === 0 ? [] : await redis.client.mget(keys);
     };
+    await synced();
     const before = await counted();
     for (let i = 0; i < 3; i++) expect((await post(app, writer)).statusCode).toBe(503);
     expect((await post(app)).statusCode).toBe(401);
+    await synced();
     // The rate limiter never saw the shed requests: the key's count did not move.
     expect(await counted()).toEqual(before);
   });

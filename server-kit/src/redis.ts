@@ -27,6 +27,12 @@ export interface CreateRedisOptions {
   /** @default 2000 */
   commandTimeoutMs?: number;
   /**
+   * Commands issued in one turn of the event loop go out in one write (ioredis auto-pipelining,
+   * flushed on setImmediate): for a connection many concurrent requests share, one syscall and
+   * one read for all of them instead of one each. @default false
+   */
+  autoPipelining?: boolean;
+  /**
    * Where connection failures are reported (a refused TLS certificate, a wrong password, DNS),
    * once per distinct message until the connection is ready again: the retries themselves would
    * print a line every 2 s. @default none (silent)
@@ -34,7 +40,7 @@ export interface CreateRedisOptions {
   log?: { warn(details: object, message: string): void };
 }
 
-export function createRedis({ url, clusterNodes = null, role, name, commandTimeoutMs = 2000, log }: CreateRedisOptions): RedisClient {
+export function createRedis({ url, clusterNodes = null, role, name, commandTimeoutMs = 2000, autoPipelining = false, log }: CreateRedisOptions): RedisClient {
   const options: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
@@ -44,6 +50,7 @@ export function createRedis({ url, clusterNodes = null, role, name, commandTimeo
     retryStrategy: (times) => Math.min(times * 100, 2_000),
     // A script or XACK resent after a reconnect could run twice; the caller decides instead.
     autoResendUnfulfilledCommands: false,
+    enableAutoPipelining: autoPipelining,
     ...(role === 'commands' ? { commandTimeout: commandTimeoutMs } : {}),
   };
   const redis = clusterNodes ? createCluster(url, clusterNodes, options) : new Redis(url, options);

@@ -22,6 +22,8 @@ export const ingestEnvShape = {
   WRITE_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   RATE_LIMIT_MAX: limit(6_000),
   RATE_LIMIT_WINDOW_S: positiveInt(60),
+  /** How often each replica adds its rate-limit counts to Redis's; 0: every request is counted in Redis before it is answered. */
+  RATE_LIMIT_SYNC_MS: limit(100),
   MAX_BACKLOG: limit(100_000),
   BACKLOG_CHECK_INTERVAL_MS: positiveInt(1_000),
   BACKLOG_RETRY_AFTER_S: positiveInt(5),
@@ -34,6 +36,11 @@ export interface LimitsConfig {
   rateLimitMax: number;
   /** @default 60000 */
   rateLimitWindowMs: number;
+  /**
+   * How often each replica adds its counts to the shared ones in Redis (store/rate-counts.ts);
+   * 0: every request is counted in Redis before it is answered (a round trip each). @default 100
+   */
+  rateLimitSyncMs: number;
   /** Consumer-group backlog (lag + pending) past which writes get 503; 0 = off. @default 100000 */
   maxBacklog: number;
   /** How often the backlog is read from Redis (XINFO GROUPS), in the background. @default 1000 */
@@ -101,6 +108,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     limits: {
       rateLimitMax: e.RATE_LIMIT_MAX,
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW_S * 1000,
+      rateLimitSyncMs: e.RATE_LIMIT_SYNC_MS,
       maxBacklog: e.MAX_BACKLOG,
       backlogCheckIntervalMs: e.BACKLOG_CHECK_INTERVAL_MS,
       backlogRetryAfterS: e.BACKLOG_RETRY_AFTER_S,

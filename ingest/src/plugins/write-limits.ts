@@ -20,9 +20,10 @@ const OVERLOAD_RETRY_AFTER_S = 5;
  *    `maxBacklog` → 503 (backpressure);
  * 3. event-loop delay or heap use past their limits → 503 (@fastify/under-pressure);
  * 4. past the key's rate limit → 429 (@fastify/rate-limit, per API key, or per client IP when
- *    auth is off; counted in Redis so the limit holds across replicas). Its counters live on
- *    their own connection; when Redis cannot count, the request goes on (and meets step 2 or
- *    the write's own 503).
+ *    auth is off). Counted in memory and shared through Redis every RATE_LIMIT_SYNC_MS
+ *    (store/rate-counts.ts), so that the limit holds across replicas without a Redis round trip
+ *    per request; with 0, counted in Redis per request, and when Redis cannot count that one,
+ *    the request goes on (and meets step 2 or the write's own 503).
  * Every refusal carries Retry-After. Health, metrics and docs are never refused here.
  */
 export const writeLimitsPlugin = fp<{ limits: LimitsConfig }>(
@@ -87,12 +88,13 @@ function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
 
 function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
   if (limits.rateLimitMax === 0) return;
+  const { rateCounts, rateLimitRedis } = app.ingestStore;
   app.register(fastifyRateLimit, {
     global: true,
     max: limits.rateLimitMax,
     timeWindow: limits.rateLimitWindowMs,
-    redis: app.ingestStore.rateLimitRedis,
-    nameSpace: RATE_LIMIT_KEY_PREFIX,
+    // Counted here and shared every RATE_LIMIT_SYNC_MS, or (0) in Redis per request by the plugin's own store.
+    ...(rateCounts ? { store: rateCounts.store() } : { redis: rateLimitRedis, nameSpace: RATE_LIMIT_KEY_PREFIX }),
     skipOnError: true,
     allowList: (request) => !isWriteRoute(request) || answeredInHook(request),
     keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),

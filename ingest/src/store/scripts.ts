@@ -8,6 +8,8 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** lua/append-readings.lua */
     appendReadings(...keysThenArgs: (string | number)[]): Result<AppendReply, Context>;
+    /** lua/count-requests.lua: the key's total in its window and the ms left of it. */
+    countRequests(key: string, count: number, windowMs: number): Result<[total: number, ttlMs: number], Context>;
   }
 }
 
@@ -16,5 +18,8 @@ const LUA_DIR = new URL('../../lua/', import.meta.url);
 
 /** Registers ingest's scripts on a connection. */
 export function defineScripts<T extends RedisClient>(redis: T): T {
-  return defineLuaCommands(redis, LUA_DIR, { appendReadings: { file: 'append-readings', keys: 2 } });
+  return defineLuaCommands(redis, LUA_DIR, {
+    appendReadings: { file: 'append-readings', keys: 2 },
+    countRequests: { file: 'count-requests', keys: 1 },
+  });
 }
