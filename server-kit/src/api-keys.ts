@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+// crypto.hash: one-shot, half the cost of createHash per request (Node >= 20.12).
+import { hash, timingSafeEqual } from 'node:crypto';
 import { IdSchema, API_KEY_SCOPES, type ApiKeyScope } from '@energy-pipeline/contract';
 
 /**
@@ -79,7 +80,7 @@ export function parseApiKeys(text: string): ApiKey[] | string {
 
 /** Hex SHA-256 of a token: what an operator puts in API_KEYS (`printf %s "$TOKEN" | sha256sum`). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /**
@@ -87,7 +88,7 @@ export function hashToken(token: string): string {
  * after a match: how long this takes says nothing about which key, or how much of it, matched.
  */
 export function findKey(keys: readonly ApiKey[], token: string): ApiKey | null {
-  const digest = createHash('sha256').update(token, 'utf8').digest();
+  const digest = hash('sha256', token, 'buffer');
   let found: ApiKey | null = null;
   for (const key of keys) {
     if (timingSafeEqual(digest, key.hash) && found === null) found = key;

@@ -116,7 +116,37 @@ export function createLogger({ level, format = 'json', destination }: LoggerOpti
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  if (options.transport) return pino(options);
+  // Asynchronous writes to stdout: lines written while one write is in flight go out together,
+  // instead of a write syscall per line on the request path (~10 µs each, profiled). pino flushes
+  // what is buffered when the process exits, a crash included.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
+}
+
+/** A request that stays open for a stream of events (SSE subscriptions): its end may be hours away. */
+const isEventStream = (request: FastifyRequest) => request.headers.accept?.includes('text/event-stream') === true;
+
+/**
+ * One line per request, "request completed" with the request (method, url, host, client), the
+ * status, the response time and the request id, where Fastify writes two: its "incoming request"
+ * line moves to debug. Half the log volume, and on the single-reading route the two lines cost
+ * ~12 % of the request's CPU (`npm run bench:profile -- --only single`). Event streams keep their
+ * "incoming request" line at info: they would otherwise show only when they close.
+ */
+class AccessLogController extends LogController {
+  override incomingRequest(request: FastifyRequest) {
+    if (this.isLogDisabled(request)) return;
+    if (isEventStream(request)) request.log.info({ req: request }, 'incoming request');
+    else request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
+    if (this.isLogDisabled(request)) return;
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
 }
 
 /**
@@ -128,7 +158,7 @@ export function serverOptions(logger: FastifyBaseLogger, bodyLimit = 1_048_576) 
     loggerInstance: logger,
     // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
     // would drown the requests that matter. Their failures still show (handlers log them).
-    logController: new LogController({ disableRequestLogging: isRoutineRequest }),
+    logController: new AccessLogController({ disableRequestLogging: isRoutineRequest }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit,

@@ -16,10 +16,34 @@ describe('shared server options', () => {
     await app.inject({ method: 'POST', url: '/readings', payload: {}, headers: { 'x-request-id': 'gw-42', authorization: 'Bearer secret-token' } });
     await app.close();
 
-    const requests = lines.filter((l) => l.msg === 'incoming request');
-    expect(requests.map((l) => (l.req as { url: string }).url)).toEqual(['/readings']);
-    expect(requests[0]!.reqId).toBe('gw-42');
+    // One line per request, with the request, its status and time: Fastify's "incoming request" is at debug.
+    expect(lines.filter((l) => l.msg === 'incoming request')).toEqual([]);
+    const requests = lines.filter((l) => l.msg === 'request completed');
+    expect(requests.map((l) => (l.req as { method: string; url: string }).url)).toEqual(['/readings']);
+    expect(requests[0]).toMatchObject({ reqId: 'gw-42', req: { method: 'POST' }, res: { statusCode: 200 }, responseTime: expect.any(Number) });
     expect(JSON.stringify(lines)).not.toContain('secret-token');
+  });
+
+  it('logs an event stream when it starts too: its end may be hours away', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+    app.get('/events', async () => ({ ok: true }));
+    await app.inject({ method: 'GET', url: '/events', headers: { accept: 'text/event-stream' } });
+    await app.inject({ method: 'GET', url: '/events', headers: { accept: 'application/json' } });
+    await app.close();
+    const incoming = lines.filter((l) => l.msg === 'incoming request');
+    expect(incoming).toHaveLength(1);
+    expect(incoming[0]).toMatchObject({ req: { url: '/events' } });
+    expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(2);
+  });
+
+  it('logs the incoming request too at debug', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = Fastify(serverOptions(createLogger({ level: 'debug', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+    app.post('/readings', async () => ({ ok: true }));
+    await app.inject({ method: 'POST', url: '/readings', payload: {} });
+    await app.close();
+    expect(lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed').map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
   });
 });
 
