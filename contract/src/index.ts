@@ -8,3 +8,4 @@ export * from './route-auth.js';
 export * from './live-schemas.js';
 export * from './milliwatts.js';
 export * from './stream-entry.js';
+export * from './plain-reading.js';

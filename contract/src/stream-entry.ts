@@ -23,10 +23,23 @@ export function encodeReading(reading: Reading, receivedAtMs: number): string[] 
   return fields;
 }
 
+/**
+ * A reading as JSON, for a batch entry: exactly JSON.stringify's text for any reading
+ * ReadingSchema accepted, at ~40 % of its cost. Nothing in a valid reading needs escaping: ids are
+ * letters, marks, digits and `._:-`, the timestamp is ASCII, and numbers print as JSON prints them
+ * (contract/test/plain-reading.test.ts checks it against JSON.stringify for generated readings).
+ */
+export function readingJson(r: Reading): string {
+  let json = `{"site_id":"${r.site_id}","device_id":"${r.device_id}","power_reading":${r.power_reading},"timestamp":"${r.timestamp}"`;
+  if (r.reading_id !== undefined) json += `,"reading_id":"${r.reading_id}"`;
+  if (r.seq !== undefined) json += `,"seq":${r.seq}`;
+  return `${json}}`;
+}
+
 /** The field of a batch entry that holds its readings. */
 export const BATCH_FIELD = 'readings';
 
-/** A batch entry's fields; `readingsJson` is the JSON array of the readings, e.g. from encodeReadingsJson. */
+/** A batch entry's fields; `readingsJson` is the JSON array of the readings (readingJson each). */
 export function encodeBatch(readingsJson: string, count: number, receivedAtMs: number): string[] {
   return [BATCH_FIELD, readingsJson, 'count', String(count), 'received_at', String(receivedAtMs)];
 }

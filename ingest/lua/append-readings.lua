@@ -17,9 +17,13 @@
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] max gaps per device and space, the open one included (>= 2)  ARGV[2] 'single' or 'batch'
 -- single: ARGV[3] dedupe field  ARGV[4] value  ARGV[5..] the entry's field/value pairs
--- batch:  ARGV[3] received_at  ARGV[4..] triples of dedupe field, value, the reading as JSON;
---         the new readings go into one entry: readings <JSON array>, count, received_at
--- Returns { stream id or false, one outcome per reading: 0 stored, 1 repeat, 2 unknown }
+-- batch:  ARGV[3] received_at  ARGV[4] one line per reading, `<dedupe field>\t<value>\t<length
+--         of its JSON>\n`  ARGV[5] the readings as one JSON array, `[<r1>,<r2>,…]`, in that order.
+--         The new readings go into one entry: readings <JSON array>, count, received_at; when all
+--         are new (nearly always) that is ARGV[5] as it came. Two arguments, not three per
+--         reading: encoding 1,500 arguments cost ingest 12 % of its CPU on a batch of 500.
+-- Returns { stream id or false, the outcomes as one string, a digit per reading: 0 stored,
+--           1 repeat, 2 unknown }
 -- All-or-nothing: the HMGET (which fails on a wrong type) runs before XADD, the first write;
 -- after XADD, HSET on that checked hash cannot fail.
 
@@ -115,12 +119,19 @@ local function take(s, v)
   return take_below(s, v)
 end
 
--- Where the readings' (field, value[, json]) groups start in ARGV, and how long each is.
-local first, step, n = 3, 2, 1
-if mode == 'batch' then first, step, n = 4, 3, (#ARGV - 3) / 3 end
+-- Each reading's dedupe field, value and (batch) JSON length.
+local fields, values, lengths = {}, {}, {}
+if mode == 'batch' then
+  for f, v, len in string.gmatch(ARGV[4], '([^\t]+)\t([^\t]+)\t(%d+)\n') do
+    fields[#fields + 1], values[#fields + 1], lengths[#fields + 1] = f, tonumber(v), tonumber(len)
+  end
+else
+  fields[1], values[1] = ARGV[3], tonumber(ARGV[4])
+end
+local n = #fields
 local distinct, states = {}, {}
-for r = 0, n - 1 do
-  local f = ARGV[first + r * step]
+for r = 1, n do
+  local f = fields[r]
   if not states[f] then
     distinct[#distinct + 1] = f
     states[f] = true
@@ -130,23 +141,30 @@ end
 local stored = redis.call('HMGET', KEYS[2], unpack(distinct))
 for i, f in ipairs(distinct) do states[f] = load(stored[i] or nil) end
 
-local outcomes, kept, changed = {}, {}, {}
+local outcomes, new, changed = {}, 0, {}
 for r = 1, n do
-  local at = first + (r - 1) * step
-  local f = ARGV[at]
-  local outcome = take(states[f], tonumber(ARGV[at + 1]))
+  local outcome = take(states[fields[r]], values[r])
   outcomes[r] = outcome
   if outcome == 0 then
-    changed[f] = true
-    if mode == 'batch' then kept[#kept + 1] = ARGV[at + 2] end
+    changed[fields[r]] = true
+    new = new + 1
   end
 end
 
 local id = false
 if mode == 'batch' then
-  if #kept > 0 then
-    id = redis.call('XADD', KEYS[1], '*', 'readings', '[' .. table.concat(kept, ',') .. ']',
-      'count', #kept, 'received_at', ARGV[3])
+  local readings = ARGV[5]
+  if new > 0 and new < n then
+    -- Some were repeats: cut the new ones out of the array, by their lengths.
+    local kept, at = {}, 2
+    for r = 1, n do
+      if outcomes[r] == 0 then kept[#kept + 1] = string.sub(readings, at, at + lengths[r] - 1) end
+      at = at + lengths[r] + 1
+    end
+    readings = '[' .. table.concat(kept, ',') .. ']'
+  end
+  if new > 0 then
+    id = redis.call('XADD', KEYS[1], '*', 'readings', readings, 'count', new, 'received_at', ARGV[3])
   end
 elseif outcomes[1] == 0 then
   id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
@@ -161,6 +179,4 @@ for _, f in ipairs(distinct) do
 end
 if #set > 0 then redis.call('HSET', KEYS[2], unpack(set)) end
 
-local reply = { id }
-for r = 1, n do reply[r + 1] = outcomes[r] end
-return reply
+return { id, table.concat(outcomes) }

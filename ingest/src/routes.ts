@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import { ingestContract, validationError } from '@energy-pipeline/contract';
+import { type ErrorCode, ingestContract, type Reading, validationError } from '@energy-pipeline/contract';
 import { REDIS_RETRY_AFTER_S, streamsSummary, unavailable } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config/config.js';
 import { batchResults, checkItem, checkReading, outOfOrderMessage } from './readings/batch.js';
@@ -60,7 +60,8 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
         return { status: 400, body: validationError([{ in: 'body', path: 'readings', message }]) };
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
-      const valid = checked.flatMap((c) => ('reading' in c ? [c.reading] : []));
+      const valid: Reading[] = [];
+      for (const c of checked) if ('reading' in c) valid.push(c.reading);
       const written = valid.length > 0 ? await writer.appendBatch(valid, budgetMs(reply.elapsedTime)) : [];
       // Every shard it went to failed: nothing of it is known to be stored, answer for the whole.
       const failures = written.filter((w): w is StoreUnavailableError => w instanceof StoreUnavailableError);
@@ -71,10 +72,17 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
         return writeFailed('batch', failure);
       }
       const result = batchResults(checked, written);
+      let stored = 0;
+      let repeats = 0;
+      const rejected = new Map<ErrorCode, number>();
       for (const r of result.results) {
-        if (r.status === 'accepted') counters.accept('/readings/batch', r.duplicate);
-        else counters.reject('/readings/batch', r.error);
+        if (r.status === 'rejected') rejected.set(r.error, (rejected.get(r.error) ?? 0) + 1);
+        else if (r.duplicate) repeats += 1;
+        else stored += 1;
       }
+      counters.accept('/readings/batch', false, stored);
+      counters.accept('/readings/batch', true, repeats);
+      for (const [reason, n] of rejected) counters.reject('/readings/batch', reason, n);
       return { status: 200, body: result };
     },
 

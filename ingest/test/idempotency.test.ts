@@ -147,6 +147,19 @@ describe('a batch', () => {
     expect(await redis.client.xlen(stream)).toBe(2);
   });
 
+  it('stores exactly the new readings of a batch with repeats among them, whatever letters their ids use', async () => {
+    const meter = (seq: number, device_id: string) => seedReading({ seq, device_id, site_id: 'Zähler-東京' });
+    await post(meter(1, 'mètre-1'));
+    await post(meter(7, 'ü'));
+    const batch = [meter(1, 'mètre-1'), meter(2, 'mètre-1'), meter(7, 'ü'), meter(8, 'ü'), meter(2, 'mètre-1'), meter(1, 'plain')];
+    const { results } = (await postBatch(batch)).json();
+    expect(results.map((r: { duplicate: boolean }) => r.duplicate)).toEqual([true, false, true, false, true, false]);
+    const entries = await redis.client.xrange(stream, '-', '+');
+    const last = entries.at(-1)![1];
+    expect(JSON.parse(last[1]!)).toEqual([batch[1], batch[3], batch[5]]);
+    expect(last[3]).toBe('3');
+  });
+
   it('rejects the readings it cannot tell from repeats as out_of_order, and stores the rest', async () => {
     for (let seq = 2; seq <= 20; seq += 2) await post(seedReading({ seq }));
     const { results } = (await postBatch([seedReading({ seq: 1 }), seedReading({ seq: 21 })])).json();

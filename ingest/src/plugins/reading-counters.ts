@@ -31,14 +31,17 @@ class ReadingCounters {
     });
   }
 
-  accept(route: WriteRoute, duplicate: boolean) {
-    this.accepted += 1;
-    this.acceptedTotal.inc({ route, duplicate: String(duplicate) });
+  /** Counts `n` readings answered as stored (a batch's are counted in one go: a label lookup each is not free). */
+  accept(route: WriteRoute, duplicate: boolean, n = 1) {
+    if (n === 0) return;
+    this.accepted += n;
+    this.acceptedTotal.inc({ route, duplicate: String(duplicate) }, n);
   }
 
-  reject(route: WriteRoute, reason: ErrorCode) {
-    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + 1;
-    this.rejectedTotal.inc({ route, reason });
+  reject(route: WriteRoute, reason: ErrorCode, n = 1) {
+    if (n === 0) return;
+    this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + n;
+    this.rejectedTotal.inc({ route, reason }, n);
   }
 
   get rejected() {

@@ -1,4 +1,5 @@
 import {
+  parsePlainReading,
   ReadingSchema,
   checkTimestampWindow,
   toIssues,
@@ -30,14 +31,19 @@ export function checkReading(reading: Reading, window: TimestampWindow, key: Api
 }
 
 /**
- * Validates one batch item as POST /readings validates its body. Issue paths are within the
+ * Validates one batch item as POST /readings validates its body: a plainly well-formed reading
+ * without zod (parsePlainReading), anything else by the schema. Issue paths are within the
  * reading (`timestamp`): the item's result carries its `index` already.
  */
 export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
-  const parsed = ReadingSchema.safeParse(item);
-  if (!parsed.success) return { index, rejection: validationError(toIssues('body', parsed.error.issues)) };
-  const rejection = checkReading(parsed.data, window, key);
-  return rejection ? { index, rejection } : { index, reading: parsed.data };
+  let reading = parsePlainReading(item);
+  if (reading === null) {
+    const parsed = ReadingSchema.safeParse(item);
+    if (!parsed.success) return { index, rejection: validationError(toIssues('body', parsed.error.issues)) };
+    reading = parsed.data;
+  }
+  const rejection = checkReading(reading, window, key);
+  return rejection ? { index, rejection } : { index, reading };
 }
 
 /** Why a reading older than its device's remembered window is refused: it may or may not be a repeat. */

@@ -1,8 +1,8 @@
 import type { Result } from 'ioredis';
 import { defineLuaCommands, type RedisClient } from '@energy-pipeline/server-kit';
 
-/** What lua/append-readings.lua returns: the new entry's id (null when nothing was new), then an outcome per reading. */
-type AppendReply = [id: string | null, ...outcomes: number[]];
+/** What lua/append-readings.lua returns: the new entry's id (null when nothing was new), and a digit per reading, its outcome. */
+type AppendReply = [id: string | null, outcomes: string];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

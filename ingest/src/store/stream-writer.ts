@@ -1,5 +1,5 @@
 import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
-import { encodeReading } from '@energy-pipeline/contract';
+import { encodeReading, readingJson } from '@energy-pipeline/contract';
 import { classifyRedisFailure, ingestKeys, readingIdentity, type RedisClient, shardOf, waitForReplicas, withDeadline } from '@energy-pipeline/server-kit';
 import type { WriteBreakers } from './write-breakers.js';
 
@@ -30,8 +30,6 @@ export class StoreUnavailableError extends Error {
  * told apart from a repeat, and it was not stored.
  */
 export type Appended = { status: 'stored'; id: string } | { status: 'repeat' } | { status: 'unverifiable' };
-
-const STATUS = ['stored', 'repeat', 'unverifiable'] as const;
 
 export interface StreamWriterOptions {
   /** Gaps remembered per device and identity space (lua/append-readings.lua). @default 16 */
@@ -83,13 +81,17 @@ export class StreamWriter {
     const deadline = Date.now() + deadlineMs;
     await Promise.all(
       [...byShard].map(async ([shard, indexes]) => {
-        const args: (string | number)[] = [receivedAtMs];
-        for (const i of indexes) {
+        // The script's two batch arguments (lua/append-readings.lua): identity lines, and the array.
+        let identities = '';
+        const json: string[] = new Array(indexes.length);
+        indexes.forEach((i, j) => {
           const { field, value } = readingIdentity(readings[i]!);
-          args.push(field, value, JSON.stringify(readings[i]));
-        }
+          json[j] = readingJson(readings[i]!);
+          // In bytes: Lua cuts the array by them (ids may be any letters).
+          identities += `${field}\t${value}\t${Buffer.byteLength(json[j]!)}\n`;
+        });
         try {
-          const results = await this.run(shard, deadline, 'batch', args);
+          const results = await this.run(shard, deadline, 'batch', [receivedAtMs, identities, `[${json.join(',')}]`]);
           indexes.forEach((i, j) => {
             out[i] = results[j]!;
           });
@@ -106,7 +108,7 @@ export class StreamWriter {
     const { dedupeMaxGaps, writeReplicas } = this.options;
     const keys = this.keys[shard]!;
     const breaker = this.options.breakers.of(shard);
-    let reply: [string | null, ...number[]];
+    let reply: [string | null, string];
     try {
       breaker.assertClosed();
       const call = this.redis.appendReadings(keys.stream, keys.dedupe, dedupeMaxGaps, mode, ...args);
@@ -122,8 +124,12 @@ export class StreamWriter {
       if (reply[0] === null) await this.markForReplicas(keys.replicationMark, deadline);
       await this.replicated(keys.stream, deadline);
     }
-    const [id, ...outcomes] = reply;
-    return outcomes.map((o) => (o === 0 ? { status: 'stored', id: id! } : { status: STATUS[o] as 'repeat' | 'unverifiable' }));
+    const [id, outcomes] = reply;
+    // One object per outcome, shared by the readings that had it (they are read, never changed).
+    const shared: Appended[] = [{ status: 'stored', id: id! }, { status: 'repeat' }, { status: 'unverifiable' }];
+    const appended: Appended[] = new Array(outcomes.length);
+    for (let r = 0; r < outcomes.length; r++) appended[r] = shared[outcomes.charCodeAt(r) - 48]!;
+    return appended;
   }
 
   private async markForReplicas(key: string, deadline: number) {
