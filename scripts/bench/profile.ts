@@ -6,19 +6,20 @@
  *   single  POST /readings, one reading per request
  *   baseline  the same load on the one-XADD ts-rest route (baseline-server.ts), to set beside single
  *   batch   POST /readings/batch, 500 readings per request, one gateway's (batch-ts: without seq)
- *   apply   the processor draining a stream of pre-loaded readings
+ *   apply   the processor draining a stream of pre-loaded readings, one per entry
+ *   apply-batch  the same for gateway batch entries of 500 readings, as batch ingest writes them
  *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
  *           profiler), beside the one-XADD baseline route, to price each of them
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,baseline,batch,batch-ts,apply,ablate
+ *        --only single,baseline,batch,batch-ts,apply,apply-batch,ablate
  *        --ingest-env LOG_LEVEL=warn,RATE_LIMIT_MAX=0   (the profiled ingest's env, over the bench's)
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { appendReadings, fleetReadings } from '../lib/readings.js';
+import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } from '../lib/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
@@ -103,22 +104,26 @@ async function profiledIngest(target: RedisTarget, name: 'single' | 'batch' | 'b
   report(name, dir, window, { ...redis, seconds: load.seconds, rate: load.readings / load.seconds });
 }
 
-async function profiledApply(target: RedisTarget) {
-  const dir = join(out, 'apply');
+async function profiledApply(target: RedisTarget, name: 'apply' | 'apply-batch') {
+  const dir = join(out, name);
   rmSync(dir, { recursive: true, force: true });
-  const stream = 'profile-apply';
+  const stream = `profile-${name}`;
   const total = Number(flags.readings);
-  await appendReadings(target.client, stream, fleetReadings(total));
+  // What the drain counts is entries acknowledged.
+  const entries =
+    name === 'apply'
+      ? (await appendReadings(target.client, stream, fleetReadings(total))).length
+      : (await appendBatchEntries(target.client, stream, gatewayReadings(total))).length;
   const window = { fromUs: nowUs(), toUs: 0 };
   const cpu0 = await redisMark(target);
   const processor = await startProcessor(target.url, stream, 'profile', {}, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  const timing = await watchDrain(target.client, stream, 'profile', total);
+  const timing = await watchDrain(target.client, stream, 'profile', entries);
   window.fromUs = timing.startedAtUs;
   window.toUs = nowUs();
   const redis = await redisSince(target, cpu0, total);
   await processor.stop();
   await target.client.flushall('SYNC');
-  report('apply', dir, window, { ...redis, seconds: timing.seconds, rate: timing.acked / timing.seconds });
+  report(name, dir, window, { ...redis, seconds: timing.seconds, rate: total / timing.seconds });
 }
 
 interface PhaseFigures {
@@ -197,7 +202,8 @@ try {
   if (only.has('baseline')) await profiledIngest(target, 'baseline');
   if (only.has('batch')) await profiledIngest(target, 'batch');
   if (only.has('batch-ts')) await profiledIngest(target, 'batch-ts');
-  if (only.has('apply')) await profiledApply(target);
+  if (only.has('apply')) await profiledApply(target, 'apply');
+  if (only.has('apply-batch')) await profiledApply(target, 'apply-batch');
   if (only.has('ablate')) await ablate(target);
   writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
   console.log(`profiles, summaries (*.txt) and phases.json in ${out}`);
