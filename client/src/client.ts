@@ -1,11 +1,10 @@
 import {
-  type BatchItemResultSchema,
+  type BatchItemResult,
   type IngestContract,
   ingestContract,
   type ProcessContract,
   processContract,
 } from '@energy-pipeline/contract';
-import type { z } from 'zod';
 import { fitBatch, readingBytes } from './batches.js';
 import { ReadingBuffer, type BufferOptions } from './buffer.js';
 import { type ContractClient, createContractClient } from './contract-client.js';
@@ -79,8 +78,6 @@ export interface EnergyPipelineClientOptions {
   /** Called before each retry wait, for logs. */
   onRetry?: TransportConfig['onRetry'];
 }
-
-type WireItem = z.infer<typeof BatchItemResultSchema>;
 
 /**
  * The SDK's one entry point.
@@ -252,7 +249,7 @@ export class EnergyPipelineClient {
     const started = Date.now();
     let pending = indexes;
     for (let round = 1; ; round++) {
-      let answer: { results: WireItem[] };
+      let answer: { results: BatchItemResult[] };
       try {
         answer = await this.ingest.postReadingsBatch({
           body: { readings: pending.map((i) => items[i]) },
@@ -285,7 +282,7 @@ function positiveInt(value: number, name: string): number {
   return value;
 }
 
-function fromWire(index: number, reading: IdentifiedReading, item: WireItem): ReadingResult {
+function fromWire(index: number, reading: IdentifiedReading, item: BatchItemResult): ReadingResult {
   if (item.status === 'accepted') {
     return { index, reading_id: reading.reading_id, status: 'accepted', stream_id: item.stream_id, duplicate: item.duplicate };
   }

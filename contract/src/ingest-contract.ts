@@ -59,6 +59,8 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   }),
 ]);
 
+export type BatchItemResult = z.infer<typeof BatchItemResultSchema>;
+
 export const BatchResultSchema = withExamples(
   z
     .object({
@@ -84,11 +86,13 @@ export const BatchResultSchema = withExamples(
 );
 
 export const RedisStatusSchema = z.enum(['up', 'down']);
+/** Both services' GET /health `status`. */
+export const HealthStatusSchema = z.enum(['ok', 'unavailable']);
 
 export const IngestHealthSchema = withExamples(
   z
     .object({
-      status: z.enum(['ok', 'unavailable']),
+      status: HealthStatusSchema,
       redis: RedisStatusSchema,
       stream: z.string(),
       uptime_s: z.number(),

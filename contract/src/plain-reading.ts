@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EARLIEST_TIMESTAMP, ID_MAX_LENGTH, MAX_POWER_W, type Reading } from './reading.js';
+import { type Issue, toIssues } from './errors.js';
+import { EARLIEST_TIMESTAMP, ID_MAX_LENGTH, MAX_POWER_W, type Reading, ReadingSchema } from './reading.js';
 
 /**
  * The ids ID_PATTERN accepts that are plain ASCII: NFKC leaves ASCII unchanged, and each
@@ -49,4 +50,16 @@ export function parsePlainReading(input: unknown): Reading | null {
     reading.seq = seq;
   }
   return reading;
+}
+
+/**
+ * A reading checked as ReadingSchema checks it, by every party that reads one in bulk (ingest's
+ * batch route, the processor's entry decoder): the plain path first, the schema for the rest and
+ * to name what is wrong, with issue paths within the reading (`in: 'body'`).
+ */
+export function parseReading(input: unknown): { ok: true; reading: Reading } | { ok: false; issues: Issue[] } {
+  const plain = parsePlainReading(input);
+  if (plain !== null) return { ok: true, reading: plain };
+  const parsed = ReadingSchema.safeParse(input);
+  return parsed.success ? { ok: true, reading: parsed.data } : { ok: false, issues: toIssues('body', parsed.error.issues) };
 }

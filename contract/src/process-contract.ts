@@ -1,7 +1,7 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorSchema } from './errors.js';
-import { RedisStatusSchema, StreamSummarySchema } from './ingest-contract.js';
+import { HealthStatusSchema, RedisStatusSchema, StreamSummarySchema } from './ingest-contract.js';
 import { exampleTime, withExamples } from './examples.js';
 import { routesWithAuth } from './route-auth.js';
 import {
@@ -29,7 +29,7 @@ const c = initContract();
 export const ProcessHealthSchema = withExamples(
   z
     .object({
-      status: z.enum(['ok', 'unavailable']),
+      status: HealthStatusSchema,
       redis: RedisStatusSchema,
       consumer: z.string(),
       group: z.string(),

@@ -1,7 +1,7 @@
-import { toIssues, type Issue } from './errors.js';
+import type { Issue } from './errors.js';
 import { milliwatts } from './milliwatts.js';
-import { parsePlainReading } from './plain-reading.js';
-import { ReadingSchema, type Reading } from './reading.js';
+import { parseReading } from './plain-reading.js';
+import type { Reading } from './reading.js';
 
 /**
  * The stream entry is the contract between ingest (which writes it) and process (which reads
@@ -100,13 +100,9 @@ function decodeReadingObject(input: unknown): DecodeResult {
   const sent = raw.power_reading;
   if (typeof sent === 'string' && sent.trim() !== '') raw.power_reading = Number(sent);
   if (typeof raw.seq === 'string' && /^\d+$/.test(raw.seq)) raw.seq = Number(raw.seq);
-  // The readings ingest wrote nearly all take the plain path; the schema checks the rest.
-  let reading = parsePlainReading(raw);
-  if (reading === null) {
-    const parsed = ReadingSchema.safeParse(raw);
-    if (!parsed.success) return { ok: false, issues: toIssues('body', parsed.error.issues) };
-    reading = parsed.data;
-  }
+  const parsed = parseReading(raw);
+  if (!parsed.ok) return parsed;
+  const { reading } = parsed;
   // Our ingest writes String(number), the shortest text that reads back as the same number;
   // a foreign producer's "1500.50" is kept as sent but reported as the number it means.
   const powerText = typeof sent === 'string' ? sent.trim() : String(reading.power_reading);

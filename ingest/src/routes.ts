@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import { type ErrorCode, ingestContract, type Reading, validationError } from '@energy-pipeline/contract';
+import { ingestContract, type Reading, validationError } from '@energy-pipeline/contract';
 import { REDIS_RETRY_AFTER_S, streamsSummary, unavailable } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config/config.js';
 import { batchResults, checkItem, checkReading, outOfOrderMessage } from './readings/batch.js';
@@ -72,17 +72,7 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
         return writeFailed('batch', failure);
       }
       const result = batchResults(checked, written);
-      let stored = 0;
-      let repeats = 0;
-      const rejected = new Map<ErrorCode, number>();
-      for (const r of result.results) {
-        if (r.status === 'rejected') rejected.set(r.error, (rejected.get(r.error) ?? 0) + 1);
-        else if (r.duplicate) repeats += 1;
-        else stored += 1;
-      }
-      counters.accept('/readings/batch', false, stored);
-      counters.accept('/readings/batch', true, repeats);
-      for (const [reason, n] of rejected) counters.reject('/readings/batch', reason, n);
+      counters.countBatch(result.results);
       return { status: 200, body: result };
     },
 

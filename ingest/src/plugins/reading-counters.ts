@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { Counter, type Registry } from 'prom-client';
-import { codeOfStatus, type ErrorCode, ErrorCodeSchema } from '@energy-pipeline/contract';
+import { type BatchItemResult, codeOfStatus, type ErrorCode, ErrorCodeSchema } from '@energy-pipeline/contract';
 
 export type WriteRoute = '/readings' | '/readings/batch';
 
@@ -31,7 +31,7 @@ class ReadingCounters {
     });
   }
 
-  /** Counts `n` readings answered as stored (a batch's are counted in one go: a label lookup each is not free). */
+  /** Counts `n` readings answered as stored. */
   accept(route: WriteRoute, duplicate: boolean, n = 1) {
     if (n === 0) return;
     this.accepted += n;
@@ -42,6 +42,21 @@ class ReadingCounters {
     if (n === 0) return;
     this.rejectedByReason[reason] = (this.rejectedByReason[reason] ?? 0) + n;
     this.rejectedTotal.inc({ route, reason }, n);
+  }
+
+  /** Counts a batch's results: once per outcome, not per reading (a label lookup each is not free). */
+  countBatch(results: readonly BatchItemResult[]) {
+    let stored = 0;
+    let repeats = 0;
+    const rejected = new Map<ErrorCode, number>();
+    for (const r of results) {
+      if (r.status === 'rejected') rejected.set(r.error, (rejected.get(r.error) ?? 0) + 1);
+      else if (r.duplicate) repeats += 1;
+      else stored += 1;
+    }
+    this.accept('/readings/batch', false, stored);
+    this.accept('/readings/batch', true, repeats);
+    for (const [reason, n] of rejected) this.reject('/readings/batch', reason, n);
   }
 
   get rejected() {

@@ -1,19 +1,15 @@
 import {
-  parsePlainReading,
-  ReadingSchema,
+  parseReading,
   checkTimestampWindow,
-  toIssues,
   validationError,
-  type BatchItemResultSchema,
+  type BatchItemResult,
   type ErrorBody,
   type Reading,
   type TimestampWindow,
 } from '@energy-pipeline/contract';
-import type { z } from 'zod';
 import { allowsSite, type ApiKey } from '@energy-pipeline/server-kit';
 import { type Appended, StoreUnavailableError } from '../store/stream-writer.js';
 
-type ItemResult = z.infer<typeof BatchItemResultSchema>;
 type Rejection = ErrorBody & { error: 'validation_failed' | 'forbidden' };
 type Checked = { index: number; reading: Reading } | { index: number; rejection: Rejection };
 
@@ -31,19 +27,14 @@ export function checkReading(reading: Reading, window: TimestampWindow, key: Api
 }
 
 /**
- * Validates one batch item as POST /readings validates its body: a plainly well-formed reading
- * without zod (parsePlainReading), anything else by the schema. Issue paths are within the
- * reading (`timestamp`): the item's result carries its `index` already.
+ * Validates one batch item as POST /readings validates its body (parseReading). Issue paths are
+ * within the reading (`timestamp`): the item's result carries its `index` already.
  */
 export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
-  let reading = parsePlainReading(item);
-  if (reading === null) {
-    const parsed = ReadingSchema.safeParse(item);
-    if (!parsed.success) return { index, rejection: validationError(toIssues('body', parsed.error.issues)) };
-    reading = parsed.data;
-  }
-  const rejection = checkReading(reading, window, key);
-  return rejection ? { index, rejection } : { index, reading };
+  const parsed = parseReading(item);
+  if (!parsed.ok) return { index, rejection: validationError(parsed.issues) };
+  const rejection = checkReading(parsed.reading, window, key);
+  return rejection ? { index, rejection } : { index, reading: parsed.reading };
 }
 
 /** Why a reading older than its device's remembered window is refused: it may or may not be a repeat. */
@@ -58,7 +49,7 @@ export function outOfOrderMessage(reading: { site_id: string; device_id: string;
 /** Puts rejections and write outcomes back into request order. */
 export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError)[]) {
   let next = 0;
-  const results: ItemResult[] = checked.map((c) => {
+  const results: BatchItemResult[] = checked.map((c) => {
     if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
     const outcome = written[next++]!;
     if (outcome instanceof StoreUnavailableError) {
