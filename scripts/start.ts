@@ -133,6 +133,8 @@ function startService(name: 'ingest' | 'process', servicePort: number, redisUrl:
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     // Lines for a person at a terminal, JSON for anything reading our output.
     ...(process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty' } : {}),
+    // Someone trying the API sees each of their requests; deployments log only failures.
+    ...(!process.env.ACCESS_LOG ? { ACCESS_LOG: 'all' } : {}),
   };
   const child = spawn(
     process.execPath,

@@ -17,7 +17,7 @@ import { ingestRouter } from './routes.js';
  */
 export function buildIngestApp(config: IngestConfig, options: { logStream?: { write(line: string): void } } = {}): FastifyInstance {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, ...(options.logStream ? { destination: options.logStream } : {}) });
-  const app = Fastify(serverOptions(log, config.bodyLimitBytes));
+  const app = Fastify(serverOptions(log, { bodyLimit: config.bodyLimitBytes, accessLog: config.accessLog }));
   app.register(httpDefaultsPlugin);
   app.register(metricsPlugin);
   app.register(storePlugin, { config });

@@ -24,7 +24,7 @@ export interface BuildOptions {
  * dashboard and the contract's routes. It never listens and never starts the worker: main.ts does.
  */
 export function buildProcessApp(config: ProcessConfig, { worker, log }: BuildOptions): FastifyInstance {
-  const app = Fastify(serverOptions(log ?? createLogger({ level: config.logLevel, format: config.logFormat })));
+  const app = Fastify(serverOptions(log ?? createLogger({ level: config.logLevel, format: config.logFormat }), { accessLog: config.accessLog }));
   app.register(httpDefaultsPlugin);
   app.register(metricsPlugin);
   app.register(storePlugin, { config });

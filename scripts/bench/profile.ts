@@ -8,8 +8,8 @@
  *   batch   POST /readings/batch, 500 readings per request, one gateway's (batch-ts: without seq)
  *   apply   the processor draining a stream of pre-loaded readings, one per entry
  *   apply-batch  the same for gateway batch entries of 500 readings, as batch ingest writes them
- *   ablate  POST /readings throughput with logging, the rate limiter or auth turned off (no
- *           profiler), beside the one-XADD baseline route, to price each of them
+ *   ablate  POST /readings throughput with an access line per request, or logging, the rate
+ *           limiter or auth turned off (no profiler), beside the one-XADD baseline route, to price each of them
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
@@ -23,6 +23,7 @@ import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } fr
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
+import { processCpuUs } from './process-cpu.js';
 import { commandStats, openRedisTarget, redisCpuUs, storedReadings, type RedisTarget } from './redis-target.js';
 import { BENCH_AUTH, runLoad, startBaselineApp, startIngest, startProcessor } from './services.js';
 
@@ -162,37 +163,48 @@ function report(name: string, dir: string, window: { fromUs: number; toUs: numbe
   console.log(`${name}: ${JSON.stringify(phase).slice(0, 300)}`);
 }
 
-/** POST /readings throughput with parts of ingest turned off, no profiler; rounds interleaved. */
+/**
+ * POST /readings with parts of ingest turned off (no profiler), beside the one-XADD baseline
+ * route, rounds interleaved: requests per second, and ingest's CPU per request (/proc), which a
+ * shared machine moves far less than the rate.
+ */
 async function ablate(target: RedisTarget) {
   const variants: Record<string, Record<string, string> | 'baseline'> = {
     'as deployed': {},
+    'an access line per request (ACCESS_LOG=all)': { ACCESS_LOG: 'all' },
     'logging off (LOG_LEVEL=warn)': { LOG_LEVEL: 'warn' },
     'rate limiter off (RATE_LIMIT_MAX=0)': { RATE_LIMIT_MAX: '0' },
     'auth off (AUTH_DISABLED=true)': { AUTH_DISABLED: 'true' },
     'all three off': { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', AUTH_DISABLED: 'true' },
     'one-XADD ts-rest baseline': 'baseline',
   };
-  const rates: Record<string, number[]> = {};
+  const results: Record<string, { rate: number[]; cpuUsPerRequest: number[] }> = {};
   for (let round = 0; round < Number(flags['ablate-rounds']); round++) {
     for (const [name, env] of Object.entries(variants)) {
       const stream = 'ablate';
       const svc = env === 'baseline' ? await startBaselineApp(target.url, stream) : await startIngest(target.url, stream, env);
-      const { load } = await runLoad(
+      const { load, atStart } = await runLoad(
         {
           connections,
           durationS: Math.max(3, Math.round(seconds / 3)),
           warmupS: 2,
           http: { url: svc.url, path: '/readings', headers: { ...BENCH_AUTH, 'content-type': 'application/json' }, body: 'reading' },
         },
-        async () => undefined,
+        async () => processCpuUs(svc.pid),
       );
+      const cpuEnd = processCpuUs(svc.pid);
       await svc.stop();
       await target.client.flushall('SYNC');
-      rates[name] = [...(rates[name] ?? []), load.readings / load.seconds];
-      console.log(`ablate round ${round + 1}: ${name}: ${Math.round(load.readings / load.seconds)}/s (${load.errors} errors)`);
+      const rate = load.readings / load.seconds;
+      const cpu = atStart === null || cpuEnd === null ? Number.NaN : (cpuEnd - atStart) / load.requests;
+      const r = results[name] ?? { rate: [], cpuUsPerRequest: [] };
+      r.rate.push(rate);
+      r.cpuUsPerRequest.push(cpu);
+      results[name] = r;
+      console.log(`ablate round ${round + 1}: ${name}: ${Math.round(rate)}/s, ${cpu.toFixed(1)} µs CPU/request (${load.errors} errors)`);
     }
   }
-  phases.ablate = rates;
+  phases.ablate = results;
 }
 
 mkdirSync(out, { recursive: true });

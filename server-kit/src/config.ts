@@ -58,6 +58,8 @@ export const redisEnvShape = {
   /** Run on a Redis whose maxmemory-policy is not noeviction (logging an error) instead of refusing to start. */
   ALLOW_EVICTION: booleanFlag(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Which requests get an access line: `failures` (4xx, 5xx and slow ones), `all` or `off` (server-kit/src/http.ts AccessLog). */
+  ACCESS_LOG: z.enum(['all', 'failures', 'off']).default('failures'),
   /** `json` lines for log collectors, or `pretty` for a person at a terminal (npm start sets it on a TTY). */
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   HOST: z.string().default('0.0.0.0'),

@@ -128,13 +128,34 @@ export function createLogger({ level, format = 'json', destination }: LoggerOpti
 const isEventStream = (request: FastifyRequest) => request.headers.accept?.includes('text/event-stream') === true;
 
 /**
- * One line per request, "request completed" with the request (method, url, host, client), the
- * status, the response time and the request id, where Fastify writes two: its "incoming request"
- * line moves to debug. Half the log volume, and on the single-reading route the two lines cost
- * ~12 % of the request's CPU (`npm run bench:profile -- --only single`). Event streams keep their
- * "incoming request" line at info: they would otherwise show only when they close.
+ * Which requests get an access line ("request completed": the request, its status, its time and
+ * its request id), ACCESS_LOG:
+ * - `failures` (the default): requests answered 4xx or 5xx, or slower than SLOW_REQUEST_MS. A
+ *   device fleet's accepted writes are tens of thousands a second; each is already counted in
+ *   the metrics (`http_request_duration_seconds`, `ep_readings_total`) and kept in the stream
+ *   itself, and a line each cost ingest ~6 µs of its ~40 per request (`npm run bench:profile --
+ *   --only ablate`). InfluxDB's `access-log-status-filters = ["4xx", "5xx"]` is the same choice.
+ * - `all`: every request (`npm start` sets it, for a person trying the API).
+ * - `off`: none; what the handlers log themselves (refusals, Redis failures) still shows.
+ */
+export type AccessLog = 'all' | 'failures' | 'off';
+
+/** A successful request this slow still gets its line under ACCESS_LOG=failures. */
+export const SLOW_REQUEST_MS = 1000;
+
+/**
+ * One line per request, where Fastify writes two: its "incoming request" line moves to debug.
+ * Event streams keep their "incoming request" line at info: they would otherwise show only when
+ * they close. Which requests get the "request completed" line is ACCESS_LOG's (AccessLog).
  */
 class AccessLogController extends LogController {
+  constructor(
+    private readonly accessLog: AccessLog,
+    options: ConstructorParameters<typeof LogController>[0],
+  ) {
+    super(options);
+  }
+
   override incomingRequest(request: FastifyRequest) {
     if (this.isLogDisabled(request)) return;
     if (isEventStream(request)) request.log.info({ req: request }, 'incoming request');
@@ -142,23 +163,31 @@ class AccessLogController extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply) {
-    if (this.isLogDisabled(request)) return;
+    if (this.accessLog === 'off' || this.isLogDisabled(request)) return;
+    if (this.accessLog === 'failures' && !error && reply.statusCode < 400 && reply.elapsedTime < SLOW_REQUEST_MS) return;
     const line = { req: request, res: reply, responseTime: reply.elapsedTime };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }
 }
 
+export interface ServerOptions {
+  /** Largest request body accepted, in bytes (after decompression). @default 1048576 */
+  bodyLimit?: number;
+  /** Which requests get an access line (AccessLog). @default 'failures' */
+  accessLog?: AccessLog;
+}
+
 /**
  * Fastify's options for both services: `logger` from createLogger, request ids taken from
  * `x-request-id` (so a gateway's id follows the reading) or made up, bounded bodies and requests.
  */
-export function serverOptions(logger: FastifyBaseLogger, bodyLimit = 1_048_576) {
+export function serverOptions(logger: FastifyBaseLogger, { bodyLimit = 1_048_576, accessLog = 'failures' }: ServerOptions = {}) {
   return {
     loggerInstance: logger,
     // Probes and scrapes arrive every few seconds from every kubelet and Prometheus: logging each
     // would drown the requests that matter. Their failures still show (handlers log them).
-    logController: new AccessLogController({ disableRequestLogging: isRoutineRequest }),
+    logController: new AccessLogController(accessLog, { disableRequestLogging: isRoutineRequest }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit,

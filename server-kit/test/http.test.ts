@@ -1,12 +1,12 @@
 import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { createLogger, installHttpDefaults, serverOptions } from '@energy-pipeline/server-kit';
+import { createLogger, installHttpDefaults, serverOptions, SLOW_REQUEST_MS } from '@energy-pipeline/server-kit';
 
 describe('shared server options', () => {
   it('logs requests with their request id, but not routine probes and scrapes', async () => {
     const lines: Record<string, unknown>[] = [];
-    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), { bodyLimit: 1024, accessLog: 'all' }));
     installHttpDefaults(app);
     app.get('/health', async () => ({ ok: true }));
     app.get('/metrics', async () => ({ ok: true }));
@@ -24,9 +24,46 @@ describe('shared server options', () => {
     expect(JSON.stringify(lines)).not.toContain('secret-token');
   });
 
+  it('by default (ACCESS_LOG=failures) logs only requests answered 4xx or 5xx, and slow ones', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } })));
+    installHttpDefaults(app);
+    app.post('/readings', async () => ({ ok: true }));
+    app.get('/slow', async () => new Promise((resolve) => setTimeout(() => resolve({ ok: true }), SLOW_REQUEST_MS + 50)));
+    app.get('/broken', async () => {
+      throw new Error('boom');
+    });
+    await app.inject({ method: 'POST', url: '/readings', payload: {} });
+    await app.inject({ method: 'POST', url: '/readings', payload: '{', headers: { 'content-type': 'application/json' } });
+    await app.inject({ method: 'GET', url: '/broken' });
+    await app.inject({ method: 'GET', url: '/nowhere' });
+    await app.inject({ method: 'GET', url: '/slow' });
+    await app.close();
+    const completed = lines.filter((l) => l.msg === 'request completed');
+    expect(completed.map((l) => [(l.req as { url: string }).url, (l.res as { statusCode: number }).statusCode])).toEqual([
+      ['/readings', 400],
+      ['/broken', 500],
+      ['/nowhere', 404],
+      ['/slow', 200],
+    ]);
+  });
+
+  it('logs no request with ACCESS_LOG=off, but still what handlers log', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), { accessLog: 'off' }));
+    installHttpDefaults(app);
+    app.get('/broken', async () => {
+      throw new Error('boom');
+    });
+    await app.inject({ method: 'GET', url: '/broken' });
+    await app.close();
+    expect(lines.filter((l) => l.msg === 'request completed')).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'request failed')).toHaveLength(1);
+  });
+
   it('logs an event stream when it starts too: its end may be hours away', async () => {
     const lines: Record<string, unknown>[] = [];
-    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+    const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), { bodyLimit: 1024, accessLog: 'all' }));
     app.get('/events', async () => ({ ok: true }));
     await app.inject({ method: 'GET', url: '/events', headers: { accept: 'text/event-stream' } });
     await app.inject({ method: 'GET', url: '/events', headers: { accept: 'application/json' } });
@@ -39,7 +76,7 @@ describe('shared server options', () => {
 
   it('logs the incoming request too at debug', async () => {
     const lines: Record<string, unknown>[] = [];
-    const app = Fastify(serverOptions(createLogger({ level: 'debug', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+    const app = Fastify(serverOptions(createLogger({ level: 'debug', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), { bodyLimit: 1024, accessLog: 'all' }));
     app.post('/readings', async () => ({ ok: true }));
     await app.inject({ method: 'POST', url: '/readings', payload: {} });
     await app.close();

@@ -12,7 +12,7 @@ const services = ['ingest', 'process'] as const;
 /** A Fastify app with only the check installed, its log lines collected. */
 function appWithCheck(url: string, allowEviction: boolean) {
   const lines: { level: number; msg: string; maxmemoryPolicy?: string }[] = [];
-  const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), 1024));
+  const app = Fastify(serverOptions(createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line)) } }), { bodyLimit: 1024, accessLog: 'all' }));
   const redis = createRedis({ url, role: 'commands', name: 'ep-memory-policy-test' });
   let closed = false;
   app.addHook('onReady', async () => {

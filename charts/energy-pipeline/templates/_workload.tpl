@@ -60,6 +60,8 @@ spec:
               value: {{ .port | quote }}
             - name: LOG_LEVEL
               value: {{ $v.logLevel | quote }}
+            - name: ACCESS_LOG
+              value: {{ $v.accessLog | quote }}
             - name: SHUTDOWN_TIMEOUT_MS
               value: {{ $v.shutdownTimeoutMs | quote }}
             {{- include "ep.redisEnv" $ctx | trim | nindent 12 }}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
+import { authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AccessLog, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 import type { TimestampWindow } from '@energy-pipeline/contract';
 
 /** A count where 0 means "no limit". */
@@ -63,6 +63,8 @@ export interface IngestConfig {
   logLevel: string;
   /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
   logFormat: 'json' | 'pretty';
+  /** Which requests get an access line (server-kit AccessLog). @default "failures" */
+  accessLog: AccessLog;
   timestampWindow: TimestampWindow;
   /** Largest request body, in bytes, after gzip decompression; larger ones get 413. @default 1048576 */
   bodyLimitBytes: number;
@@ -96,6 +98,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
+    accessLog: e.ACCESS_LOG,
     timestampWindow: {
       maxFutureSkewMs: e.READING_MAX_FUTURE_SKEW_S * 1000,
       maxAgeMs: e.READING_MAX_AGE_S * 1000,

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Retention } from '../queries/buckets.js';
-import { ConfigError, authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
+import { ConfigError, authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AccessLog, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 
 /** Every variable the service reads, with its default: docs/operations.md's configuration table is checked against it. */
 export const processEnvShape = {
@@ -105,6 +105,8 @@ export interface ProcessConfig {
   logLevel: string;
   /** How log lines look: JSON, or pino-pretty's lines for a terminal. @default "json" */
   logFormat: 'json' | 'pretty';
+  /** Which requests get an access line (server-kit AccessLog). @default "failures" */
+  accessLog: AccessLog;
   /** Bound on a graceful stop, including draining the consumer. @default 10000 */
   shutdownTimeoutMs: number;
   /** Most buckets one series query may span; a longer range gets 400. @default 1500 */
@@ -147,6 +149,7 @@ export function loadProcessConfig(env: Record<string, string | undefined>): Proc
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
+    accessLog: e.ACCESS_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queryMaxPoints: e.QUERY_MAX_POINTS,
     auth,
