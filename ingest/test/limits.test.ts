@@ -41,12 +41,16 @@ describe('per-key rate limits', () => {
   it('answers 429 with Retry-After past the limit, counted in Redis per request across replicas (RATE_LIMIT_SYNC_MS=0), per key', async () => {
     const [one, two] = [await start({ ...env, RATE_LIMIT_SYNC_MS: '0' }), await start({ ...env, RATE_LIMIT_SYNC_MS: '0' })];
     const auth = (t: string) => ({ authorization: `Bearer ${t}` });
-    expect((await post(one, auth(A))).statusCode).toBe(202);
+    const first = await post(one, auth(A));
+    expect(first.statusCode).toBe(202);
+    // Accepted writes carry no rate-limit headers; the 429 carries them all.
+    expect(Object.keys(first.headers).filter((h) => h.startsWith('x-ratelimit'))).toEqual([]);
     expect((await post(two, auth(A))).statusCode).toBe(202);
     expect((await post(one, auth(A))).statusCode).toBe(202);
     const limited = await post(two, auth(A));
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.headers).toMatchObject({ 'x-ratelimit-limit': '3', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': expect.any(String) });
     expect(limited.json()).toMatchObject({ error: 'rate_limited', message: expect.stringContaining('Rate limit') });
     // Another key has its own budget; health is never limited.
     expect((await post(two, auth(B))).statusCode).toBe(202);

@@ -40,4 +40,6 @@ export interface LoadResult {
   errorKinds: Record<string, number>;
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
+  /** CPU time the load generator itself used over the measured part, in µs. */
+  cpuUs?: number;
 }

@@ -131,4 +131,8 @@ async function drain(): Promise<LoadResult> {
 const run = (durationS: number) => (spec.http ? http(durationS) : spec.xadd ? xadd(durationS) : drain());
 if (spec.warmupS > 0 && !spec.drain) await run(spec.warmupS);
 emit({ event: 'start' });
-emit({ event: 'end', ...(await run(spec.durationS)) });
+const cpu0 = process.cpuUsage();
+const result = await run(spec.durationS);
+const cpu = process.cpuUsage(cpu0);
+// Its own CPU, so that a run can show what the load generator took of the machine it shares.
+emit({ event: 'end', ...result, cpuUs: cpu.user + cpu.system });

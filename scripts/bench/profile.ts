@@ -165,8 +165,8 @@ function report(name: string, dir: string, window: { fromUs: number; toUs: numbe
 
 /**
  * POST /readings with parts of ingest turned off (no profiler), beside the one-XADD baseline
- * route, rounds interleaved: requests per second, and ingest's CPU per request (/proc), which a
- * shared machine moves far less than the rate.
+ * route, rounds interleaved: requests per second, and the CPU per request of the server (/proc),
+ * Redis (INFO) and the load generator, which a shared machine moves far less than the rate.
  */
 async function ablate(target: RedisTarget) {
   const variants: Record<string, Record<string, string> | 'baseline'> = {
@@ -178,7 +178,7 @@ async function ablate(target: RedisTarget) {
     'all three off': { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0', AUTH_DISABLED: 'true' },
     'one-XADD ts-rest baseline': 'baseline',
   };
-  const results: Record<string, { rate: number[]; cpuUsPerRequest: number[] }> = {};
+  const results: Record<string, { rate: number[]; cpuUsPerRequest: number[]; redisCpuUsPerRequest: number[]; loadCpuUsPerRequest: number[] }> = {};
   for (let round = 0; round < Number(flags['ablate-rounds']); round++) {
     for (const [name, env] of Object.entries(variants)) {
       const stream = 'ablate';
@@ -190,18 +190,26 @@ async function ablate(target: RedisTarget) {
           warmupS: 2,
           http: { url: svc.url, path: '/readings', headers: { ...BENCH_AUTH, 'content-type': 'application/json' }, body: 'reading' },
         },
-        async () => processCpuUs(svc.pid),
+        async () => ({ cpu: processCpuUs(svc.pid), redis: await redisCpuUs(target) }),
       );
       const cpuEnd = processCpuUs(svc.pid);
+      const redisUs = (await redisCpuUs(target)) - atStart.redis;
       await svc.stop();
       await target.client.flushall('SYNC');
       const rate = load.readings / load.seconds;
-      const cpu = atStart === null || cpuEnd === null ? Number.NaN : (cpuEnd - atStart) / load.requests;
-      const r = results[name] ?? { rate: [], cpuUsPerRequest: [] };
+      const cpu = atStart.cpu === null || cpuEnd === null ? Number.NaN : (cpuEnd - atStart.cpu) / load.requests;
+      const redis = redisUs / load.requests;
+      const loader = (load.cpuUs ?? Number.NaN) / load.requests;
+      const r = results[name] ?? { rate: [], cpuUsPerRequest: [], redisCpuUsPerRequest: [], loadCpuUsPerRequest: [] };
       r.rate.push(rate);
       r.cpuUsPerRequest.push(cpu);
+      r.redisCpuUsPerRequest.push(redis);
+      r.loadCpuUsPerRequest.push(loader);
       results[name] = r;
-      console.log(`ablate round ${round + 1}: ${name}: ${Math.round(rate)}/s, ${cpu.toFixed(1)} µs CPU/request (${load.errors} errors)`);
+      console.log(
+        `ablate round ${round + 1}: ${name}: ${Math.round(rate)}/s; CPU µs/request: server ${cpu.toFixed(1)}, ` +
+          `Redis ${redis.toFixed(1)}, load generator ${loader.toFixed(1)} (${load.errors} errors)`,
+      );
     }
   }
   phases.ablate = results;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type ErrorBody, IdSchema, routeMetadata, type RouteMetadata } from '@energy-pipeline/contract';
-import { allowsSite, findKey, hasScope, parseApiKeys, type ApiKey } from './api-keys.js';
+import { allowsSite, hasScope, keyFinder, parseApiKeys, type ApiKey } from './api-keys.js';
 import { booleanFlag, ConfigError } from './config.js';
 import { refuseInHook } from './answers.js';
 
@@ -106,12 +106,20 @@ function refuse(reply: FastifyReply, status: 401 | 403, challenge: string, messa
 export function installAuth(app: FastifyInstance, auth: AuthConfig, realm: string) {
   app.decorateRequest('apiKey', null);
   if (auth.disabled) return;
-  app.addHook('onRequest', async (request, reply) => {
+  const findKey = keyFinder(auth.keys);
+  // A callback hook, not an async one: it never waits, and a promise per request is not free on
+  // the write route. It answers the request itself when it refuses, or lets it go on.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!refused(request, reply)) done();
+  });
+
+  /** Answers 401 or 403 and returns the reply, or returns undefined when the request may go on. */
+  function refused(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     const need = requestAuth(request);
-    if (need.auth === 'public') return;
+    if (need.auth === 'public') return undefined;
     const header = request.headers.authorization;
     const token = header === undefined ? null : (BEARER.exec(header)?.[1] ?? '');
-    const key = token ? findKey(auth.keys, token) : null;
+    const key = token ? findKey(token) : null;
     if (!key) {
       const missing = token === null;
       // The token itself is never logged; pino also redacts the Authorization header.
@@ -131,7 +139,7 @@ export function installAuth(app: FastifyInstance, auth: AuthConfig, realm: strin
     if (!hasScope(key, need.auth)) {
       return insufficient(`This API key may not do this: it needs the ${need.auth} scope (the key has ${[...key.scopes].join(', ')})`);
     }
-    if (key.sites === null || need.sites === 'handler') return;
+    if (key.sites === null || need.sites === 'handler') return undefined;
     if (need.sites === undefined) {
       return insufficient('This API key is limited to some sites; this route needs a key for every site');
     }
@@ -140,5 +148,6 @@ export function installAuth(app: FastifyInstance, auth: AuthConfig, realm: strin
     if (site.success && !allowsSite(key, site.data)) {
       return insufficient(`This API key may not read site '${site.data}'`);
     }
-  });
+    return undefined;
+  }
 }

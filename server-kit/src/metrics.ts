@@ -60,19 +60,22 @@ export function installMetrics(app: FastifyInstance): ServiceMetrics {
     registers: [registry],
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback hooks, not async ones: these run on every request, and a promise each is not free.
+  app.addHook('onResponse', (request, reply, done) => {
     // Unmatched URLs share one label: a scan of random paths must not create a series per path.
     const route = request.routeOptions.url ?? 'unmatched';
     httpDuration.observe(
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== '/metrics') return;
-    if (!wantsPrometheusText(request.headers.accept)) return;
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'GET' || request.routeOptions.url !== '/metrics' || !wantsPrometheusText(request.headers.accept)) {
+      done();
+      return;
+    }
+    registry.metrics().then((text) => reply.type(registry.contentType).send(text), done);
   });
 
   return {

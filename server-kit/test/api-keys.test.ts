@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowsSite, findKey, hasScope, hashToken, parseApiKeys, type ApiKey } from '@energy-pipeline/server-kit';
+import { allowsSite, findKey, hasScope, hashToken, keyFinder, parseApiKeys, type ApiKey } from '@energy-pipeline/server-kit';
 
 const a = hashToken('a');
 const b = hashToken('b');
@@ -22,6 +22,18 @@ describe('API key files', () => {
     ]);
     expect(findKey(keys, 'b')?.id).toBe(b.slice(0, 12));
     expect(findKey(keys, 'd')).toBeNull();
+  });
+
+  it('finds keys as findKey does when it remembers the accepted tokens, and never remembers a wrong one', () => {
+    const keys = parsed(`${a} ${b}@read`);
+    const find = keyFinder(keys);
+    for (let round = 0; round < 3; round++) {
+      expect(find('a')).toBe(keys[0]);
+      expect(find('b')).toBe(keys[1]);
+      expect(find('d')).toBeNull();
+      expect(find('a ')).toBeNull();
+      expect(find('')).toBeNull();
+    }
   });
 
   it("keeps today's ingest files meaning what they meant: no scope is write", () => {

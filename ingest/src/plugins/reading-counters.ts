@@ -95,11 +95,13 @@ export const readingCountersPlugin = fp(
   async (app) => {
     const counters = new ReadingCounters(app.metrics.registry);
     app.decorate('counters', counters);
-    app.addHook('onSend', async (request, reply, payload) => {
+    // A callback hook (never waits): no promise per request.
+    app.addHook('onSend', (request, reply, payload, done) => {
       // Accepted readings are counted by the handler, which knows whether they were repeats.
-      if (request.method !== 'POST' || request.routeOptions.url !== '/readings' || reply.statusCode < 400) return payload;
-      counters.reject('/readings', rejectionCode(reply.statusCode, payload));
-      return payload;
+      if (request.method === 'POST' && request.routeOptions.url === '/readings' && reply.statusCode >= 400) {
+        counters.reject('/readings', rejectionCode(reply.statusCode, payload));
+      }
+      done(null, payload);
     });
   },
   { name: 'ep-reading-counters', fastify: '5.x', dependencies: ['ep-metrics'] },

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyUnderPressure from '@fastify/under-pressure';
@@ -68,8 +68,9 @@ function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
     },
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!isWriteRoute(request)) return;
+  /** Answers 503 and returns the reply, or returns undefined when the write may go on. */
+  const refused = (request: FastifyRequest, reply: FastifyReply) => {
+    if (!isWriteRoute(request)) return undefined;
     // Before the rate limiter, so that a Redis that does not answer costs no wait at all here.
     // With some circuits open, the writer answers their shards' readings at once.
     if (redis.status !== 'ready' || breakers.allOpen) {
@@ -83,6 +84,11 @@ function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
       request.log.warn({ backlog: backlog.value, limit: limits.maxBacklog }, 'shedding: consumer backlog too long');
       return sendUnavailable(reply, limits.backlogRetryAfterS, `The processing backlog is too long (${backlog.value} readings); retry later`);
     }
+    return undefined;
+  };
+  // A callback hook (never waits): no promise per request on the write route.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!refused(request, reply)) done();
   });
 }
 
@@ -96,6 +102,10 @@ function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
     // Counted here and shared every RATE_LIMIT_SYNC_MS, or (0) in Redis per request by the plugin's own store.
     ...(rateCounts ? { store: rateCounts.store() } : { redis: rateLimitRedis, nameSpace: RATE_LIMIT_KEY_PREFIX }),
     skipOnError: true,
+    // The x-ratelimit-* headers come with the 429 (beside Retry-After), not with every accepted
+    // write: three headers a response that no client of ours reads, written by the server and
+    // parsed by the device on the hottest route.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     allowList: (request) => !isWriteRoute(request) || answeredInHook(request),
     keyGenerator: (request) => (request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) =>
