@@ -10,6 +10,8 @@
  *   npm run bench:memory -- --sites 200 --devices-per-site 10 --minutes 30 --json memory.json
  *   npm run bench:memory -- --batch 10     a gateway sending its 10 devices' readings every 10 s
  *   npm run bench:memory -- --short-ids    ids like site-12 / device-3 instead of UUIDs
+ *   npm run bench:memory -- --timestamps   readings without seq, identified by device and
+ *                                          timestamp as a plain curl user's (the dedupe row)
  *
  * docs/capacity.md turns the figures into the 1M-device plan.
  */
@@ -31,6 +33,7 @@ const { values: flags } = parseArgs({
     minutes: { type: 'string', default: '20' },
     batch: { type: 'string', default: '500' },
     'short-ids': { type: 'boolean', default: false },
+    timestamps: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -112,7 +115,7 @@ try {
           device_id: id('device', site * perSite + d),
           power_reading: ((s * 7919 + d * 31) % 10_000) - 5_000 + 0.5,
           timestamp: new Date(startMs + s * 10_000 + d).toISOString(),
-          seq: s + 1,
+          ...(flags.timestamps ? {} : { seq: s + 1 }),
         });
       }
     }
@@ -165,7 +168,7 @@ try {
   await server.client.del('mem-single');
 
   const rows = [...kinds.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
-  console.log(`${flags['short-ids'] ? 'short ids' : 'UUID ids'}; ${sites} sites × ${perSite} devices = ${devices} devices, ${minutes} min at one reading per 10 s = ${readings} readings (${entries} batch entries)`);
+  console.log(`${flags['short-ids'] ? 'short ids' : 'UUID ids'}, ${flags.timestamps ? 'no seq (timestamp identity)' : 'seq'}; ${sites} sites × ${perSite} devices = ${devices} devices, ${minutes} min at one reading per 10 s = ${readings} readings (${entries} batch entries)`);
   console.log(`INFO used_memory grew by ${used} bytes (${(used / devices).toFixed(0)} per device); MEMORY USAGE by kind:\n`);
   console.log('kind                    keys     bytes/key   keys/device   bytes/device');
   for (const [kind, k] of rows) {
@@ -181,7 +184,7 @@ try {
   if (flags.json) {
     writeFileSync(
       flags.json,
-      `${JSON.stringify({ shortIds: flags['short-ids'], batch: STEPS_PER_BATCH * perSite, sites, perSite, devices, minutes, readings, entries, usedMemoryDelta: used, cpuUsPerReading: { redis: perReading('redis'), ingest: perReading('ingest'), processor: perReading('processor') }, kinds: Object.fromEntries(kinds), singleEntryBytesPerReading: singleBytes / single, redis: (await server.client.info('server')).match(/redis_version:(\S+)/)?.[1] }, null, 2)}\n`,
+      `${JSON.stringify({ shortIds: flags['short-ids'], timestamps: flags.timestamps, batch: STEPS_PER_BATCH * perSite, sites, perSite, devices, minutes, readings, entries, usedMemoryDelta: used, cpuUsPerReading: { redis: perReading('redis'), ingest: perReading('ingest'), processor: perReading('processor') }, kinds: Object.fromEntries(kinds), singleEntryBytesPerReading: singleBytes / single, redis: (await server.client.info('server')).match(/redis_version:(\S+)/)?.[1] }, null, 2)}\n`,
     );
   }
 } finally {
