@@ -2,7 +2,8 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { ErrorCodeSchema, ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
 import { withExamples } from './examples.js';
-import { EXAMPLE_READING, ReadingSchema } from './reading.js';
+import { ReadingBodySchema } from './plain-reading.js';
+import { EXAMPLE_READING } from './reading.js';
 import { routesWithAuth } from './route-auth.js';
 
 const c = initContract();
@@ -170,7 +171,7 @@ export const ingestContract = c.router(
       summary: 'Ingest one power reading',
       description:
         'Validates the reading and appends it to the Redis stream. 202 means it is durably queued for processing.',
-      body: ReadingSchema,
+      body: ReadingBodySchema,
       metadata: write,
       responses: {
         202: ReadingAcceptedSchema,

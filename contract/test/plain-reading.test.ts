@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parsePlainReading, ReadingSchema, readingJson } from '@energy-pipeline/contract';
+import { z } from 'zod';
+import { ingestContract, parsePlainReading, ReadingBodySchema, ReadingSchema, readingJson } from '@energy-pipeline/contract';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -144,5 +145,26 @@ describe('parsePlainReading: ReadingSchema without zod, for plainly well-formed 
   ])('leaves %s to the schema', (_, patch) => {
     const seed = { site_id: 'site-001', device_id: 'device-001', power_reading: 1500.5, timestamp: '2024-01-15T10:30:00Z' };
     expect(parsePlainReading({ ...seed, ...patch })).toBeNull();
+  });
+});
+
+describe("ReadingBodySchema: POST /readings' body, the plain path inside ts-rest's validation", () => {
+  it('is the body of POST /readings, and validates as ReadingSchema does: the same value, or the same issues', () => {
+    expect(ingestContract.postReading.body).toBe(ReadingBodySchema);
+    let plain = 0;
+    fc.assert(
+      fc.property(readingLike, (input) => {
+        const fast = ReadingBodySchema['~standard'].validate(input);
+        const slow = ReadingSchema['~standard'].validate(input);
+        if (parsePlainReading(input) !== null) plain += 1;
+        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow));
+      }),
+      { numRuns: 10_000 },
+    );
+    expect(plain).toBeGreaterThan(100);
+  });
+
+  it('documents exactly what ReadingSchema documents', () => {
+    expect(z.toJSONSchema(ReadingBodySchema, { io: 'input' })).toEqual(z.toJSONSchema(ReadingSchema, { io: 'input' }));
   });
 });
