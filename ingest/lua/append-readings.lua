@@ -3,26 +3,27 @@
 --
 -- A reading's identity is its device and its `seq` or, without one, its device and timestamp.
 -- For each device and identity space, the dedupe hash keeps what it has not seen yet:
---   `<top>;<floor>;<n>;<high>;<len>,<d>:<len>,…`
--- `top`: every value from it up is unseen (the open gap above everything seen); then `n` closed
--- gaps below it, highest first: the first by its upper bound `high` and its length `len` (upper
--- minus lower bound; empty: it reaches down to -infinity), each next one by its distance `d`
--- below the lower bound of the one above it, counted to its upper bound, and its length. A value
--- in a gap is new and takes its place out of it; any other value from `floor` up was seen.
--- `floor`: empty for -infinity; with gaps, how far it lies below the lowest gap's lower bound;
--- without any, `=` and its value. Past `max gaps` the lowest gaps are forgotten and `floor` rises
--- above them: values below it can no longer be told apart from repeats and are answered
+--   `<last>;<floor>;<n>;<hx>;<len>,<d>:<len>,…`
+-- `last`: the highest value seen; everything above it is unseen. Then `n` closed gaps below it,
+-- highest first: the first by `hx`, its upper bound + 1 (the lowest seen value above it), and
+-- its length `len` (upper minus lower bound; empty: it reaches down to -infinity); each next one
+-- by `d`, the seen values between it and the gap above, less one, and its length. A value in a
+-- gap is new and takes its place out of it; any other value from `floor` up was seen.
+-- `floor`: empty for -infinity; with gaps, the seen values between it and the lowest gap, less
+-- one; without any, `=` and its value. Past `max gaps` the lowest gaps are forgotten and `floor`
+-- rises above them: values below it can no longer be told apart from repeats and are answered
 -- `unknown`, never stored twice.
--- Relative numbers keep a timestamp device's gaps to a few digits each where absolute bounds took
--- 28 characters: its state is 272 bytes instead of 624 (`npm run bench:memory -- --timestamps`),
--- and its HMGET, its HSET and each copy the script makes are as much shorter.
--- A device numbering its readings 1, 2, 3… only moves `top` up (one gap below its first number:
--- `n` stays 1), however many it sends, and lateness does not matter: the rest of its text is not
--- even parsed. A reading above `top` (nearly all of them) adds its gap in front and, past
--- `max gaps`, drops the last one: string work at the two ends. Only a reading older than the
--- newest one decodes the list.
--- A text in the earlier format (`<top>|<floor>|<n>|<a>:<b>,…`, absolute bounds, lowest first) is
--- read as well, and written back in this one when the device's state changes.
+-- Why this shape: relative numbers keep a timestamp device's gaps to a few digits each where
+-- absolute bounds took 28 characters (272 bytes per device instead of 624: `npm run
+-- bench:memory -- --timestamps`), and so its HMGET, its HSET and every copy the script makes are
+-- as much shorter; and a new reading's own text becomes `last` and `hx` as it came, where
+-- computing them cost a sprintf each. A device numbering its readings 1, 2, 3… only replaces
+-- `last` (one gap below its first number: `n` stays 1), however many it sends, and lateness does
+-- not matter: the rest of its text is not even parsed. A reading above `last` (nearly all of the
+-- others) adds its gap in front and, past `max gaps`, drops the last one: string work at the two
+-- ends. Only a reading older than the newest one decodes the list.
+-- A text in the earlier format (`<top>|<floor>|<n>|<a>:<b>,…`, absolute bounds, lowest first,
+-- top = last + 1) is read as well, and written back in this one when the device's state changes.
 --
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] max gaps per device and space, the open one included (>= 2)  ARGV[2] 'single' or 'batch'
@@ -42,29 +43,36 @@ local mode = ARGV[2]
 
 local function int(v) return string.format('%.0f', v) end
 
--- A device's state while this call runs: top (nil: nothing seen yet), and its text, parsed only
--- when a reading needs more than `top` (ensure): floor (text, as stored), n, high (the highest
--- gap's upper bound, nil without gaps) and gaps (the text after the fourth `;`).
+-- A device's state while this call runs: last (nil: nothing seen yet) and its text, and the rest
+-- of the stored text, parsed only when a reading needs more than `last` (ensure): floor (text, as
+-- stored), n and its text, hx (the first gap's upper bound + 1, as text; empty without gaps) and
+-- gaps (the text after the fourth `;`). Numbers are kept as the texts they came as wherever they
+-- do not change: formatting a number costs Lua a sprintf, a quarter of a microsecond.
 local function load(text)
-  if not text then return { top = nil, floor = '', n = 0, high = nil, gaps = '' } end
+  if not text then return { last = nil, floor = '', n = 0, n_text = '0', hx = '', gaps = '' } end
   local semi = string.find(text, ';', 1, true)
-  if semi then return { top = tonumber(string.sub(text, 1, semi - 1)), text = text, semi = semi } end
-  -- The earlier format: absolute bounds, lowest first. Returned decoded, for encode.
+  if semi then
+    local last = string.sub(text, 1, semi - 1)
+    return { last = tonumber(last), last_text = last, text = text, semi = semi }
+  end
+  -- The earlier format, `<top>|<floor>|<n>|<a>:<b>,…` (absolute bounds, lowest first), returned
+  -- decoded, for encode.
   local top, floor, gaps = string.match(text, '^(%-?%d+)|(%-?%d*)|%d+|(.*)$')
   local list = {}
   for a, b in string.gmatch(gaps, '(%-?%d*):(%-?%d+)') do list[#list + 1] = { tonumber(a), tonumber(b) } end
-  return { top = tonumber(top) }, tonumber(floor), list
+  local last = tonumber(top) - 1
+  return { last = last, last_text = int(last) }, tonumber(floor), list
 end
 
 local function ensure(s)
   if not s.text then return end
-  local floor, n, high, at = string.match(s.text, '^;([^;]*);(%d+);(%-?%d*);()', s.semi)
-  s.floor, s.n, s.high, s.gaps, s.text = floor, tonumber(n), tonumber(high), string.sub(s.text, at), nil
+  local floor, n, hx, at = string.match(s.text, '^;([^;]*);(%d+);(%-?%d*);()', s.semi)
+  s.floor, s.n, s.n_text, s.hx, s.gaps, s.text = floor, tonumber(n), n, hx, string.sub(s.text, at), nil
 end
 
 local function save(s)
-  if s.text then return int(s.top) .. string.sub(s.text, s.semi) end
-  return int(s.top) .. ';' .. s.floor .. ';' .. s.n .. ';' .. (s.high and int(s.high) or '') .. ';' .. s.gaps
+  if s.text then return s.last_text .. string.sub(s.text, s.semi) end
+  return s.last_text .. ';' .. s.floor .. ';' .. (s.n_text or int(s.n)) .. ';' .. s.hx .. ';' .. s.gaps
 end
 
 -- The gaps as absolute bounds, lowest first ({a, b}, a nil for -infinity), and the floor (nil:
@@ -73,13 +81,13 @@ local function decode(s)
   local desc = {}
   if s.n > 0 then
     local len, at = string.match(s.gaps, '^(%d*)()')
-    local above = len ~= '' and s.high - tonumber(len) or nil
-    desc[1] = { above, s.high }
+    local b = tonumber(s.hx) - 1
+    local a = len ~= '' and b - tonumber(len) or nil
+    desc[1] = { a, b }
     for d, len_ in string.gmatch(string.sub(s.gaps, at), ',(%d+):(%d*)') do
-      local b = above - tonumber(d)
-      local a = len_ ~= '' and b - tonumber(len_) or nil
+      b = a - tonumber(d) - 2
+      a = len_ ~= '' and b - tonumber(len_) or nil
       desc[#desc + 1] = { a, b }
-      above = a
     end
   end
   local list = {}
@@ -88,25 +96,25 @@ local function decode(s)
   if string.sub(s.floor, 1, 1) == '=' then
     floor = tonumber(string.sub(s.floor, 2))
   elseif s.floor ~= '' then
-    floor = list[1][1] - tonumber(s.floor)
+    floor = list[1][1] - 1 - tonumber(s.floor)
   end
   return floor, list
 end
 
--- Sets floor, n, high and gaps from absolute ones (as decode gives them).
+-- Sets floor, n, hx and gaps from absolute ones (as decode gives them).
 local function encode(s, floor, list)
   local n = #list
-  s.n, s.text = n, nil
+  s.n, s.n_text, s.text = n, nil, nil
   if n == 0 then
-    s.high, s.gaps = nil, ''
+    s.hx, s.gaps = '', ''
   else
     local a, b = list[n][1], list[n][2]
     local parts = { a and int(b - a) or '' }
-    s.high = b
+    s.hx = int(b + 1)
     for i = n - 1, 1, -1 do
       local above = a
       a, b = list[i][1], list[i][2]
-      parts[#parts + 1] = int(above - b) .. ':' .. (a and int(b - a) or '')
+      parts[#parts + 1] = int(above - b - 2) .. ':' .. (a and int(b - a) or '')
     end
     s.gaps = table.concat(parts, ',')
   end
@@ -118,11 +126,11 @@ local function encode(s, floor, list)
     -- A gap down to -infinity leaves nothing below it to forget.
     s.floor = ''
   else
-    s.floor = int(list[1][1] - floor)
+    s.floor = int(list[1][1] - 1 - floor)
   end
 end
 
--- A value below `top`: looked up in the decoded gaps. 0 new, 1 seen, 2 forgotten.
+-- A value not above `last`: looked up in the decoded gaps. 0 new, 1 seen, 2 forgotten.
 local function take_below(s, v)
   ensure(s)
   local floor, gaps = decode(s)
@@ -149,49 +157,53 @@ local function take_below(s, v)
   return 1
 end
 
--- 0 new (and now seen), 1 seen before, 2 below what is remembered.
-local function take(s, v)
-  if s.top == nil then
+-- 0 new (and now seen), 1 seen before, 2 below what is remembered. `vt`: v as its text.
+local function take(s, v, vt)
+  if s.last == nil then
     -- First sight: one gap, from -infinity to just below it.
-    s.top, s.floor, s.n, s.high, s.gaps = v + 1, '', 1, v - 1, ''
+    s.last, s.last_text, s.floor, s.n, s.n_text, s.hx, s.gaps = v, vt, '', 1, '1', vt, ''
     return 0
   end
-  if v == s.top then
-    s.top = v + 1
+  if v == s.last + 1 then
+    s.last, s.last_text = v, vt
     return 0
   end
-  if v > s.top then
+  if v > s.last then
     ensure(s)
-    -- A gap [top, v - 1] in front. The old first gap's upper bound moves out of the header and
-    -- becomes its distance below the new gap's lower bound (the old top).
-    local len = int(v - 1 - s.top)
+    -- A gap [last + 1, v - 1] in front, whose upper bound + 1 is the reading itself. The old first
+    -- gap's distance (last - hx: the seen values above it, less one) moves from the header into
+    -- the list.
+    local len = int(v - s.last - 2)
     if s.n == 0 then
       -- The floor was absolute; the new gap is now the lowest.
-      if s.floor ~= '' then s.floor = int(s.top - tonumber(string.sub(s.floor, 2))) end
+      if s.floor ~= '' then s.floor = int(s.last - tonumber(string.sub(s.floor, 2))) end
       s.gaps = len
     else
-      s.gaps = len .. ',' .. int(s.top - s.high) .. ':' .. s.gaps
+      s.gaps = len .. ',' .. int(s.last - tonumber(s.hx)) .. ':' .. s.gaps
     end
-    s.top, s.high, s.n = v + 1, v - 1, s.n + 1
-    -- Past max gaps the last (lowest) is forgotten: the floor rises to just above it, which is
-    -- its distance `d` below the gap above it, less one.
-    while s.n > max_closed do
+    -- Past max gaps the last (lowest) are forgotten: the floor rises to just above the one
+    -- dropped, which its distance `d` says as it is.
+    local n = s.n + 1
+    while n > max_closed do
       local keep, d = string.match(s.gaps, '^(.*),(%d+):%d*$')
-      s.gaps, s.floor, s.n = keep, int(tonumber(d) - 1), s.n - 1
+      s.gaps, s.floor, n = keep, d, n - 1
     end
+    if n ~= s.n then s.n, s.n_text = n, nil end
+    s.last, s.last_text, s.hx = v, vt, vt
     return 0
   end
   return take_below(s, v)
 end
 
 -- Each reading's dedupe field, value and (batch) JSON length.
-local fields, values, lengths = {}, {}, {}
+local fields, values, texts, lengths = {}, {}, {}, {}
 if mode == 'batch' then
   for f, v, len in string.gmatch(ARGV[4], '([^\t]+)\t([^\t]+)\t(%d+)\n') do
-    fields[#fields + 1], values[#fields + 1], lengths[#fields + 1] = f, tonumber(v), tonumber(len)
+    local r = #fields + 1
+    fields[r], values[r], texts[r], lengths[r] = f, tonumber(v), v, tonumber(len)
   end
 else
-  fields[1], values[1] = ARGV[3], tonumber(ARGV[4])
+  fields[1], values[1], texts[1] = ARGV[3], tonumber(ARGV[4]), ARGV[4]
 end
 local n = #fields
 local distinct, states = {}, {}
@@ -212,7 +224,7 @@ end
 
 local outcomes, new, changed = {}, 0, {}
 for r = 1, n do
-  local outcome = take(states[fields[r]], values[r])
+  local outcome = take(states[fields[r]], values[r], texts[r])
   outcomes[r] = outcome
   if outcome == 0 then
     changed[fields[r]] = true

@@ -140,7 +140,9 @@ describe('the dedupe window (append-readings.lua)', () => {
     const t0 = Date.parse('2026-11-27T00:00:00Z');
     for (let i = 0; i < 40; i++) await append(16, [{ field: 's/meter@t', value: t0 + i * 10_000 }]);
     const text = await redis.client.hget(KEYS[1]!, 's/meter@t');
-    // top; floor 2 below the lowest gap; 15 gaps of 9,998 ms, each 2 below the one above.
-    expect(text).toBe(`${t0 + 39 * 10_000 + 1};1;15;${t0 + 39 * 10_000 - 1};9998,${Array(14).fill('2:9998').join(',')}`);
+    const last = t0 + 39 * 10_000;
+    // last; floor 0 seen values below the lowest gap, less one; 15 gaps; the first ends just below
+    // the last reading; each 9,998 ms long, with one seen value (0 more) between it and the next.
+    expect(text).toBe(`${last};0;15;${last};9998,${Array(14).fill('0:9998').join(',')}`);
   });
 });

@@ -55,12 +55,12 @@ describe('a reading with a seq', () => {
     expect(await storedReadings()).toHaveLength(40);
     // What it costs: `top` (41: everything from it up is unseen), no floor, and one closed gap:
     // the values below the first seq. However many it sends.
-    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('41;;1;0;');
+    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('40;;1;1;');
   });
 
   it('fills a gap when a late reading arrives, and knows every seq it stored', async () => {
     for (const seq of [1, 2, 5, 3, 9]) expect((await post(seedReading({ seq }))).json().duplicate).toBe(false);
-    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('10;;3;8;2,2:0,4:');
+    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('9;;3;9;2,0:0,2:');
     for (const seq of [1, 2, 3, 5, 9]) expect((await post(seedReading({ seq }))).json().duplicate).toBe(true);
     expect((await post(seedReading({ seq: 4 }))).json().duplicate).toBe(false);
     expect(await storedReadings()).toHaveLength(6);
@@ -174,7 +174,7 @@ describe('the dedupe state', () => {
     const readings = Array.from({ length: 500 }, (_, i) => seedReading({ device_id: `d-${i % 5}`, seq: Math.floor(i / 5) + 1 }));
     for (let i = 0; i < readings.length; i += 100) await postBatch(readings.slice(i, i + 100));
     expect(await redis.client.hlen(dedupe)).toBe(5);
-    for (const value of await redis.client.hvals(dedupe)) expect(value).toBe('101;;1;0;');
+    for (const value of await redis.client.hvals(dedupe)) expect(value).toBe('100;;1;1;');
   });
 
   it('counts repeats apart in the Prometheus metrics', async () => {
