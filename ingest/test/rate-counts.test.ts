@@ -107,6 +107,23 @@ describe('rate-limit counts shared through Redis', () => {
     await eventually(async () => (await shared('key:a')) >= 2);
   });
 
+  it('with RATE_LIMIT_SYNC_MS=0 counts each request in Redis at once, exact across replicas, and answers null while Redis does not', async () => {
+    const [one, two] = [await replica({ syncMs: 0, windowMs: 30_000 }), await replica({ syncMs: 0, windowMs: 30_000 })];
+    const seen = [await one.incrShared('key:a'), await two.incrShared('key:a'), await one.incrShared('key:a')];
+    expect(seen.map((s) => s?.current)).toEqual([1, 2, 3]);
+    expect(seen[2]!.ttl).toBeGreaterThan(25_000);
+    expect(seen[2]!.ttl).toBeLessThanOrEqual(30_000);
+    expect(await shared('key:a')).toBe(3);
+    redis.freeze();
+    try {
+      // The connection's command timeout (500 ms here; a quarter of REDIS_COMMAND_TIMEOUT_MS in ingest).
+      expect(await one.incrShared('key:a')).toBeNull();
+    } finally {
+      redis.thaw();
+    }
+    expect((await two.incrShared('key:a'))?.current).toBeGreaterThanOrEqual(4);
+  });
+
   it('sends what is still counted on close, once, and stops syncing after it', async () => {
     const one = await replica({ syncMs: 60_000 });
     for (let i = 0; i < 4; i++) one.incr('key:a');

@@ -17,8 +17,8 @@ export interface IngestStore {
    * and the write still answers within REDIS_COMMAND_TIMEOUT_MS of the request's arrival.
    */
   rateLimitRedis: RedisClient;
-  /** The rate limit's counts, shared through rateLimitRedis every RATE_LIMIT_SYNC_MS (null when that is 0). */
-  rateCounts: RateCounts | null;
+  /** The rate limit's counts, shared through rateLimitRedis every RATE_LIMIT_SYNC_MS (or counted there per request when that is 0). */
+  rateCounts: RateCounts;
   writer: StreamWriter;
   breakers: WriteBreakers;
   /** The shards' backlog and layout, read in the background. */
@@ -50,7 +50,7 @@ export const storePlugin = fp<{ config: IngestConfig }>(
       'rate-limit',
     );
     const { rateLimitSyncMs: syncMs, rateLimitWindowMs: windowMs } = config.limits;
-    const rateCounts = syncMs > 0 ? new RateCounts(rateLimitRedis, { prefix: RATE_LIMIT_KEY_PREFIX, syncMs, windowMs, log: app.log }) : null;
+    const rateCounts = new RateCounts(rateLimitRedis, { prefix: RATE_LIMIT_KEY_PREFIX, syncMs, windowMs, log: app.log });
     const breakers = new WriteBreakers(redis, streams, app.log);
     const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breakers });
     const monitor = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
@@ -66,7 +66,7 @@ export const storePlugin = fp<{ config: IngestConfig }>(
     app.addHook('onClose', async () => {
       await monitor.stop();
       breakers.close();
-      await rateCounts?.close();
+      await rateCounts.close();
       await Promise.all([closeRedis(redis), closeRedis(rateLimitRedis)]);
     });
   },

@@ -12,8 +12,8 @@ interface KeyCount {
   pending: number;
 }
 
-/** The answer @fastify/rate-limit's stores give per request. */
-interface RateLimitState {
+/** A key's count in its window, as far as known when a request is counted. */
+export interface RateLimitState {
   current: number;
   /** ms until the window ends */
   ttl: number;
@@ -22,7 +22,10 @@ interface RateLimitState {
 export interface RateCountsOptions {
   /** Prefix of the counters' Redis keys (RATE_LIMIT_KEY_PREFIX). */
   prefix: string;
-  /** How often this replica's counts are added to the shared ones (RATE_LIMIT_SYNC_MS, > 0). @default 100 */
+  /**
+   * How often this replica's counts are added to the shared ones (RATE_LIMIT_SYNC_MS; 0: callers
+   * count every request in Redis with incrShared instead of incr). @default 100
+   */
   syncMs: number;
   /** The rate limit's window (RATE_LIMIT_WINDOW_S): how long a key's count lives. @default 60000 */
   windowMs: number;
@@ -38,8 +41,8 @@ export interface RateCountsOptions {
  * in one sync interval (the model of Kong's `sync_rate`). While Redis cannot count, each replica
  * keeps counting its own, so a key is still limited per replica.
  *
- * Requests per key and window, as @fastify/rate-limit counts them: `store()` is the class its
- * `store` option takes.
+ * With RATE_LIMIT_SYNC_MS=0, incrShared counts each request in Redis before it is answered:
+ * exact across replicas, at a round trip per request.
  */
 export class RateCounts {
   private readonly keys = new Map<string, KeyCount>();
@@ -71,17 +74,18 @@ export class RateCounts {
     return { current: count.shared + count.sending + count.pending, ttl: count.endsAt - now };
   }
 
-  /** The class @fastify/rate-limit's `store` option takes, counting here. */
-  store() {
-    const counts = this;
-    return class {
-      incr(key: string, callback: (err: Error | null, state: RateLimitState) => void) {
-        callback(null, counts.incr(key));
-      }
-      child() {
-        return this;
-      }
-    };
+  /**
+   * Counts one request of `key` in Redis at once (RATE_LIMIT_SYNC_MS=0): its count across
+   * replicas. Null when Redis did not count it (down, or slower than the connection's command
+   * timeout): the caller lets the request go on uncounted rather than fail it for the limiter.
+   */
+  async incrShared(key: string): Promise<RateLimitState | null> {
+    try {
+      const [total, ttl] = await this.redis.countRequests(this.options.prefix + key, 1, this.options.windowMs);
+      return { current: total, ttl };
+    } catch {
+      return null;
+    }
   }
 
   /** Sends what is still counted here, once; later counts stay local. Safe to call twice. */
