@@ -25,7 +25,10 @@ export function fleetReading(i: number, options: FleetOptions = {}): Reading {
     site_id: `site-${device % sites}`,
     device_id: `device-${device}`,
     power_reading: ((i * 7919) % 10_000) - 5_000 + 0.5,
-    timestamp: new Date(nowMs - 3_600_000 + (Math.floor(i / devices) % 3_600) * 1_000).toISOString(),
+    // A device's readings 1 s apart over the last day: without seq a reading is its timestamp, so
+    // they come round again only after 86,400 × devices readings (an hour's 720k took a fast
+    // machine seconds).
+    timestamp: new Date(nowMs - 86_400_000 + (Math.floor(i / devices) % 86_400) * 1_000).toISOString(),
   };
   if (readingIdTag !== undefined) reading.reading_id = `${readingIdTag}-${i}`;
   return reading;
@@ -48,7 +51,8 @@ export interface GatewayOptions {
  * Reading `i` of a fleet sending through gateways, as our SDK's buffer does: each run of `batch`
  * readings is one site's devices over the same stretch of time (sites take turns), every device
  * numbering its readings. Deterministic in `i`. The readings cycle through two hours of time, so
- * that every bucket they fall in is recent, while their numbers keep growing.
+ * that every bucket they fall in is recent, while their numbers keep growing; without seq they
+ * run on from three days back, never repeating a device's timestamp.
  */
 export function gatewayReading(i: number, options: GatewayOptions = {}): Reading {
   const { sites = 100, devicesPerSite = 10, batch = 500, nowMs = Date.now(), seq = true } = options;
@@ -62,7 +66,12 @@ export function gatewayReading(i: number, options: GatewayOptions = {}): Reading
     site_id: `site-${site}`,
     device_id: `device-${device}`,
     power_reading: ((i * 7919) % 10_000) - 5_000 + 0.5,
-    timestamp: new Date(nowMs - 7_200_000 + (step % 720) * 10_000 + device).toISOString(),
+    timestamp: new Date(
+      // Without seq a reading is identified by its timestamp, so those must never come round
+      // again (a fast machine sends the two hours' 720k readings in seconds): they run on from
+      // three days back instead (26M readings before they would reach now).
+      (seq ? nowMs - 7_200_000 + (step % 720) * 10_000 : nowMs - 3 * 86_400_000 + step * 10_000) + device,
+    ).toISOString(),
   };
   if (seq) reading.seq = step + 1;
   return reading;
