@@ -130,22 +130,18 @@ local function encode(s, floor, list)
   end
 end
 
--- A value not above `last`: looked up in the decoded gaps. 0 new, 1 seen, 2 forgotten.
-local function take_below(s, v)
-  ensure(s)
+-- A value in a gap: it leaves it (the gap splits, shrinks or goes). Rare (a late reading), so the
+-- list is decoded and encoded whole. Returns 0.
+local function fill(s, v)
   local floor, gaps = decode(s)
-  if floor and v < floor then return 2 end
   for i, g in ipairs(gaps) do
     local a, b = g[1], g[2]
-    if a ~= nil and v < a then return 1 end
-    if v <= b then
-      local parts = {}
-      if a == nil or a <= v - 1 then parts[#parts + 1] = { a, v - 1 } end
-      if v + 1 <= b then parts[#parts + 1] = { v + 1, b } end
+    if (a == nil or a <= v) and v <= b then
       local out = {}
       for j, h in ipairs(gaps) do
         if j == i then
-          for _, p in ipairs(parts) do out[#out + 1] = p end
+          if a == nil or a <= v - 1 then out[#out + 1] = { a, v - 1 } end
+          if v + 1 <= b then out[#out + 1] = { v + 1, b } end
         else
           out[#out + 1] = h
         end
@@ -154,7 +150,36 @@ local function take_below(s, v)
       return 0
     end
   end
-  return 1
+end
+
+-- A value not above `last`: 0 new (in a gap), 1 seen, 2 forgotten (below the floor). The gaps
+-- are walked highest first without decoding them, and a repeat (the usual reason for a value
+-- below `last`: a resend) ends the walk where it is found.
+local function take_below(s, v)
+  ensure(s)
+  local a = nil
+  if s.n > 0 then
+    local len, at = string.match(s.gaps, '^(%d*)()')
+    local b = tonumber(s.hx) - 1
+    if v > b then return 1 end
+    a = len ~= '' and b - tonumber(len) or nil
+    if a == nil or v >= a then return fill(s, v) end
+    for d, len_ in string.gmatch(string.sub(s.gaps, at), ',(%d+):(%d*)') do
+      b = a - tonumber(d) - 2
+      if v > b then return 1 end
+      a = len_ ~= '' and b - tonumber(len_) or nil
+      if a == nil or v >= a then return fill(s, v) end
+    end
+  end
+  -- Below every gap: seen, unless below the floor too.
+  if s.floor == '' then return 1 end
+  local floor
+  if string.sub(s.floor, 1, 1) == '=' then
+    floor = tonumber(string.sub(s.floor, 2))
+  else
+    floor = a - 1 - tonumber(s.floor)
+  end
+  return v < floor and 2 or 1
 end
 
 -- 0 new (and now seen), 1 seen before, 2 below what is remembered. `vt`: v as its text.
