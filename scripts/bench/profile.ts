@@ -10,10 +10,12 @@
  *   apply-batch  the same for gateway batch entries of 500 readings, as batch ingest writes them
  *   ablate  POST /readings throughput with an access line per request, or logging, the rate
  *           limiter or auth turned off (no profiler), beside the one-XADD baseline route, to price each of them
+ *   dedupe  ingest's append script alone, in the shapes ingest calls it (dedupe-script.ts): Redis's
+ *           time per reading and the dedupe state's bytes per device
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,baseline,batch,batch-ts,apply,apply-batch,ablate
+ *        --only single,baseline,batch,batch-ts,apply,apply-batch,ablate,dedupe
  *        --ingest-env LOG_LEVEL=warn,RATE_LIMIT_MAX=0   (the profiled ingest's env, over the bench's)
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } from '../lib/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
+import { profileDedupeScript } from './dedupe-script.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
 import { processCpuUs } from './process-cpu.js';
@@ -225,6 +228,7 @@ try {
   if (only.has('apply')) await profiledApply(target, 'apply');
   if (only.has('apply-batch')) await profiledApply(target, 'apply-batch');
   if (only.has('ablate')) await ablate(target);
+  if (only.has('dedupe')) phases.dedupe = await profileDedupeScript(target);
   writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
   console.log(`profiles, summaries (*.txt) and phases.json in ${out}`);
 } finally {
