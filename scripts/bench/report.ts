@@ -89,7 +89,9 @@ export function computeRow(spec: RowSpec, facts: Facts): RowResult {
   });
   const base = { id: spec.id, title: spec.title, unit: spec.unit, target: spec.target };
   if (pairs.length === 0) {
-    return { ...base, measured: null, baseline: null, ratio: null, met: null, skipped: spec.needs ?? 'not measured' };
+    // `needs` says why a baseline is missing when the measured side ran; a suite left out is just not measured.
+    const why = measuredByRound.some((m) => m !== null) ? (spec.needs ?? 'not measured') : 'not measured';
+    return { ...base, measured: null, baseline: null, ratio: null, met: null, skipped: why };
   }
   const ratio = spread(pairs.map(([m, b]) => m / b));
   const met = spec.target === null ? null : spec.target.op === '>=' ? ratio.median >= spec.target.value : ratio.median <= spec.target.value;

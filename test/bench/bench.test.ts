@@ -34,6 +34,8 @@ describe('bench report', () => {
     const row = computeRow({ ...spec, needs: 'influxd is not installed' }, { x: [1] });
     expect(row).toMatchObject({ ratio: null, met: null, skipped: 'influxd is not installed' });
     expect(formatTable([row])).toContain('skipped: influxd is not installed');
+    // A suite left out (--only) is not measured, whatever its baseline needs.
+    expect(computeRow({ ...spec, needs: 'influxd is not installed' }, {}).skipped).toBe('not measured');
   });
 
   it('prints before and after side by side', () => {
