@@ -136,3 +136,6 @@ const result = await run(spec.durationS);
 const cpu = process.cpuUsage(cpu0);
 // Its own CPU, so that a run can show what the load generator took of the machine it shares.
 emit({ event: 'end', ...result, cpuUs: cpu.user + cpu.system });
+// A drain ends on its own when the group has nothing new; the bench then reads this process's CPU
+// time from /proc, which is gone once the process has exited and been reaped. Stay a moment.
+if (spec.drain) await new Promise((r) => setTimeout(r, 1_000));
