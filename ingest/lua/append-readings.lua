@@ -75,30 +75,38 @@ local function save(s)
   return s.last_text .. ';' .. s.floor .. ';' .. (s.n_text or int(s.n)) .. ';' .. s.hx .. ';' .. s.gaps
 end
 
--- The gaps as absolute bounds, lowest first ({a, b}, a nil for -infinity), and the floor (nil:
--- -infinity).
+-- Calls visit(a, b) for each gap, highest first (a nil: down to -infinity), until it returns
+-- a value, which walk returns; else returns nil and the lowest gap's lower bound.
+local function walk(s, visit)
+  if s.n == 0 then return nil, nil end
+  local len, at = string.match(s.gaps, '^(%d*)()')
+  local b = tonumber(s.hx) - 1
+  local a = len ~= '' and b - tonumber(len) or nil
+  local out = visit(a, b)
+  if out ~= nil then return out end
+  for d, len_ in string.gmatch(string.sub(s.gaps, at), ',(%d+):(%d*)') do
+    b = a - tonumber(d) - 2
+    a = len_ ~= '' and b - tonumber(len_) or nil
+    out = visit(a, b)
+    if out ~= nil then return out end
+  end
+  return nil, a
+end
+
+-- The floor (nil: -infinity), given the lowest gap's lower bound.
+local function floor_of(s, lowest)
+  if s.floor == '' then return nil end
+  if string.sub(s.floor, 1, 1) == '=' then return tonumber(string.sub(s.floor, 2)) end
+  return lowest - 1 - tonumber(s.floor)
+end
+
+-- The gaps as absolute bounds, lowest first ({a, b}, a nil for -infinity), and the floor.
 local function decode(s)
   local desc = {}
-  if s.n > 0 then
-    local len, at = string.match(s.gaps, '^(%d*)()')
-    local b = tonumber(s.hx) - 1
-    local a = len ~= '' and b - tonumber(len) or nil
-    desc[1] = { a, b }
-    for d, len_ in string.gmatch(string.sub(s.gaps, at), ',(%d+):(%d*)') do
-      b = a - tonumber(d) - 2
-      a = len_ ~= '' and b - tonumber(len_) or nil
-      desc[#desc + 1] = { a, b }
-    end
-  end
+  local _, lowest = walk(s, function(a, b) desc[#desc + 1] = { a, b } end)
   local list = {}
   for i = #desc, 1, -1 do list[#list + 1] = desc[i] end
-  local floor = nil
-  if string.sub(s.floor, 1, 1) == '=' then
-    floor = tonumber(string.sub(s.floor, 2))
-  elseif s.floor ~= '' then
-    floor = list[1][1] - 1 - tonumber(s.floor)
-  end
-  return floor, list
+  return floor_of(s, lowest), list
 end
 
 -- Sets floor, n, hx and gaps from absolute ones (as decode gives them).
@@ -157,29 +165,14 @@ end
 -- below `last`: a resend) ends the walk where it is found.
 local function take_below(s, v)
   ensure(s)
-  local a = nil
-  if s.n > 0 then
-    local len, at = string.match(s.gaps, '^(%d*)()')
-    local b = tonumber(s.hx) - 1
+  local found, lowest = walk(s, function(a, b)
     if v > b then return 1 end
-    a = len ~= '' and b - tonumber(len) or nil
     if a == nil or v >= a then return fill(s, v) end
-    for d, len_ in string.gmatch(string.sub(s.gaps, at), ',(%d+):(%d*)') do
-      b = a - tonumber(d) - 2
-      if v > b then return 1 end
-      a = len_ ~= '' and b - tonumber(len_) or nil
-      if a == nil or v >= a then return fill(s, v) end
-    end
-  end
+  end)
+  if found then return found end
   -- Below every gap: seen, unless below the floor too.
-  if s.floor == '' then return 1 end
-  local floor
-  if string.sub(s.floor, 1, 1) == '=' then
-    floor = tonumber(string.sub(s.floor, 2))
-  else
-    floor = a - 1 - tonumber(s.floor)
-  end
-  return v < floor and 2 or 1
+  local floor = floor_of(s, lowest)
+  return floor and v < floor and 2 or 1
 end
 
 -- 0 new (and now seen), 1 seen before, 2 below what is remembered. `vt`: v as its text.

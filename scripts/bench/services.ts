@@ -78,7 +78,7 @@ function buildServices() {
 
 /**
  * The real ingest service (ingest/dist/main.js, compiled from ingest/src) as production runs it: auth on, rate limiting
- * on (counted in Redis) with a limit the bench never reaches, backlog shedding on with a limit
+ * on (counted in memory, shared through Redis) with a limit the bench never reaches, backlog shedding on with a limit
  * it never reaches, metrics on, logging at info with the default access log, failures only (to /dev/null); event-loop shedding off.
  * `env` overrides any of it.
  */

@@ -25,22 +25,7 @@ export interface SpawnOptions {
  * workspaces' source condition, as `npm start` runs the services, with only `env` on top of PATH.
  */
 export function spawnTs(script: string, env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
-  refuseInUnitTier(`a child process (${script})`);
-  const { nodeArgs = [], output = 'capture' } = options;
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', '--conditions=@energy-pipeline/source', script],
-    { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', output === 'capture' ? 'pipe' : 'ignore', output === 'capture' ? 'pipe' : 'ignore'] },
-  );
-  return watch(child);
-}
-
-function watch(child: ChildProcess): ServiceProcess {
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exit };
+  return spawnNode(script, ['--import', 'tsx', '--conditions=@energy-pipeline/source', script], env, options);
 }
 
 /** Runs a service's main.ts the way `npm start` does, with only `env` on top of PATH. */
@@ -55,12 +40,18 @@ export function spawnService(service: 'ingest' | 'process', env: Record<string, 
  * never pays.
  */
 export function spawnCompiledService(service: 'ingest' | 'process', env: Record<string, string>, options: SpawnOptions = {}): ServiceProcess {
-  refuseInUnitTier(`a child process (${service})`);
+  return spawnNode(service, ['--enable-source-maps', `${service}/dist/main.js`], { NODE_ENV: 'production', ...env }, options);
+}
+
+/** Node at the repository's root with `args` after the options' flags, only `env` on top of PATH. */
+function spawnNode(what: string, args: string[], env: Record<string, string>, options: SpawnOptions): ServiceProcess {
+  refuseInUnitTier(`a child process (${what})`);
   const { nodeArgs = [], output = 'capture' } = options;
-  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', `${service}/dist/main.js`], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
-    stdio: ['ignore', output === 'capture' ? 'pipe' : 'ignore', output === 'capture' ? 'pipe' : 'ignore'],
-  });
-  return watch(child);
+  const stdout = output === 'capture' ? 'pipe' : 'ignore';
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', stdout, stdout] });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
 }

@@ -133,7 +133,7 @@ const isEventStream = (request: FastifyRequest) => request.headers.accept?.inclu
  * - `failures` (the default): requests answered 4xx or 5xx, or slower than SLOW_REQUEST_MS. A
  *   device fleet's accepted writes are tens of thousands a second; each is already counted in
  *   the metrics (`http_request_duration_seconds`, `ep_ingest_readings_accepted_total`) and kept in the stream
- *   itself, and a line each cost ingest ~6 µs of its ~40 per request (`npm run bench:profile --
+ *   itself, and a line each cost ingest ~8 µs of its ~30 per request (`npm run bench:profile --
  *   --only ablate`). InfluxDB's `access-log-status-filters = ["4xx", "5xx"]` is the same choice.
  * - `all`: every request (`npm start` sets it, for a person trying the API).
  * - `off`: none; what the handlers log themselves (refusals, Redis failures) still shows.

@@ -100,7 +100,6 @@ function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
   if (limits.rateLimitMax === 0) return;
   const { rateCounts } = app.ingestStore;
   const max = limits.rateLimitMax;
-  const perRequest = limits.rateLimitSyncMs === 0;
   const refuse = (reply: FastifyReply, ttlMs: number) => {
     const retryAfterS = Math.max(1, Math.ceil(ttlMs / 1000));
     reply.header('retry-after', String(retryAfterS));
@@ -115,7 +114,7 @@ function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
     }
     // Per API key; per client address with auth off.
     const key = request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`;
-    if (!perRequest) {
+    if (!rateCounts.perRequest) {
       const { current, ttl } = rateCounts.incr(key);
       if (current <= max) done();
       else refuse(reply, ttl);

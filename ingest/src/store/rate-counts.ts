@@ -56,6 +56,11 @@ export class RateCounts {
     private readonly options: RateCountsOptions,
   ) {}
 
+  /** RATE_LIMIT_SYNC_MS=0: requests are counted in Redis one by one (incrShared), not here. */
+  get perRequest(): boolean {
+    return this.options.syncMs === 0;
+  }
+
   /** Keys counted in their current window (a key is forgotten at the first sync after its window ends). */
   get size(): number {
     return this.keys.size;
@@ -81,7 +86,7 @@ export class RateCounts {
    */
   async incrShared(key: string): Promise<RateLimitState | null> {
     try {
-      const [total, ttl] = await this.redis.countRequests(this.options.prefix + key, 1, this.options.windowMs);
+      const [total, ttl] = await this.countInRedis(key, 1);
       return { current: total, ttl };
     } catch {
       return null;
@@ -125,7 +130,7 @@ export class RateCounts {
 
   private async send(key: string, count: KeyCount, n: number) {
     try {
-      const [total, ttl] = await this.redis.countRequests(this.options.prefix + key, n, this.options.windowMs);
+      const [total, ttl] = await this.countInRedis(key, n);
       count.sending -= n;
       // Replies come in order on the connection: `total` holds every earlier send of this key.
       count.shared = total;
@@ -138,5 +143,10 @@ export class RateCounts {
       if (!this.reported && !this.closed) this.options.log.warn({ err: (err as Error).message }, 'rate-limit counts not shared: Redis did not take them; counting per replica meanwhile');
       this.reported = true;
     }
+  }
+
+  /** Adds `n` to the key's shared count (lua/count-requests.lua): its total and the ms left of its window. */
+  private countInRedis(key: string, n: number) {
+    return this.redis.countRequests(this.options.prefix + key, n, this.options.windowMs);
   }
 }
