@@ -23,8 +23,15 @@ export const ErrorCodeSchema = z.enum([
   'not_acceptable',
   /** 408: the request body did not arrive in time. */
   'request_timeout',
-  /** 409: a reading older than what is remembered of its device: it cannot be told from a repeat; not stored. */
+  /**
+   * 409: a reading older than what is remembered of its device: not stored now, and it cannot be
+   * checked against earlier copies (`stored_before: unknown`).
+   */
   'out_of_order',
+  /** 409: a different reading was stored under this reading's identity (device and seq or timestamp); `issues` name what differs. */
+  'conflict',
+  /** 409: the device has as many readings without seq in this span as are remembered; number them with seq. */
+  'window_full',
   /** 413 */
   'payload_too_large',
   /** 415 */
@@ -53,7 +60,7 @@ const CODE_OF_STATUS: Readonly<Record<number, ErrorCode>> = {
   405: 'method_not_allowed',
   406: 'not_acceptable',
   408: 'request_timeout',
-  409: 'out_of_order',
+  409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   429: 'rate_limited',
@@ -87,6 +94,15 @@ export type Issue = z.infer<typeof IssueSchema>;
 export const WriteOutcomeSchema = z.enum(['not_stored', 'unknown']);
 export type WriteOutcome = z.infer<typeof WriteOutcomeSchema>;
 
+/**
+ * On a reading not stored now whose earlier copies cannot be checked (`out_of_order`: older than
+ * what is remembered of its device; `internal_error`: its device's dedupe state is unreadable):
+ * whether a copy sent before was stored is `unknown`. A resend after a lost answer gets this when
+ * its first copy may well be stored: it is not a refusal of that copy.
+ */
+export const StoredBeforeSchema = z.enum(['unknown']);
+export type StoredBefore = z.infer<typeof StoredBeforeSchema>;
+
 /** The one error body every route answers with, whatever the status. */
 export const ErrorSchema = withExamples(
   z
@@ -96,6 +112,10 @@ export const ErrorSchema = withExamples(
       issues: z.array(IssueSchema).optional(),
       outcome: WriteOutcomeSchema.optional().describe(
         'On a failed write: `not_stored`, or `unknown` when the store did not answer in time and may have kept it',
+      ),
+      stored_before: StoredBeforeSchema.optional().describe(
+        'On a reading not stored now that cannot be checked against earlier copies (out_of_order, internal_error): ' +
+          'whether a copy sent before was stored is unknown',
       ),
     })
     .describe('Error'),

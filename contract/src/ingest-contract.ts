@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { ErrorCodeSchema, ErrorSchema, IssueSchema, WriteOutcomeSchema } from './errors.js';
+import { ErrorCodeSchema, ErrorSchema, IssueSchema, StoredBeforeSchema, WriteOutcomeSchema } from './errors.js';
 import { withExamples } from './examples.js';
 import { ReadingBodySchema } from './plain-reading.js';
 import { EXAMPLE_READING } from './reading.js';
@@ -16,7 +16,9 @@ export const ReadingAcceptedSchema = withExamples(
         .string()
         .nullable()
         .describe('Redis stream entry id the reading was stored under; null for a repeat, stored earlier'),
-      duplicate: z.boolean().describe('A repeat of a reading accepted earlier (same device and seq, or timestamp): not stored again'),
+      duplicate: z
+        .boolean()
+        .describe('A repeat of a reading accepted earlier (same device and seq, or timestamp, and the same content): not stored again'),
       message: z.string(),
     })
     .describe('ReadingAccepted'),
@@ -49,14 +51,19 @@ export const BatchItemResultSchema = z.discriminatedUnion('status', [
   z.object({
     index: z.number().int(),
     status: z.literal('rejected'),
-    error: ErrorCodeSchema.extract(['validation_failed', 'forbidden', 'out_of_order', 'unavailable']).describe(
+    error: ErrorCodeSchema.extract(['validation_failed', 'forbidden', 'out_of_order', 'conflict', 'window_full', 'unavailable', 'internal_error']).describe(
         'validation_failed (fix the reading), forbidden (the API key may not write for its site_id), ' +
-          'out_of_order (older than what is remembered of its device: cannot be told from a repeat; not stored) ' +
-          'or unavailable (retry it; see outcome)',
+          'out_of_order (older than what is remembered of its device: not stored now, cannot be checked; see stored_before), ' +
+          'conflict (a different reading is stored under its identity; issues name what differs), ' +
+          'window_full (its device has as many readings without seq in this span as are remembered: number them with seq), ' +
+          'unavailable (retry it; see outcome) or internal_error (not stored; see stored_before)',
       ),
     message: z.string(),
     issues: z.array(IssueSchema).optional(),
     outcome: WriteOutcomeSchema.optional().describe('For unavailable: not_stored, or unknown when it may have been stored'),
+    stored_before: StoredBeforeSchema.optional().describe(
+      'For out_of_order and internal_error: whether a copy sent before was stored cannot be checked',
+    ),
   }),
 ]);
 
@@ -179,8 +186,11 @@ export const ingestContract = c.router(
         ...writeErrors,
         403: ErrorSchema.describe("The API key lacks the write scope or may not write readings for this reading's site_id"),
         409: ErrorSchema.describe(
-          'out_of_order: the reading is older than what is remembered of its device, so it cannot be told apart ' +
-            'from a repeat; it was not stored. Send readings in order, or number them with seq.',
+          'Not stored. out_of_order: the reading is older than what is remembered of its device (DEDUPE_WINDOW_S ' +
+            'behind its newest), so it cannot be checked against earlier copies (stored_before: unknown). ' +
+            'conflict: a different reading is stored under its identity (device and seq, or timestamp); issues ' +
+            'name what differs. window_full: its device has as many readings without seq in this span as are ' +
+            'remembered; number them with seq.',
         ),
         ...serverErrors,
       },

@@ -72,8 +72,11 @@ const ERROR_EXAMPLES: Readonly<Record<number, ErrorBody>> = {
   403: { error: 'forbidden', message: "This API key may not read site 'site-001'" },
   404: { error: 'not_found', message: "No site 'site-001'" },
   409: {
-    error: 'out_of_order',
-    message: "Not stored: this timestamp is older than what is remembered of device 'device-001' at site 'site-001'",
+    error: 'conflict',
+    message:
+      "Not stored: device 'device-001' at site 'site-001' already has a different reading at 2024-01-15T10:30:00.000Z (power_reading differs). " +
+      'A resend must repeat the reading exactly; a new measurement needs its own timestamp',
+    issues: [{ in: 'body', path: 'power_reading', message: 'differs from the reading already stored under this identity' }],
   },
   413: { error: 'payload_too_large', message: 'Request body is too large' },
   415: { error: 'unsupported_media_type', message: "Unsupported Media Type: text/plain; send application/json" },

@@ -3,8 +3,9 @@ import { initServer } from '@ts-rest/fastify';
 import { ingestContract, type Reading, validationError } from '@energy-pipeline/contract';
 import { REDIS_RETRY_AFTER_S, streamsSummary, unavailable } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config/config.js';
-import { batchResults, checkItem, checkReading, outOfOrderMessage } from './readings/batch.js';
-import { StoreUnavailableError } from './store/stream-writer.js';
+import { batchResults, checkItem, checkReading } from './readings/batch.js';
+import { refusal } from './readings/refusals.js';
+import { StoreFaultError, StoreUnavailableError } from './store/stream-writer.js';
 
 /** A write that failed: honest about whether it may have been stored. */
 function writeFailed(what: 'reading' | 'batch', err: StoreUnavailableError) {
@@ -35,7 +36,13 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
       if (rejection) return rejection.error === 'forbidden' ? { status: 403, body: rejection } : { status: 400, body: rejection };
       try {
         const appended = await writer.append(body, budgetMs(reply.elapsedTime));
-        if (appended.status === 'unverifiable') return { status: 409, body: { error: 'out_of_order', message: outOfOrderMessage(body) } };
+        if (appended.status !== 'stored' && appended.status !== 'repeat') {
+          if (appended.status === 'corrupt') {
+            counters.corrupt();
+            request.log.error({ what: appended.what, site_id: body.site_id, device_id: body.device_id }, 'dedupe state unreadable');
+          }
+          return refusal(body, appended);
+        }
         const duplicate = appended.status === 'repeat';
         counters.accept('/readings', duplicate);
         // A repeat gets a 202 too: it is stored (from before). The header tells the two apart.
@@ -47,6 +54,10 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
             : { status: 'success', stream_id: appended.id, duplicate, message: 'Reading successfully ingested' },
         };
       } catch (err) {
+        if (err instanceof StoreFaultError) {
+          request.log.error({ err }, 'append failed');
+          return { status: 500, body: { error: 'internal_error', message: "Not stored: the store failed on this reading; the details are in the server's log", outcome: 'not_stored' } };
+        }
         if (!(err instanceof StoreUnavailableError)) throw err;
         request.log.warn({ err: err.message, outcome: err.outcome }, 'reading not acknowledged');
         reply.header('retry-after', String(REDIS_RETRY_AFTER_S));
@@ -73,6 +84,11 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
       }
       const result = batchResults(checked, written);
       counters.countBatch(result.results);
+      const corrupt = result.results.flatMap((r) => (r.status === 'rejected' && r.error === 'internal_error' && r.stored_before ? [r] : []));
+      if (corrupt.length > 0) {
+        counters.corrupt(corrupt.length);
+        request.log.error({ readings: corrupt.length, first: corrupt[0]!.message }, 'dedupe state unreadable');
+      }
       return { status: 200, body: result };
     },
 

@@ -1,58 +1,45 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { defineScripts } from '../src/store/scripts.js';
+import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS, chunkField, formatHeader, kindOf } from '../src/store/append-readings.js';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 
 /**
- * The dedupe window of lua/append-readings.lua against a model of what it promises, written with
- * absolute bounds and none of the script's encoding: for each device, a value from `top` up is
- * new, a value in one of the gaps below it is new (and leaves its gap), a value below `floor` is
- * unknown, any other is a repeat; past `maxGaps - 1` closed gaps the lowest is forgotten and the
- * floor rises above it. Random devices' sequences go through both, in batches of random size, and
- * every outcome must agree.
+ * The dedupe window of lua/append-readings.lua against a model of what it promises, written as
+ * plainly as it can be: per identity space, a map of the remembered values to their fingerprints,
+ * the newest value and the floor. A value below the floor is unverifiable; a remembered one is a
+ * repeat (same fingerprint) or a conflict; any other is new, unless its chunk already holds `cap`
+ * values. Storing a value above the newest raises the floor to newest - window and forgets what
+ * is below it. Random devices' readings, in random order, go through both in batches of random
+ * size, and every outcome must agree.
  */
-class Window {
-  top: number | null = null;
-  floor: number | null = null;
-  /** Closed gaps, lowest first; a null lower bound is -infinity. */
-  gaps: [number | null, number][] = [];
+class Space {
+  newest: number | null = null;
+  floor = Number.NEGATIVE_INFINITY;
+  readonly remembered = new Map<number, string>();
 
-  constructor(private readonly maxClosed: number) {}
+  constructor(
+    private readonly window: number,
+    private readonly span: number,
+    private readonly cap: number,
+  ) {}
 
-  take(v: number): 0 | 1 | 2 {
-    if (this.top === null) {
-      this.top = v + 1;
-      this.push(null, v - 1);
-      return 0;
+  take(v: number, fp: string): string {
+    if (this.newest !== null && v < this.floor) return 'unverifiable';
+    const was = this.remembered.get(v);
+    if (was !== undefined) return was === fp ? 'repeat' : 'conflict';
+    const chunk = Math.floor(v / this.span);
+    // The chunk's records, the ones below the floor included (the script keeps a chunk whole).
+    const inChunk = [...this.remembered.keys()].filter((u) => Math.floor(u / this.span) === chunk).length;
+    if (inChunk >= this.cap) return 'full';
+    this.remembered.set(v, fp);
+    if (this.newest === null || v > this.newest) {
+      this.newest = v;
+      this.floor = Math.max(this.floor, v - this.window);
+      // Forget whole chunks below the floor's.
+      const keep = Math.floor(this.floor / this.span);
+      for (const u of this.remembered.keys()) if (Math.floor(u / this.span) < keep) this.remembered.delete(u);
     }
-    if (v >= this.top) {
-      if (v > this.top) this.push(this.top, v - 1);
-      this.top = v + 1;
-      return 0;
-    }
-    if (this.floor !== null && v < this.floor) return 2;
-    for (const [i, [a, b]] of this.gaps.entries()) {
-      if (a !== null && v < a) return 1;
-      if (v <= b) {
-        const parts: [number | null, number][] = [];
-        if (a === null || a <= v - 1) parts.push([a, v - 1]);
-        if (v + 1 <= b) parts.push([v + 1, b]);
-        this.gaps.splice(i, 1, ...parts);
-        return 0;
-      }
-    }
-    return 1;
-  }
-
-  private push(a: number | null, b: number) {
-    this.gaps.push([a, b]);
-    while (this.gaps.length > this.maxClosed) this.floor = this.gaps.shift()![1] + 1;
-  }
-
-  /** The state as the script's earlier format wrote it: `<top>|<floor>|<n>|<a>:<b>,…`, lowest first. */
-  earlierFormat(): string {
-    const gaps = this.gaps.map(([a, b]) => `${a ?? ''}:${b}`).join(',');
-    return `${this.top}|${this.floor ?? ''}|${this.gaps.length}|${gaps}`;
+    return 'stored';
   }
 }
 
@@ -67,11 +54,11 @@ function random(seed: number) {
 
 let redis: TestRedis;
 let client: Redis;
-const KEYS = ['ep:{w}:readings', 'ep:{w}:dedupe'];
+const KEYS = { stream: 'ep:{w}:readings', dedupe: 'ep:{w}:dedupe' };
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  client = defineScripts(new Redis(redis.url));
+  client = new Redis(redis.url);
 });
 afterAll(async () => {
   client.disconnect();
@@ -81,68 +68,96 @@ beforeEach(async () => {
   await redis.client.flushdb();
 });
 
-/** One batch call of the script: the outcome digits. */
-async function append(maxGaps: number, readings: { field: string; value: number }[]): Promise<string> {
-  const lines = readings.map((r) => `${r.field}\t${r.value}\t2\n`).join('');
-  const json = `[${readings.map(() => '{}').join(',')}]`;
-  const [, outcomes] = await client.appendReadings(KEYS[0]!, KEYS[1]!, maxGaps, 'batch', Date.now(), lines, json);
-  return outcomes;
+async function append(settings: DedupeSettings, items: AppendItem[]): Promise<string[]> {
+  const script = new AppendReadings(client, settings);
+  const { outcomes } = await script.run(KEYS, { mode: 'batch', receivedAtMs: Date.now(), items: items.map((i) => ({ ...i, json: '{}' })) });
+  return outcomes.map((o) => o.status);
 }
 
-/**
- * A device's next value: mostly ahead of everything (timestamps a period apart, or seq + 1),
- * sometimes a repeat, a late value just behind, or one far back, below what is remembered.
- */
-function nextValue(rand: () => number, w: Window, step: number): number {
-  const top = w.top ?? 1_000_000;
-  const r = rand();
-  if (r < 0.55) return top + (step === 1 ? 0 : Math.floor(rand() * step));
-  if (r < 0.7) return top - 1 - Math.floor(rand() * 3 * step);
-  if (r < 0.85) return top - 1 - Math.floor(rand() * 40 * step);
-  if (r < 0.95) return top + Math.floor(rand() * 5 * step);
-  return top - 1 - Math.floor(rand() * 400 * step);
-}
+const FPS = ['AAAA', 'BBBB', 'CCCC'];
 
-describe('the dedupe window (append-readings.lua)', () => {
-  for (const maxGaps of [2, 3, 5, 16]) {
-    it(`agrees with the model on every outcome, ${maxGaps} gaps per device`, async () => {
-      const rand = random(maxGaps);
-      const devices = Array.from({ length: 6 }, (_, i) => ({ field: `s/d${i}${i % 2 ? '@t' : ''}`, step: i % 2 ? 1000 : 1 }));
-      const models = new Map(devices.map((d) => [d.field, new Window(maxGaps - 1)]));
+describe('the dedupe window (append-readings.lua) against its model', () => {
+  const cases: { name: string; settings: DedupeSettings; step: number; spread: number }[] = [
+    // Timestamps 10 s apart, a window of 10 minutes, up to 12 per chunk: every rule comes up.
+    { name: 'timestamps', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 120 },
+    // Seq numbers, a window of 256: any order within it, the floor below.
+    { name: 'seq', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 400 },
+  ];
+  for (const { name, settings, step, spread } of cases) {
+    it(`agrees with the model on every outcome: ${name}, in random order`, async () => {
+      const rand = random(step + spread);
+      const seq = step === 1;
+      const devices = Array.from({ length: 5 }, (_, i) => `s/d${i}${seq ? '' : '@t'}`);
+      const models = new Map(
+        devices.map((d) => [d, new Space(seq ? settings.seqWindow : settings.windowMs, seq ? SEQ_CHUNK : TIME_CHUNK_MS, seq ? SEQ_CHUNK : settings.maxPerChunk)]),
+      );
+      const base = seq ? 1_000 : Date.parse('2026-11-27T00:00:00Z');
       const kinds = new Set<string>();
-      for (let call = 0; call < 150; call++) {
-        const batch = Array.from({ length: 1 + Math.floor(rand() * 12) }, () => {
-          const d = devices[Math.floor(rand() * devices.length)]!;
-          return { field: d.field, value: nextValue(rand, models.get(d.field)!, d.step) };
+      for (let call = 0; call < 200; call++) {
+        const batch = Array.from({ length: 1 + Math.floor(rand() * 20) }, () => {
+          const space = devices[Math.floor(rand() * devices.length)]!;
+          const m = models.get(space)!;
+          // Around the newest: mostly just behind or ahead of it, sometimes far behind.
+          const around = m.newest ?? base;
+          const offset = Math.floor((rand() - 0.7) * spread) * step + (seq ? 0 : Math.floor(rand() * 3) * 1000);
+          const value = rand() < 0.05 ? around - 3 * spread * step : around + offset;
+          return { space, value, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! };
         });
-        const expected = batch.map((r) => models.get(r.field)!.take(r.value)).join('');
-        expect(await append(maxGaps, batch), `call ${call}: ${JSON.stringify(batch)}`).toBe(expected);
+        const expected = batch.map((r) => models.get(r.space)!.take(r.value, r.fingerprint));
+        expect(await append(settings, batch), `call ${call}: ${JSON.stringify(batch)}`).toEqual(expected);
         for (const outcome of expected) kinds.add(outcome);
       }
-      // Stored, repeat and unknown all came up.
-      expect([...kinds].sort()).toEqual(['0', '1', '2']);
+      const all = ['conflict', 'repeat', 'stored', 'unverifiable'];
+      expect([...kinds].sort()).toEqual(seq ? all : [...all, 'full'].sort());
+      // And the state is what the model remembers: nothing more, nothing less.
+      for (const [space, m] of models) {
+        const fields = await redis.client.hkeys(KEYS.dedupe);
+        const chunks = fields.filter((f) => f.startsWith(`${space}#`));
+        const kept = new Set([...m.remembered.keys()].map((v) => chunkField(space, v)));
+        expect(new Set(chunks)).toEqual(kept);
+        expect(await redis.client.hget(KEYS.dedupe, space)).toBe(formatHeader({ newest: m.newest!, floor: m.floor }));
+      }
     });
   }
 
-  it('reads a device state in the earlier format (absolute bounds) and goes on from it', async () => {
-    const rand = random(7);
-    const model = new Window(4);
-    for (let i = 0; i < 60; i++) model.take(nextValue(rand, model, 1000));
-    await redis.client.hset(KEYS[1]!, 's/old@t', model.earlierFormat());
-    for (let i = 0; i < 40; i++) {
-      const value = nextValue(rand, model, 1000);
-      expect(await append(5, [{ field: 's/old@t', value }]), `reading ${i}: ${value}`).toBe(String(model.take(value)));
+  it('answers a corrupt header or chunk per reading, and leaves the other devices alone', async () => {
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const t = Date.parse('2026-11-27T00:00:00Z');
+    await append(settings, [
+      { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
+      { space: 's/badchunk@t', value: t, fingerprint: 'AAAA' },
+    ]);
+    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99', 'garbage']) {
+      await redis.client.hset(KEYS.dedupe, 's/bad@t', text);
+      await redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), ',0=AA AA');
+      const before = await redis.client.xlen(KEYS.stream);
+      const out = await append(settings, [
+        { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
+        { space: 's/good@t', value: t + 1_000 * before, fingerprint: 'AAAA' },
+        { space: 's/bad@t', value: t + 5_000, fingerprint: 'AAAA' },
+        { space: 's/badchunk@t', value: t + 1_000, fingerprint: 'AAAA' },
+      ]);
+      expect(out, text).toEqual(['corrupt', 'stored', 'corrupt', 'corrupt']);
+      // Nothing reset: the bad value is still there for an operator to see, and not overwritten.
+      expect(await redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
+      expect(await redis.client.xlen(KEYS.stream)).toBe(before + 1);
     }
-    expect(await redis.client.hget(KEYS[1]!, 's/old@t')).not.toContain('|');
   });
 
-  it('keeps a timestamp device to a few digits per gap', async () => {
-    const t0 = Date.parse('2026-11-27T00:00:00Z');
-    for (let i = 0; i < 40; i++) await append(16, [{ field: 's/meter@t', value: t0 + i * 10_000 }]);
-    const text = await redis.client.hget(KEYS[1]!, 's/meter@t');
-    const last = t0 + 39 * 10_000;
-    // last; floor 0 seen values below the lowest gap, less one; 15 gaps; the first ends just below
-    // the last reading; each 9,998 ms long, with one seen value (0 more) between it and the next.
-    expect(text).toBe(`${last};0;15;${last};9998,${Array(14).fill('0:9998').join(',')}`);
+  it('keeps a space within window / span + 1 chunks of at most the cap, whatever is sent', async () => {
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const t = Date.parse('2026-11-27T00:00:00Z');
+    // One high reading, then everything below it in reverse, then a jump a day ahead.
+    await append(settings, [{ space: 's/x@t', value: t + 3_600_000, fingerprint: 'AAAA' }]);
+    for (let from = 0; from < 3_600_000; from += 1_000 * 500) {
+      const items = Array.from({ length: 500 }, (_, i) => ({ space: 's/x@t', value: t + 3_600_000 - from - i * 1_000 - 1, fingerprint: 'AAAA' }));
+      await append(settings, items);
+    }
+    const chunks = (await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'));
+    expect(chunks.length).toBeLessThanOrEqual(3_600_000 / TIME_CHUNK_MS + 1);
+    for (const f of chunks) expect((await redis.client.hget(KEYS.dedupe, f))!.split('=').length - 1).toBeLessThanOrEqual(600);
+    await append(settings, [{ space: 's/x@t', value: t + 86_400_000, fingerprint: 'AAAA' }]);
+    expect((await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'))).toEqual([chunkField('s/x@t', t + 86_400_000)]);
+    expect(kindOf('s/x@t')).toBe('t');
   });
 });

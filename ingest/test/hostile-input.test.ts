@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { layoutKey } from '@energy-pipeline/server-kit';
+import { ingestKeys, layoutKey } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
 import { hashToken } from '@energy-pipeline/server-kit';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
@@ -95,8 +95,8 @@ describe('hostile input to ingest', () => {
 
   it('stored nothing, and still serves', { timeout: 120_000 }, async () => {
     expect(sent).toBeGreaterThanOrEqual(8_000);
-    // Nothing but the shard layout the service records when it starts.
-    expect(await redis.client.keys('*')).toEqual([layoutKey('test_readings')]);
+    // Nothing but what the service records when it starts: the shard layout and the dedupe format.
+    expect((await redis.client.keys('*')).sort()).toEqual([layoutKey('test_readings'), ingestKeys('test_readings').dedupeFormat].sort());
     expect(({}) as Record<string, unknown>).not.toHaveProperty('polluted');
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });

@@ -8,14 +8,16 @@ import { ingestConfig, seedReading } from './helpers.js';
 
 const stream = 'test_readings';
 const { dedupe } = ingestKeys(stream);
-const MAX_GAPS = 4;
+// Small windows, so that a test can reach their edges: 64 numbers, 10 minutes, 20 readings per 5 minutes.
+const SEQ_WINDOW = 64;
+const MAX_PER_5MIN = 20;
 let redis: TestRedis;
 let app: FastifyInstance;
 let replica: FastifyInstance;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  const env = { DEDUPE_MAX_GAPS: String(MAX_GAPS) };
+  const env = { DEDUPE_SEQ_WINDOW: String(SEQ_WINDOW), DEDUPE_WINDOW_S: '600', DEDUPE_MAX_PER_5MIN: String(MAX_PER_5MIN) };
   app = buildIngestApp(ingestConfig(redis.url, env));
   replica = buildIngestApp(ingestConfig(redis.url, env));
   await Promise.all([app.ready(), replica.ready()]);
@@ -31,66 +33,78 @@ beforeEach(async () => {
 const post = (payload: object, to = app) => to.inject({ method: 'POST', url: '/readings', payload });
 const postBatch = (readings: object[]) => app.inject({ method: 'POST', url: '/readings/batch', payload: { readings } });
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+/** A numbered reading whose time follows from its seq, so that sending it again is a true repeat (seedReading's time moves on). */
+const BASE_MS = Date.now() - 3_600_000;
+const numbered = (overrides: { seq: number } & Record<string, unknown>) =>
+  seedReading({ timestamp: new Date(BASE_MS + overrides.seq * 1_000).toISOString(), ...overrides });
 const storedReadings = async () => (await readStream(redis.client, stream)).map((r) => r.fields);
 
 describe('a reading with a seq', () => {
-  it('is stored once: a repeat gets 202, duplicate, no stream id, and the first copy wins', async () => {
-    const reading = seedReading({ seq: 42 });
+  it('is stored once: a repeat gets 202, duplicate, no stream id; a different reading under its seq is a conflict', async () => {
+    const reading = numbered({ seq: 42 });
     const first = await post(reading);
-    const again = await post({ ...reading, power_reading: 1 });
+    const again = await post(reading);
     expect(first.statusCode).toBe(202);
     expect(first.json()).toMatchObject({ status: 'success', duplicate: false, stream_id: expect.stringMatching(/^\d+-\d+$/) });
     expect(again.statusCode).toBe(202);
     expect(again.json()).toMatchObject({ status: 'success', duplicate: true, stream_id: null });
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(first.headers['idempotent-replayed']).toBeUndefined();
+    // Same seq, another power or another time: not a repeat, never silently dropped.
+    const power = await post({ ...reading, power_reading: 1 });
+    expect(power.statusCode).toBe(409);
+    expect(power.json()).toMatchObject({ error: 'conflict', issues: [{ in: 'body', path: 'power_reading' }] });
+    expect(power.json().message).toContain('seq 42');
+    const time = await post({ ...reading, timestamp: minutesAgo(3) });
+    expect(time.json()).toMatchObject({ error: 'conflict', issues: [{ path: 'timestamp' }] });
     expect(await storedReadings()).toEqual([expect.objectContaining({ power_reading: String(reading.power_reading), seq: '42' })]);
   });
 
-  it('is recognised however late it comes, and out of order, while the device keeps two gaps', async () => {
-    // A device's spool: readings 1..40 from a week ago, sent in order, then every one again.
-    const week = Array.from({ length: 40 }, (_, i) => seedReading({ seq: i + 1, timestamp: minutesAgo(7 * 24 * 60 - i) }));
-    for (const r of week) expect((await post(r)).json().duplicate).toBe(false);
-    for (const r of [...week].reverse()) expect((await post(r)).json()).toMatchObject({ duplicate: true });
+  it('is recognised however late it comes, in any order within the seq window', async () => {
+    // A device's spool: readings 1..40 from a week ago, sent newest first, then every one again.
+    const week = Array.from({ length: 40 }, (_, i) => numbered({ seq: i + 1, timestamp: minutesAgo(7 * 24 * 60 - i) }));
+    for (const r of [...week].reverse()) expect((await post(r)).json().duplicate).toBe(false);
+    for (const r of week) expect((await post(r)).json()).toMatchObject({ duplicate: true });
     expect(await storedReadings()).toHaveLength(40);
-    // What it costs: `top` (41: everything from it up is unseen), no floor, and one closed gap:
-    // the values below the first seq. However many it sends.
-    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('40;;1;1;');
+    // What it costs: a header and the chunks of 64 numbers the readings fall in.
+    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe(`newest=40;floor=${40 - SEQ_WINDOW}`);
+    expect((await redis.client.hkeys(dedupe)).sort()).toEqual(['site-001/device-001', 'site-001/device-001#0']);
   });
 
   it('fills a gap when a late reading arrives, and knows every seq it stored', async () => {
-    for (const seq of [1, 2, 5, 3, 9]) expect((await post(seedReading({ seq }))).json().duplicate).toBe(false);
-    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toBe('9;;3;9;2,0:0,2:');
-    for (const seq of [1, 2, 3, 5, 9]) expect((await post(seedReading({ seq }))).json().duplicate).toBe(true);
-    expect((await post(seedReading({ seq: 4 }))).json().duplicate).toBe(false);
+    for (const seq of [1, 2, 5, 3, 9]) expect((await post(numbered({ seq }))).json().duplicate).toBe(false);
+    for (const seq of [1, 2, 3, 5, 9]) expect((await post(numbered({ seq }))).json().duplicate).toBe(true);
+    expect((await post(numbered({ seq: 4 }))).json().duplicate).toBe(false);
     expect(await storedReadings()).toHaveLength(6);
   });
 
   it('is scoped by site and device', async () => {
-    await post(seedReading({ seq: 7, device_id: 'a' }));
-    await post(seedReading({ seq: 7, device_id: 'b' }));
-    await post(seedReading({ seq: 7, site_id: 'other', device_id: 'a' }));
+    await post(numbered({ seq: 7, device_id: 'a' }));
+    await post(numbered({ seq: 7, device_id: 'b' }));
+    await post(numbered({ seq: 7, site_id: 'other', device_id: 'a' }));
     expect(await storedReadings()).toHaveLength(3);
   });
 
   it('is stored once out of many concurrent copies on two replicas', async () => {
-    const reading = seedReading({ seq: 1 });
+    const reading = numbered({ seq: 1 });
     const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => post(reading, i % 2 ? app : replica)));
     expect(answers.every((a) => a.statusCode === 202)).toBe(true);
     expect(answers.filter((a) => !a.json().duplicate)).toHaveLength(1);
     expect(await storedReadings()).toHaveLength(1);
   });
 
-  it('below the gaps a device has forgotten is refused with 409, never stored twice', async () => {
-    // Every other seq: each reading leaves a gap, and only MAX_GAPS are kept.
-    for (let seq = 2; seq <= 20; seq += 2) await post(seedReading({ seq }));
-    const tooOld = await post(seedReading({ seq: 3 }));
+  it('more than the seq window behind its newest is refused with 409 and stored_before unknown, never stored twice', async () => {
+    await post(numbered({ seq: 10 }));
+    await post(numbered({ seq: 200 }));
+    const tooOld = await post(numbered({ seq: 10 }));
     expect(tooOld.statusCode).toBe(409);
-    expect(tooOld.json()).toMatchObject({ error: 'out_of_order', message: expect.stringContaining('seq 3') });
-    // Within what is remembered, a new one is stored and a repeat is recognised.
-    expect((await post(seedReading({ seq: 19 }))).json().duplicate).toBe(false);
-    expect((await post(seedReading({ seq: 18 }))).json().duplicate).toBe(true);
-    expect(await storedReadings()).toHaveLength(11);
+    expect(tooOld.json()).toMatchObject({ error: 'out_of_order', stored_before: 'unknown', message: expect.stringContaining('seq 10') });
+    expect(tooOld.json().message).toContain(`seq ${200 - SEQ_WINDOW}`);
+    // Within the window, a new one is stored and a repeat is recognised; the chunks below it are gone.
+    expect((await post(numbered({ seq: 200 - SEQ_WINDOW }))).json().duplicate).toBe(false);
+    expect((await post(numbered({ seq: 200 }))).json().duplicate).toBe(true);
+    expect(await storedReadings()).toHaveLength(3);
+    expect(await redis.client.hexists(dedupe, 'site-001/device-001#0')).toBe(0);
   });
 });
 
@@ -104,15 +118,38 @@ describe('a reading without a seq', () => {
     expect(await storedReadings()).toHaveLength(2);
   });
 
-  it('is recognised within the last readings of its device, refused with 409 further back', async () => {
-    const times = Array.from({ length: 10 }, (_, i) => minutesAgo(10 - i));
-    for (const timestamp of times) await post(seedReading({ timestamp }));
-    expect((await post(seedReading({ timestamp: times[9]! }))).json().duplicate).toBe(true);
-    expect((await post(seedReading({ timestamp: times[7]! }))).json().duplicate).toBe(true);
-    expect((await post(seedReading({ timestamp: times[0]! }))).statusCode).toBe(409);
+  it('is recognised in any order within the window behind its newest, refused with 409 further back', async () => {
+    const times = Array.from({ length: 10 }, (_, i) => minutesAgo(9 - i));
+    // Newest first, as a gateway drains its buffer.
+    for (const timestamp of [...times].reverse()) expect((await post(seedReading({ timestamp }))).json().duplicate).toBe(false);
+    for (const timestamp of times) expect((await post(seedReading({ timestamp }))).json().duplicate).toBe(true);
+    const tooOld = await post(seedReading({ timestamp: minutesAgo(11) }));
+    expect(tooOld.statusCode).toBe(409);
+    expect(tooOld.json()).toMatchObject({ error: 'out_of_order', stored_before: 'unknown' });
     // Late but new, between two remembered readings: stored.
-    expect((await post(seedReading({ timestamp: new Date(Date.parse(times[8]!) + 30_000).toISOString() }))).json().duplicate).toBe(false);
+    expect((await post(seedReading({ timestamp: new Date(Date.parse(times[5]!) + 30_000).toISOString() }))).json().duplicate).toBe(false);
     expect(await storedReadings()).toHaveLength(11);
+  });
+
+  it('under a used timestamp with another power is a conflict, never a 202 duplicate', async () => {
+    const reading = seedReading();
+    expect((await post(reading)).statusCode).toBe(202);
+    for (const power_reading of [1, 2, 3, 4, 5]) {
+      const res = await post({ ...reading, power_reading });
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toMatchObject({ error: 'conflict', issues: [{ path: 'power_reading', message: expect.stringContaining('differs') }] });
+    }
+    expect(await storedReadings()).toHaveLength(1);
+  });
+
+  it('past the most remembered per device in 5 minutes is refused with window_full, telling to number them', async () => {
+    const start = Math.floor((Date.now() - 20 * 60_000) / 300_000) * 300_000;
+    const readings = Array.from({ length: MAX_PER_5MIN + 3 }, (_, i) => seedReading({ timestamp: new Date(start + i * 1_000).toISOString() }));
+    const { results } = (await postBatch(readings)).json();
+    expect(results.filter((r: { status: string }) => r.status === 'accepted')).toHaveLength(MAX_PER_5MIN);
+    expect(results.at(-1)).toMatchObject({ status: 'rejected', error: 'window_full', message: expect.stringContaining('seq') });
+    // Numbered, the same device may send them.
+    expect((await post({ ...readings.at(-1)!, seq: 1 })).statusCode).toBe(202);
   });
 
   it("is accepted however old, by default: the seed's own example", async () => {
@@ -124,12 +161,12 @@ describe('a reading without a seq', () => {
 
 describe('a batch', () => {
   it('is stored as one entry holding its new readings; repeats within and across batches are marked', async () => {
-    await post(seedReading({ seq: 1 }));
+    await post(numbered({ seq: 1 }));
     const res = await postBatch([
-      seedReading({ seq: 1 }),
-      seedReading({ seq: 2 }),
-      seedReading({ seq: 2 }),
-      seedReading({ seq: 3, device_id: 'other' }),
+      numbered({ seq: 1 }),
+      numbered({ seq: 2 }),
+      numbered({ seq: 2 }),
+      numbered({ seq: 3, device_id: 'other' }),
     ]);
     expect(res.statusCode).toBe(200);
     const { results, accepted } = res.json();
@@ -142,13 +179,13 @@ describe('a batch', () => {
     expect(entries[1]![1]).toEqual(['readings', expect.any(String), 'count', '2', 'received_at', expect.stringMatching(/^\d+$/)]);
     expect(await storedReadings()).toHaveLength(3);
 
-    const retry = (await postBatch([seedReading({ seq: 2 })])).json();
+    const retry = (await postBatch([numbered({ seq: 2 })])).json();
     expect(retry.results[0]).toMatchObject({ status: 'accepted', duplicate: true, stream_id: null });
     expect(await redis.client.xlen(stream)).toBe(2);
   });
 
   it('stores exactly the new readings of a batch with repeats among them, whatever letters their ids use', async () => {
-    const meter = (seq: number, device_id: string) => seedReading({ seq, device_id, site_id: 'Zähler-東京' });
+    const meter = (seq: number, device_id: string) => numbered({ seq, device_id, site_id: 'Zähler-東京' });
     await post(meter(1, 'mètre-1'));
     await post(meter(7, 'ü'));
     const batch = [meter(1, 'mètre-1'), meter(2, 'mètre-1'), meter(7, 'ü'), meter(8, 'ü'), meter(2, 'mètre-1'), meter(1, 'plain')];
@@ -160,26 +197,32 @@ describe('a batch', () => {
     expect(last[3]).toBe('3');
   });
 
-  it('rejects the readings it cannot tell from repeats as out_of_order, and stores the rest', async () => {
-    for (let seq = 2; seq <= 20; seq += 2) await post(seedReading({ seq }));
-    const { results } = (await postBatch([seedReading({ seq: 1 }), seedReading({ seq: 21 })])).json();
-    expect(results[0]).toMatchObject({ status: 'rejected', error: 'out_of_order' });
-    expect(results[1]).toMatchObject({ status: 'accepted', duplicate: false });
+  it('answers item by item: below the window, a conflict, a repeat and a new one', async () => {
+    await post(numbered({ seq: 100 }));
+    await post(numbered({ seq: 90 }));
+    const { results } = (await postBatch([numbered({ seq: 1 }), numbered({ seq: 90, power_reading: 7 }), numbered({ seq: 90 }), numbered({ seq: 91 })])).json();
+    expect(results[0]).toMatchObject({ status: 'rejected', error: 'out_of_order', stored_before: 'unknown' });
+    expect(results[1]).toMatchObject({ status: 'rejected', error: 'conflict', issues: [{ path: 'power_reading' }] });
+    expect(results[2]).toMatchObject({ status: 'accepted', duplicate: true });
+    expect(results[3]).toMatchObject({ status: 'accepted', duplicate: false });
   });
 });
 
 describe('the dedupe state', () => {
-  it('lives beside the stream in its hash slot and grows with devices, not readings', async () => {
+  it('lives beside the stream in its hash slot and stays within the window, however many readings come', async () => {
     expect(dedupe).toContain(hashTag(stream));
-    const readings = Array.from({ length: 500 }, (_, i) => seedReading({ device_id: `d-${i % 5}`, seq: Math.floor(i / 5) + 1 }));
-    for (let i = 0; i < readings.length; i += 100) await postBatch(readings.slice(i, i + 100));
-    expect(await redis.client.hlen(dedupe)).toBe(5);
-    for (const value of await redis.client.hvals(dedupe)) expect(value).toBe('100;;1;1;');
+    const readings = Array.from({ length: 2_000 }, (_, i) => seedReading({ device_id: `d-${i % 5}`, seq: Math.floor(i / 5) + 1 }));
+    for (let i = 0; i < readings.length; i += 500) await postBatch(readings.slice(i, i + 500));
+    // Per device: its header and the chunks of 64 numbers the last SEQ_WINDOW fall in.
+    for (let d = 0; d < 5; d++) {
+      expect(await redis.client.hget(dedupe, `site-001/d-${d}`)).toBe(`newest=400;floor=${400 - SEQ_WINDOW}`);
+    }
+    expect(await redis.client.hlen(dedupe)).toBe(5 * (1 + 2));
   });
 
   it('counts repeats apart in the Prometheus metrics', async () => {
-    await post(seedReading({ seq: 5 }));
-    await post(seedReading({ seq: 5 }));
+    await post(numbered({ seq: 5 }));
+    await post(numbered({ seq: 5 }));
     const text = (await app.inject({ method: 'GET', url: '/metrics', headers: { accept: 'text/plain' } })).body;
     expect(text).toMatch(/^ep_ingest_readings_accepted_total\{route="\/readings",duplicate="true"\} [1-9]/m);
   });

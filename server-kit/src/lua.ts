@@ -33,3 +33,23 @@ export function defineLuaCommands<T extends RedisClient>(redis: T, dir: URL, scr
   }
   return redis;
 }
+
+/** Calls a script registered by {@link defineLuaPort}: its keys, then its arguments. */
+export type LuaCall = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+
+/**
+ * Registers one script on one connection and returns the function that calls it: the base of a
+ * typed port (a module beside the script that owns its KEYS/ARGV encoding and reply decoding),
+ * so that no call site builds positional arguments and no script command is declared on every
+ * ioredis client. ioredis sends EVALSHA and falls back to EVAL after a restart, as for
+ * {@link defineLuaCommands}.
+ */
+export function defineLuaPort(redis: RedisClient, dir: URL, file: string, keys: number): LuaCall {
+  const name = `ep_${file.replace(/\W/g, '_')}`;
+  if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(dir, file) });
+  const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
+  return (k, args) => {
+    if (k.length !== keys) throw new TypeError(`${file}.lua takes ${keys} keys, got ${k.length}`);
+    return command.call(redis, ...k, ...args);
+  };
+}

@@ -74,8 +74,10 @@ export function ingestKeys(stream: string) {
   const prefix = `ep:${hashTag(stream)}`;
   return {
     stream,
-    /** Hash of each device's dedupe window (ingest/lua/append-readings.lua; DESIGN.md#redis-keys). */
+    /** Hash of each device's dedupe window: a header and chunks per identity space (ingest/src/store/append-readings.ts; DESIGN.md#redis-keys). */
     dedupe: `${prefix}:dedupe`,
+    /** String: the format `dedupe` is in, set by ingest's one-off migration (ingest/src/store/migrate-dedupe.ts). */
+    dedupeFormat: `${prefix}:dedupe-format`,
     /**
      * String ingest overwrites when WRITE_REPLICAS is on and a request held only repeats: WAIT
      * speaks for this connection's writes, and the original may have come through another one.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AccessLog, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 import type { TimestampWindow } from '@energy-pipeline/contract';
+import type { DedupeSettings } from '../store/append-readings.js';
 
 /** A count where 0 means "no limit". */
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
@@ -15,8 +16,12 @@ export const ingestEnvShape = {
   READING_MAX_AGE_S: limit(0),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   BATCH_MAX_READINGS: positiveInt(1_000),
-  /** Gaps remembered per device and identity space; at least 2 (ingest/lua/append-readings.lua). */
-  DEDUPE_MAX_GAPS: z.coerce.number().int().min(2).max(1_000).default(16),
+  /** How far behind its newest reading a device's readings without seq are remembered (any order within it). */
+  DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(7 * 86_400).default(3_600),
+  /** How far behind its newest seq a device's numbered readings are remembered. */
+  DEDUPE_SEQ_WINDOW: z.coerce.number().int().min(64).max(1_000_000).default(1_024),
+  /** Most readings without seq remembered per device per 5 minutes (the hard cap per device). */
+  DEDUPE_MAX_PER_5MIN: z.coerce.number().int().min(1).max(30_000).default(600),
   ...authEnvShape,
   /** Replicas that must have a write before it gets its 2xx (WAIT); 0 answers on the primary's word. */
   WRITE_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
@@ -71,12 +76,12 @@ export interface IngestConfig {
   /** Most readings one POST /readings/batch may carry. @default 1000 */
   batchMaxReadings: number;
   /**
-   * How many gaps in what a device sent are remembered, per device and identity space: a device
-   * that numbers its readings (seq) needs two, however late a repeat comes; one without seq needs
-   * one per reading, so this is how far back its repeats are recognised. Memory per device grows
-   * with it (see the sizing table in docs/operations.md). @default 16
+   * What is remembered of each device to store its readings exactly once, in any order
+   * (store/append-readings.ts): readings without seq up to `windowMs` behind the device's newest
+   * (at most `maxPerChunk` per 5 minutes), numbered ones up to `seqWindow` behind its newest seq.
+   * Memory per device grows with the readings in the window (docs/operations.md#sizing).
    */
-  dedupeMaxGaps: number;
+  dedupe: DedupeSettings;
   /**
    * Replicas that must have acknowledged a write (WAIT) before ingest answers 2xx, so that an
    * asynchronous failover cannot lose an acknowledged reading; fewer in time is a 503 with outcome
@@ -105,7 +110,7 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     },
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     batchMaxReadings: e.BATCH_MAX_READINGS,
-    dedupeMaxGaps: e.DEDUPE_MAX_GAPS,
+    dedupe: { windowMs: e.DEDUPE_WINDOW_S * 1000, seqWindow: e.DEDUPE_SEQ_WINDOW, maxPerChunk: e.DEDUPE_MAX_PER_5MIN },
     writeReplicas: e.WRITE_REPLICAS,
     auth,
     limits: {

@@ -15,6 +15,7 @@ class ReadingCounters {
   readonly rejectedByReason: Partial<Record<ErrorCode, number>> = {};
   private readonly acceptedTotal: Counter<'route' | 'duplicate'>;
   private readonly rejectedTotal: Counter<'route' | 'reason'>;
+  private readonly corruptTotal: Counter;
 
   constructor(registry: Registry) {
     this.acceptedTotal = new Counter({
@@ -29,6 +30,16 @@ class ReadingCounters {
       labelNames: ['route', 'reason'] as const,
       registers: [registry],
     });
+    this.corruptTotal = new Counter({
+      name: 'ep_ingest_dedupe_corrupt_total',
+      help: "Readings refused because their device's dedupe state in Redis does not parse (answered 500 internal_error, stored_before unknown); anything above 0 needs an operator",
+      registers: [registry],
+    });
+  }
+
+  /** Counts readings whose device's dedupe state was unreadable (they are counted as rejected too). */
+  corrupt(n = 1) {
+    if (n > 0) this.corruptTotal.inc(n);
   }
 
   /** Counts `n` readings answered as stored. */

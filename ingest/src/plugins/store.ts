@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { closeRedis, createRedis, installEvictionPolicyCheck, installShardLayoutCheck, RATE_LIMIT_KEY_PREFIX, waitReady, type RedisClient } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from '../config/config.js';
 import { RateCounts } from '../store/rate-counts.js';
+import { migrateDedupe } from '../store/migrate-dedupe.js';
 import { defineScripts } from '../store/scripts.js';
 import { ShardMonitor } from '../store/shard-monitor.js';
 import { StreamWriter } from '../store/stream-writer.js';
@@ -52,18 +53,34 @@ export const storePlugin = fp<{ config: IngestConfig }>(
     const { rateLimitSyncMs: syncMs, rateLimitWindowMs: windowMs } = config.limits;
     const rateCounts = new RateCounts(rateLimitRedis, { prefix: RATE_LIMIT_KEY_PREFIX, syncMs, windowMs, log: app.log });
     const breakers = new WriteBreakers(redis, streams, app.log);
-    const writer = new StreamWriter(redis, streams, { dedupeMaxGaps: config.dedupeMaxGaps, writeReplicas: config.writeReplicas, breakers });
+    const writer = new StreamWriter(redis, streams, { dedupe: config.dedupe, writeReplicas: config.writeReplicas, breakers });
     const monitor = new ShardMonitor(redis, stream, streams, group, config.limits.backlogCheckIntervalMs, app.log);
     app.decorate('ingestStore', { redis, rateLimitRedis, rateCounts, writer, breakers, monitor });
 
+    // The dedupe hash in this release's format before the first write: a one-off migration, retried
+    // until Redis lets it finish (until then, devices with an old-format state get 500s).
+    let migrationRetry: NodeJS.Timeout | null = null;
+    const migrate = async () => {
+      migrationRetry = null;
+      try {
+        const report = await migrateDedupe(redis, streams);
+        if (report.converted + report.unreadable > 0) app.log.info(report, 'dedupe state migrated to the window format');
+        if (report.unreadable > 0) app.log.error(report, 'dedupe headers in no known format were left as they are');
+      } catch (err) {
+        app.log.warn({ err: (err as Error).message }, 'dedupe migration failed; retrying in 5 s');
+        migrationRetry = setTimeout(() => void migrate(), 5_000).unref();
+      }
+    };
     app.addHook('onReady', async () => {
       // Start answering even when Redis is down (as 503s), but give it a moment to connect first.
       await Promise.all([waitReady(redis, 3_000), waitReady(rateLimitRedis, 3_000)]).catch(() => app.log.warn('Redis is not reachable yet'));
+      await migrate();
       monitor.start();
     });
     installEvictionPolicyCheck(app, redis, allowEviction);
     installShardLayoutCheck(app, redis, stream, streams.length);
     app.addHook('onClose', async () => {
+      if (migrationRetry) clearTimeout(migrationRetry);
       await monitor.stop();
       breakers.close();
       await rateCounts.close();

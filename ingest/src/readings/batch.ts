@@ -8,7 +8,8 @@ import {
   type TimestampWindow,
 } from '@energy-pipeline/contract';
 import { allowsSite, type ApiKey } from '@energy-pipeline/server-kit';
-import { type Appended, StoreUnavailableError } from '../store/stream-writer.js';
+import { type Appended, StoreFaultError, StoreUnavailableError } from '../store/stream-writer.js';
+import { refusal } from './refusals.js';
 
 type Rejection = ErrorBody & { error: 'validation_failed' | 'forbidden' };
 type Checked = { index: number; reading: Reading } | { index: number; rejection: Rejection };
@@ -37,17 +38,8 @@ export function checkItem(item: unknown, index: number, window: TimestampWindow,
   return rejection ? { index, rejection } : { index, reading: parsed.reading };
 }
 
-/** Why a reading older than its device's remembered window is refused: it may or may not be a repeat. */
-export function outOfOrderMessage(reading: { site_id: string; device_id: string; seq?: number | undefined }): string {
-  const what = reading.seq !== undefined ? `seq ${reading.seq}` : 'this timestamp';
-  return (
-    `Not stored: ${what} is older than what is remembered of device '${reading.device_id}' at site '${reading.site_id}', ` +
-    'so it cannot be told apart from a repeat. Send a device\'s readings in order, or number them with seq'
-  );
-}
-
 /** Puts rejections and write outcomes back into request order. */
-export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError)[]) {
+export function batchResults(checked: Checked[], written: (Appended | StoreUnavailableError | StoreFaultError)[]) {
   let next = 0;
   const results: BatchItemResult[] = checked.map((c) => {
     if ('rejection' in c) return { index: c.index, status: 'rejected', ...c.rejection };
@@ -60,12 +52,13 @@ export function batchResults(checked: Checked[], written: (Appended | StoreUnava
           : 'Not stored: Redis is unavailable; retry this reading';
       return { index: c.index, status: 'rejected', error: 'unavailable', outcome: outcome.outcome, message };
     }
-    if (outcome.status === 'unverifiable') {
-      return { index: c.index, status: 'rejected', error: 'out_of_order', message: outOfOrderMessage(c.reading) };
+    if (outcome instanceof StoreFaultError) {
+      return { index: c.index, status: 'rejected', error: 'internal_error', outcome: 'not_stored', message: 'Not stored: the store failed on this reading\'s shard; the details are in the server\'s log' };
     }
-    return outcome.status === 'stored'
-      ? { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: false }
-      : { index: c.index, status: 'accepted', stream_id: null, duplicate: true };
+    if (outcome.status === 'stored') return { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: false };
+    if (outcome.status === 'repeat') return { index: c.index, status: 'accepted', stream_id: null, duplicate: true };
+    const { body } = refusal(c.reading, outcome);
+    return { index: c.index, status: 'rejected', ...body, error: body.error as 'out_of_order' | 'conflict' | 'window_full' | 'internal_error' };
   });
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, rejected: results.length - accepted, results };

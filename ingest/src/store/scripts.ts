@@ -1,13 +1,8 @@
 import type { Result } from 'ioredis';
 import { defineLuaCommands, type RedisClient } from '@energy-pipeline/server-kit';
 
-/** What lua/append-readings.lua returns: the new entry's id (null when nothing was new), and a digit per reading, its outcome. */
-type AppendReply = [id: string | null, outcomes: string];
-
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/append-readings.lua */
-    appendReadings(...keysThenArgs: (string | number)[]): Result<AppendReply, Context>;
     /** lua/count-requests.lua: the key's total in its window and the ms left of it. */
     countRequests(key: string, count: number, windowMs: number): Result<[total: number, ttlMs: number], Context>;
   }
@@ -19,7 +14,6 @@ const LUA_DIR = new URL('../../lua/', import.meta.url);
 /** Registers ingest's scripts on a connection. */
 export function defineScripts<T extends RedisClient>(redis: T): T {
   return defineLuaCommands(redis, LUA_DIR, {
-    appendReadings: { file: 'append-readings', keys: 2 },
     countRequests: { file: 'count-requests', keys: 1 },
   });
 }

@@ -1,6 +1,8 @@
+import { ReplyError } from 'ioredis';
 import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
 import { encodeReading, readingJson } from '@energy-pipeline/contract';
 import { classifyRedisFailure, ingestKeys, readingIdentity, type RedisClient, shardOf, waitForReplicas, withDeadline } from '@energy-pipeline/server-kit';
+import { type AppendCall, type AppendOutcome, AppendReadings, type DedupeSettings, fingerprintOf } from './append-readings.js';
 import type { WriteBreakers } from './write-breakers.js';
 
 /**
@@ -25,15 +27,23 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
- * What became of one reading: `stored` in the entry `id`; `repeat` of a reading stored earlier
- * (nothing appended); `unverifiable`: older than what is remembered of its device, so it cannot be
- * told apart from a repeat, and it was not stored.
+ * Redis answered the append with an error that retrying will not cure: a script bug, a key of
+ * the wrong type. A 500, never a 503 that would have devices retry forever; nothing was stored
+ * (the script writes nothing before its reads succeed).
  */
-export type Appended = { status: 'stored'; id: string } | { status: 'repeat' } | { status: 'unverifiable' };
+export class StoreFaultError extends Error {
+  override name = 'StoreFaultError';
+}
+
+/** Redis errors that pass: loading, busy, a failover or resharding under way, out of memory. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|OOM|NOREPLICAS|NOSCRIPT|NOTBUSY|UNBLOCKED)\b/;
+
+/** What became of one reading (append-readings.ts). */
+export type Appended = AppendOutcome;
 
 export interface StreamWriterOptions {
-  /** Gaps remembered per device and identity space (lua/append-readings.lua). @default 16 */
-  dedupeMaxGaps: number;
+  /** What is remembered per device (append-readings.ts). */
+  dedupe: DedupeSettings;
   /** Replicas that must have a write before it is acknowledged (WAIT); 0: the primary's word. @default 0 */
   writeReplicas: number;
   breakers: WriteBreakers;
@@ -69,6 +79,7 @@ interface WaitingReading {
  */
 export class StreamWriter {
   private readonly keys: ReturnType<typeof ingestKeys>[];
+  private readonly script: AppendReadings;
   /** This turn's single readings by shard, until setImmediate appends them (null: none yet). */
   private waiting: Map<number, WaitingReading[]> | null = null;
 
@@ -79,6 +90,7 @@ export class StreamWriter {
     private readonly options: StreamWriterOptions,
   ) {
     this.keys = streams.map(ingestKeys);
+    this.script = new AppendReadings(redis, options.dedupe);
   }
 
   /**
@@ -113,7 +125,8 @@ export class StreamWriter {
       if (items.length === 1) {
         const { reading } = items[0]!;
         const { field, value } = readingIdentity(reading);
-        const [appended] = await this.run(shard, deadline, 'single', [field, value, ...encodeReading(reading, receivedAtMs)]);
+        const item = { space: field, value, fingerprint: fingerprintOf(reading) };
+        const [appended] = await this.run(shard, deadline, { mode: 'single', item, entry: encodeReading(reading, receivedAtMs) });
         items[0]!.resolve(appended!);
       } else {
         const outcomes = await this.appendToShard(shard, items.map((item) => item.reading), deadline, receivedAtMs);
@@ -128,12 +141,13 @@ export class StreamWriter {
 
   /**
    * Appends many readings, one entry per shard they fall in, each atomic: a reading's outcome, or
-   * the StoreUnavailableError of its shard's call (another shard's readings may be stored).
+   * the StoreUnavailableError or StoreFaultError of its shard's call (another shard's readings may
+   * be stored).
    */
-  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<(Appended | StoreUnavailableError)[]> {
+  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<(Appended | StoreUnavailableError | StoreFaultError)[]> {
     const byShard = new Map<number, number[]>();
     for (let i = 0; i < readings.length; i++) addTo(byShard, shardOf(readings[i]!.site_id, this.keys.length), i);
-    const out: (Appended | StoreUnavailableError)[] = new Array(readings.length);
+    const out: (Appended | StoreUnavailableError | StoreFaultError)[] = new Array(readings.length);
     const deadline = Date.now() + deadlineMs;
     await Promise.all(
       [...byShard].map(async ([shard, indexes]) => {
@@ -143,7 +157,7 @@ export class StreamWriter {
             out[i] = results[j]!;
           });
         } catch (err) {
-          if (!(err instanceof StoreUnavailableError)) throw err;
+          if (!(err instanceof StoreUnavailableError || err instanceof StoreFaultError)) throw err;
           for (const i of indexes) out[i] = err;
         }
       }),
@@ -153,44 +167,38 @@ export class StreamWriter {
 
   /** Readings of one shard as one batch entry (the new ones among them): one script call. */
   private appendToShard(shard: number, readings: readonly Reading[], deadline: number, receivedAtMs: number): Promise<Appended[]> {
-    // The script's two batch arguments (lua/append-readings.lua): identity lines, and the array.
-    let identities = '';
-    const json: string[] = new Array(readings.length);
-    readings.forEach((reading, j) => {
+    const items = readings.map((reading) => {
       const { field, value } = readingIdentity(reading);
-      json[j] = readingJson(reading);
-      // In bytes: Lua cuts the array by them (ids may be any letters).
-      identities += `${field}\t${value}\t${Buffer.byteLength(json[j]!)}\n`;
+      return { space: field, value, fingerprint: fingerprintOf(reading), json: readingJson(reading) };
     });
-    return this.run(shard, deadline, 'batch', [receivedAtMs, identities, `[${json.join(',')}]`]);
+    return this.run(shard, deadline, { mode: 'batch', items, receivedAtMs });
   }
 
-  private async run(shard: number, deadline: number, mode: 'single' | 'batch', args: (string | number)[]): Promise<Appended[]> {
-    const { dedupeMaxGaps, writeReplicas } = this.options;
+  private async run(shard: number, deadline: number, call: AppendCall): Promise<Appended[]> {
+    const { writeReplicas } = this.options;
     const keys = this.keys[shard]!;
     const breaker = this.options.breakers.of(shard);
-    let reply: [string | null, string];
+    let reply: Awaited<ReturnType<AppendReadings['run']>>;
     try {
       breaker.assertClosed();
-      const call = this.redis.appendReadings(keys.stream, keys.dedupe, dedupeMaxGaps, mode, ...args);
-      reply = await withDeadline(call, deadline - Date.now());
+      reply = await withDeadline(this.script.run(keys, call), deadline - Date.now());
       breaker.record(null);
     } catch (err) {
+      if (err instanceof ReplyError && !TRANSIENT_REPLY.test((err as Error).message)) {
+        // Redis is up and answered: the fault is ours (a script bug) or the data's (a wrong type).
+        breaker.record(null);
+        throw new StoreFaultError(`Append to ${keys.stream} failed: ${(err as Error).message}`, { cause: err });
+      }
       breaker.record(err);
       throw StoreUnavailableError.from(err, `Append to ${keys.stream}`);
     }
     if (writeReplicas > 0) {
       // Only repeats: their originals got a 2xx once, but possibly before replicas had them (a
       // WAIT that timed out). A write now, in the same slot, orders after them for WAIT to cover.
-      if (reply[0] === null) await this.markForReplicas(keys.replicationMark, deadline);
+      if (reply.id === null) await this.markForReplicas(keys.replicationMark, deadline);
       await this.replicated(keys.stream, deadline);
     }
-    const [id, outcomes] = reply;
-    // One object per outcome, shared by the readings that had it (they are read, never changed).
-    const shared: Appended[] = [{ status: 'stored', id: id! }, { status: 'repeat' }, { status: 'unverifiable' }];
-    const appended: Appended[] = new Array(outcomes.length);
-    for (let r = 0; r < outcomes.length; r++) appended[r] = shared[outcomes.charCodeAt(r) - 48]!;
-    return appended;
+    return reply.outcomes;
   }
 
   private async markForReplicas(key: string, deadline: number) {

@@ -1,0 +1,171 @@
+import { defineLuaPort, type LuaCall, type RedisClient } from '@energy-pipeline/server-kit';
+
+/**
+ * The typed port of ingest/lua/append-readings.lua: the one place that knows its KEYS/ARGV, its
+ * reply and the dedupe state's format. Call sites pass readings as objects and get one outcome
+ * object per reading back.
+ *
+ * The state, per identity space (`<site>/<device>` for seq, `<site>/<device>@t` for timestamps),
+ * as fields of the shard's dedupe hash:
+ * - the header `<space>`: `newest=<v>;floor=<v>` ({@link DedupeHeader});
+ * - chunk k `<space>#<k>`: the records `,<v - k * span>=<fingerprint>` of the remembered values
+ *   in [k * span, (k + 1) * span), in arrival order.
+ */
+
+/** Span of a timestamp chunk, in ms. Part of the stored format: changing it needs a migration. */
+export const TIME_CHUNK_MS = 300_000;
+/** Span of a seq chunk, in numbers (and so its most records). Part of the stored format. */
+export const SEQ_CHUNK = 64;
+
+export interface DedupeSettings {
+  /** How far below its newest timestamp a device's readings are remembered, in ms. */
+  windowMs: number;
+  /** How far below its newest seq a device's numbered readings are remembered. */
+  seqWindow: number;
+  /** Most readings without seq remembered per device per {@link TIME_CHUNK_MS}. */
+  maxPerChunk: number;
+}
+
+export type SpaceKind = 't' | 'seq';
+
+/** What the header of a space says: the newest value stored, and the lowest one still remembered. */
+export interface DedupeHeader {
+  newest: number;
+  floor: number;
+}
+
+export const formatHeader = (h: DedupeHeader) => `newest=${h.newest};floor=${h.floor}`;
+
+export function parseHeader(text: string): DedupeHeader | null {
+  const m = /^newest=(-?\d+);floor=(-?\d+)$/.exec(text);
+  return m ? { newest: Number(m[1]), floor: Number(m[2]) } : null;
+}
+
+export const kindOf = (space: string): SpaceKind => (space.endsWith('@t') ? 't' : 'seq');
+export const spanOf = (kind: SpaceKind) => (kind === 't' ? TIME_CHUNK_MS : SEQ_CHUNK);
+/** The chunk field a value of `space` is remembered in. */
+export const chunkField = (space: string, value: number) => `${space}#${Math.floor(value / spanOf(kindOf(space)))}`;
+
+/**
+ * What of a reading its fingerprint covers, in order, each as 4 characters: what a resend must
+ * repeat. A seq reading's timestamp is content; a timestamp reading's is its identity.
+ */
+export const FINGERPRINT_PARTS = ['power_reading', 'timestamp'] as const;
+export type FingerprintPart = (typeof FINGERPRINT_PARTS)[number];
+const PART_LENGTH = 4;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** 24 bits of FNV-1a over a text, as 4 base64url characters. */
+function hash4(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h >>>= 8;
+  return BASE64URL[(h >>> 18) & 63]! + BASE64URL[(h >>> 12) & 63]! + BASE64URL[(h >>> 6) & 63]! + BASE64URL[h & 63]!;
+}
+
+/**
+ * A reading's fingerprint: its power (and, with a seq, its timestamp in ms). 24 bits a part: a
+ * changed value goes unnoticed once in 16 million.
+ */
+export function fingerprintOf(reading: { power_reading: number; timestamp: string; seq?: number | undefined }): string {
+  const power = hash4(String(reading.power_reading));
+  return reading.seq === undefined ? power : power + hash4(String(Date.parse(reading.timestamp)));
+}
+
+/** The parts in which two fingerprints of one identity differ. */
+export function differingParts(ours: string, stored: string): FingerprintPart[] {
+  const parts = FINGERPRINT_PARTS.filter((_, i) => ours.slice(i * PART_LENGTH, (i + 1) * PART_LENGTH) !== stored.slice(i * PART_LENGTH, (i + 1) * PART_LENGTH));
+  return parts.length > 0 ? parts : [...FINGERPRINT_PARTS];
+}
+
+/** One reading as the script takes it. */
+export interface AppendItem {
+  /** Its identity space (readingIdentity's field). */
+  space: string;
+  /** Its seq, or its timestamp in ms. */
+  value: number;
+  fingerprint: string;
+}
+
+export type AppendCall =
+  /** One reading, appended as an entry of the seed's format (`entry`: its field/value pairs). */
+  | { mode: 'single'; item: AppendItem; entry: readonly (string | number)[] }
+  /** Readings appended together as one batch entry; `json` is each reading's JSON. */
+  | { mode: 'batch'; items: readonly (AppendItem & { json: string })[]; receivedAtMs: number };
+
+/** What became of one reading. */
+export type AppendOutcome =
+  | { status: 'stored'; id: string }
+  /** The same reading was stored before: nothing appended. */
+  | { status: 'repeat' }
+  /** Below what is remembered of its space (`floor`): not stored, and it cannot be checked. */
+  | { status: 'unverifiable'; floor: number }
+  /** A different reading was stored under its identity: not stored. */
+  | { status: 'conflict'; differs: FingerprintPart[] }
+  /** Its chunk holds `cap` readings already: not stored. */
+  | { status: 'full'; cap: number }
+  /** The stored state it needs does not parse (`what`): not stored, and it cannot be checked. */
+  | { status: 'corrupt'; what: string };
+
+export interface AppendResult {
+  /** The entry the stored readings went into; null when none was new. */
+  id: string | null;
+  outcomes: AppendOutcome[];
+}
+
+type Reply = [id: string | null, outcomes: string, details: string[]];
+
+const LUA_DIR = new URL('../../lua/', import.meta.url);
+
+export class AppendReadings {
+  private readonly call: LuaCall;
+
+  constructor(
+    redis: RedisClient,
+    private readonly settings: DedupeSettings,
+  ) {
+    this.call = defineLuaPort(redis, LUA_DIR, 'append-readings', 2);
+  }
+
+  async run(keys: { stream: string; dedupe: string }, call: AppendCall): Promise<AppendResult> {
+    const { windowMs, seqWindow, maxPerChunk } = this.settings;
+    const items = call.mode === 'single' ? [call.item] : call.items;
+    let lines = '';
+    for (const item of items) {
+      // In bytes: Lua cuts the batch's array by them (ids may be any letters).
+      const length = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
+      lines += `${item.space}\t${item.value}\t${item.fingerprint}\t${length}\n`;
+    }
+    const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, lines];
+    const args =
+      call.mode === 'single'
+        ? [...head, ...call.entry]
+        : [...head, call.receivedAtMs, `[${call.items.map((i) => i.json).join(',')}]`];
+    const reply = (await this.call([keys.stream, keys.dedupe], args)) as Reply;
+    return decodeReply(reply, items);
+  }
+}
+
+/** The script's reply as outcome objects, one per item. */
+export function decodeReply([id, digits, details]: Reply, items: readonly AppendItem[]): AppendResult {
+  const detail = new Map<number, string>();
+  for (let i = 0; i < details.length; i += 2) detail.set(Number(details[i]) - 1, details[i + 1]!);
+  // One object per plain outcome, shared by the readings that had it (they are read, never changed).
+  const stored: AppendOutcome = { status: 'stored', id: id! };
+  const repeat: AppendOutcome = { status: 'repeat' };
+  const outcomes: AppendOutcome[] = new Array(digits.length);
+  for (let r = 0; r < digits.length; r++) {
+    const digit = digits[r];
+    const text = detail.get(r) ?? '';
+    if (digit === '0') outcomes[r] = stored;
+    else if (digit === '1') outcomes[r] = repeat;
+    else if (digit === '2') outcomes[r] = { status: 'unverifiable', floor: Number(text) };
+    else if (digit === '3') outcomes[r] = { status: 'conflict', differs: differingParts(items[r]!.fingerprint, text) };
+    else if (digit === '4') outcomes[r] = { status: 'full', cap: Number(text) };
+    else outcomes[r] = { status: 'corrupt', what: text };
+  }
+  return { id, outcomes };
+}
