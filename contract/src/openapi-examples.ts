@@ -74,8 +74,8 @@ const ERROR_EXAMPLES: Readonly<Record<number, ErrorBody>> = {
   409: {
     error: 'conflict',
     message:
-      "Not stored: device 'device-001' at site 'site-001' already has a different reading at 2024-01-15T10:30:00.000Z (power_reading differs). " +
-      'A resend must repeat the reading exactly; a new measurement needs its own timestamp',
+      "Not stored: device 'device-001' at site 'site-001' already has a different reading at seq 42 (power_reading differs). " +
+      'A resend must repeat the reading exactly; a new measurement needs its own seq',
     issues: [{ in: 'body', path: 'power_reading', message: 'differs from the reading already stored under this identity' }],
   },
   413: { error: 'payload_too_large', message: 'Request body is too large' },

@@ -227,3 +227,18 @@ describe('the dedupe state', () => {
     expect(text).toMatch(/^ep_ingest_readings_accepted_total\{route="\/readings",duplicate="true"\} [1-9]/m);
   });
 });
+
+describe('a fault of the store that no retry cures', () => {
+  it('is a 500 without Retry-After, not a 503 that has devices retry for ever; a batch answers it per reading', async () => {
+    // The dedupe key of the wrong type: the script's HMGET fails before anything is written.
+    await redis.client.set(dedupe, 'not a hash');
+    const single = await post(seedReading());
+    expect(single.statusCode).toBe(500);
+    expect(single.json()).toMatchObject({ error: 'internal_error', outcome: 'not_stored' });
+    expect(single.headers['retry-after']).toBeUndefined();
+    const batch = await postBatch([seedReading(), seedReading({ device_id: 'other' })]);
+    expect(batch.statusCode).toBe(200);
+    expect(batch.json().results.map((r: { error: string }) => r.error)).toEqual(['internal_error', 'internal_error']);
+    expect(await redis.client.exists(stream)).toBe(0);
+  });
+});

@@ -42,7 +42,7 @@ export const storePlugin = fp<{ config: IngestConfig }>(
     const { url, clusterNodes, commandTimeoutMs, stream, streams, group, allowEviction } = config.redis;
     const redis = app.metrics.instrumentRedis(
       // Every request's append shares this connection: auto-pipelined, the appends of one loop turn
-      // go out in one write (measured: Redis CPU 89 -> 62 µs per single-reading request).
+      // go out in one write (docs/performance.md: the single-reading rows of `npm run bench:profile`).
       defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs, autoPipelining: true, log: app.log })),
       'commands',
     );

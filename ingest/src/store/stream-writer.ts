@@ -73,7 +73,7 @@ interface WaitingReading {
  * entry of the seed's format; several of one shard, posted by many devices at once, share one
  * batch entry and one script call, as a Kafka producer batches what is ready to send, without
  * waiting for more: under load, the per-call and per-entry costs of ingest, Redis and the
- * processor are shared (Redis CPU per single-reading request 63 -> 41 µs in the profile). It
+ * processor are shared (docs/performance.md, the single-reading rows of `npm run bench:profile`). It
  * never trims: only the processor knows what is safe to drop. Every call goes through the
  * breaker and is answered by `deadlineMs` whatever Redis does.
  */
