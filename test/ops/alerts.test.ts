@@ -38,6 +38,7 @@ describe('Prometheus alert rules (ops/prometheus/alerts.yaml)', () => {
       'EnergyPipelineConsumerLagGrowing',
       'EnergyPipelineConsumerStalled',
       'EnergyPipelineDeadLettersIncreasing',
+      'EnergyPipelineDedupeStateCorrupt',
       'EnergyPipelineIngestErrors',
       'EnergyPipelineRedisDown',
     ]);
