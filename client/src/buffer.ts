@@ -1,14 +1,16 @@
 import { ReadingSchema, toIssues, validationError } from '@energy-pipeline/contract';
 import { fitBatch, readingBytes } from './batches.js';
-import { BufferClosedError, BufferFullError, UnavailableError, ValidationError } from './errors.js';
+import { BufferClosedError, BufferFullError, EnergyPipelineError, UnavailableError, ValidationError } from './errors.js';
 import type {
   AcceptedReading,
   IdentifiedReading,
   ReadingInput,
   RejectedReading,
+  SendReadingsOptions,
   SendReadingsResult,
+  UnconfirmedReading,
 } from './readings.js';
-import { type BackoffShape, backoffMs } from './retry.js';
+import { answerLost, type BackoffShape, backoffMs } from './retry.js';
 import type { SequenceStore } from './sequence.js';
 
 /**
@@ -19,8 +21,17 @@ export interface BufferStore {
   /** Readings a previous run stored and never saw acknowledged, oldest first. */
   load(): IdentifiedReading[];
   append(reading: IdentifiedReading): void;
-  /** The server answered for these readings (accepted, or rejected for good): forget them. */
+  /** The server answered for these readings (accepted, rejected for good, or unconfirmed): forget them. */
   acknowledge(readingIds: readonly string[]): void;
+  /**
+   * Optional: these readings are about to be sent. A later run gets those of them never
+   * acknowledged from `sentBefore()`: the run that sent them may have stored them without
+   * hearing so (a crash with the request in flight), so an `out_of_order` answer to their resend
+   * is reported `unconfirmed`, not rejected.
+   */
+  sending?(readingIds: readonly string[]): void;
+  /** Optional: the reading_ids, among those `load()` hands back, that an earlier run marked with `sending()`. */
+  sentBefore?(): ReadonlySet<string>;
   close(): void;
   /** Where the client's per-device `seq` counters are persisted, if this store keeps them. */
   readonly sequence?: SequenceStore;
@@ -72,8 +83,14 @@ export interface BufferOptions {
    * marking readings as delivered elsewhere.
    */
   onSuccess?: (readings: IdentifiedReading[], results: AcceptedReading[]) => void;
-  /** A reading the server refused for good (validation): it is not kept. */
+  /** A reading the server refused for good (validation, conflict, ...): it is not kept. */
   onRejected?: (reading: IdentifiedReading, result: RejectedReading) => void;
+  /**
+   * A reading that may be stored from an earlier attempt whose answer was lost, and that the
+   * server could no longer check (`out_of_order` with `stored_before: unknown` on the resend):
+   * not a refusal, counted in `stats.unconfirmed`, not kept (a resend cannot tell either).
+   */
+  onUnconfirmed?: (reading: IdentifiedReading, result: UnconfirmedReading) => void;
   /**
    * A background send failed; its readings stay buffered and are retried. Also gets what another
    * callback threw: a throwing callback never changes what the buffer keeps.
@@ -90,6 +107,11 @@ export interface BufferStats {
   sent: number;
   /** Refused for good by the server (see `onRejected`). */
   rejected: number;
+  /**
+   * May be stored from an attempt whose answer was lost; too old by the resend for the server to
+   * check (see `onUnconfirmed`). Not counted in `rejected`.
+   */
+  unconfirmed: number;
   /** Dropped by the overflow policy. */
   dropped: number;
   /** Loaded from the store at start: left over by an earlier run. */
@@ -102,13 +124,16 @@ interface Entry {
   reading: IdentifiedReading;
   /** Its share of a batch body, in bytes. */
   bytes: number;
+  /** An attempt to send it got no answer that says what became of it: it may be stored. */
+  unanswered: boolean;
 }
 
 /**
  * Sends one batch of readings that already carry their reading_id and seq; resolves with one
- * result per reading, in order. `client.buffer()` passes its `sendReadings`.
+ * result per reading, in order. `options.unanswered` names the readings an earlier send may have
+ * stored without hearing so. `client.buffer()` passes its `sendReadings`.
  */
-export type SendBatch = (readings: IdentifiedReading[]) => Promise<SendReadingsResult>;
+export type SendBatch = (readings: IdentifiedReading[], options: Pick<SendReadingsOptions, 'unanswered'>) => Promise<SendReadingsResult>;
 
 /** The few values a buffer takes from its client besides the send function. */
 export interface BufferSetup {
@@ -130,7 +155,7 @@ export class ReadingBuffer {
   private inFlight = 0;
   private added = 0;
   private queuedBytes = 0;
-  private readonly counts = { sent: 0, rejected: 0, dropped: 0, restored: 0 };
+  private readonly counts = { sent: 0, rejected: 0, unconfirmed: 0, dropped: 0, restored: 0 };
   private readonly maxBatchSize: number;
   private readonly maxBatchBytes: number;
   private readonly capacity: number;
@@ -155,7 +180,9 @@ export class ReadingBuffer {
     this.capacity = options.maxBufferedReadings ?? 10_000;
     if (this.capacity < this.maxBatchSize) throw new RangeError('maxBufferedReadings must be at least maxBatchSize');
     this.retryBackoff = { baseDelayMs: 2 * (options.flushIntervalMs ?? 1000), maxDelayMs: options.maxRetryIntervalMs ?? 30_000 };
-    this.push(...(options.store?.load() ?? []).map((reading) => this.entry(reading)));
+    const restored = options.store?.load() ?? [];
+    const sentBefore = restored.length > 0 ? options.store?.sentBefore?.() : undefined;
+    this.push(...restored.map((reading) => this.entry(reading, sentBefore?.has(reading.reading_id) ?? false)));
     this.counts.restored = this.queue.length;
     this.timer = setInterval(() => this.tick(true), options.flushIntervalMs ?? 1000);
     // A timer must not keep a process alive on its own: close() is how readings get drained.
@@ -223,8 +250,8 @@ export class ReadingBuffer {
     this.notify(this.options.onDrop, oldest.reading);
   }
 
-  private entry(reading: IdentifiedReading): Entry {
-    return { order: ++this.added, reading, bytes: readingBytes(reading) };
+  private entry(reading: IdentifiedReading, unanswered = false): Entry {
+    return { order: ++this.added, reading, bytes: readingBytes(reading), unanswered };
   }
 
   /** Puts entries at the end of the queue, or back at its head. */
@@ -291,10 +318,14 @@ export class ReadingBuffer {
     const batch = this.queue.splice(0, n);
     for (const e of batch) this.queuedBytes -= e.bytes;
     this.inFlight = batch.length;
+    const unanswered = new Set(batch.filter((e) => e.unanswered).map((e) => e.reading.reading_id));
     let result: SendReadingsResult;
     try {
-      result = await this.send(batch.map((e) => e.reading));
+      this.options.store?.sending?.(batch.map((e) => e.reading.reading_id));
+      result = await this.send(batch.map((e) => e.reading), { unanswered });
     } catch (err) {
+      // A call that threw after an attempt went unanswered may have stored the readings.
+      if (err instanceof EnergyPipelineError && (err.earlierAnswerLost || answerLost(err))) for (const e of batch) e.unanswered = true;
       this.pushFront(batch);
       throw err;
     } finally {
@@ -305,6 +336,7 @@ export class ReadingBuffer {
     const delivered: IdentifiedReading[] = [];
     const accepted: AcceptedReading[] = [];
     const refused: [IdentifiedReading, RejectedReading][] = [];
+    const unconfirmed: [IdentifiedReading, UnconfirmedReading][] = [];
     let failure: RejectedReading | undefined;
     for (const r of result.results) {
       const entry = batch[r.index]!;
@@ -313,7 +345,12 @@ export class ReadingBuffer {
         done.push(r.reading_id);
         delivered.push(entry.reading);
         accepted.push(r);
+      } else if (r.status === 'unconfirmed') {
+        this.counts.unconfirmed += 1;
+        done.push(r.reading_id);
+        unconfirmed.push([entry.reading, r]);
       } else if (r.retryable) {
+        if (r.outcome === 'unknown') entry.unanswered = true;
         keep.push(entry);
         failure ??= r;
       } else {
@@ -327,6 +364,7 @@ export class ReadingBuffer {
     // Callbacks last: the bookkeeping above is complete whatever they do.
     if (accepted.length > 0) this.notify(this.options.onSuccess, delivered, accepted);
     for (const [reading, r] of refused) this.notify(this.options.onRejected, reading, r);
+    for (const [reading, r] of unconfirmed) this.notify(this.options.onUnconfirmed, reading, r);
     if (failure) throw new UnavailableError(`${keep.length} readings not delivered: ${failure.message}`, { code: failure.error });
   }
 }

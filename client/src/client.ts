@@ -13,11 +13,13 @@ import {
   type IdentifiedReading,
   type ReadingInput,
   type ReadingResult,
+  type RejectedReading,
   type SendReadingResult,
+  type SendReadingsOptions,
   type SendReadingsResult,
   identify,
 } from './readings.js';
-import { backoffMs, isRetryable, type RetryOptions, retryPolicy, sleep } from './retry.js';
+import { answerLost, backoffMs, isRetryable, type RetryOptions, retryPolicy, sleep } from './retry.js';
 import { Sequencer, type SequenceStore } from './sequence.js';
 import type { CallOptions, TransportConfig } from './transport.js';
 import { createWatch, type Watch } from './watch.js';
@@ -166,7 +168,11 @@ export class EnergyPipelineClient {
     return this.watchClient;
   }
 
-  /** Sends one reading; resolves once it is durably queued. Retries as configured. */
+  /**
+   * Sends one reading; resolves once it is durably queued. Retries as configured. Throws the
+   * typed error of an answer that refuses it; an `out_of_order` one has `unconfirmed: true` when an
+   * earlier attempt of this call went unanswered, so the reading may be stored from that attempt.
+   */
   async sendReading(reading: ReadingInput, options: CallOptions = {}): Promise<SendReadingResult> {
     const body = identify(reading, this.sequencer);
     const answer = await this.ingest.postReading({ body, signal: options.signal });
@@ -179,26 +185,30 @@ export class EnergyPipelineClient {
    *
    * Resolves with one result per reading, in the order given: check `rejected`. A batch that
    * still fails once the budget is spent ends the call: it and the batches after it are reported
-   * as rejected and `retryable`. Throws only for errors that concern every reading (auth, a
-   * request the server refuses as a whole).
+   * as rejected and `retryable`. A reading whose resend after a lost answer is too old for the
+   * server to check is `unconfirmed`, not rejected (see `UnconfirmedReading`). Throws only
+   * for errors that concern every reading (auth, a request the server refuses as a whole).
    */
-  async sendReadings(readings: readonly ReadingInput[], options: CallOptions = {}): Promise<SendReadingsResult> {
+  async sendReadings(readings: readonly ReadingInput[], options: SendReadingsOptions = {}): Promise<SendReadingsResult> {
     const items = readings.map((r) => identify(r, this.sequencer));
     const sizes = items.map(readingBytes);
     const results: ReadingResult[] = new Array(items.length);
+    // Per reading: an attempt, in this call or an earlier one, got no answer and may have stored it.
+    const lost = items.map((r) => options.unanswered?.has(r.reading_id) ?? false);
     for (let start = 0, n = 0; start < items.length; start += n) {
       n = fitBatch((i) => sizes[start + i]!, items.length - start, this.batchSize, this.maxBatchBytes);
       const indexes = Array.from({ length: n }, (_, i) => start + i);
-      const failure = await this.sendChunk(items, indexes, results, options);
+      const failure = await this.sendChunk(items, indexes, results, lost, options);
       if (failure) {
         for (let i = start; i < items.length; i++) {
-          results[i] ??= rejected(i, items[i]!, failure.kind, failure.message);
+          results[i] ??= rejected(i, items[i]!, failure.kind, failure.message, lost[i]!);
         }
         break;
       }
     }
     const accepted = results.filter((r) => r.status === 'accepted').length;
-    return { accepted, rejected: results.length - accepted, results };
+    const unconfirmed = results.filter((r) => r.status === 'unconfirmed').length;
+    return { accepted, rejected: results.length - accepted - unconfirmed, unconfirmed, results };
   }
 
   /** Ingest liveness and Redis reachability; a 503 resolves too, with `status: 'unavailable'`. */
@@ -219,7 +229,7 @@ export class EnergyPipelineClient {
     // Numbers handed out from now on must be above those of the readings in the store.
     if (options.store?.sequence) this.persistSequence(options.store.sequence);
     const setup = { identify: (r: ReadingInput) => this.identify(r), batchSize: this.batchSize, maxBatchBytes: this.maxBatchBytes };
-    return new ReadingBuffer((readings) => this.sendReadings(readings), setup, options);
+    return new ReadingBuffer((readings, sendOptions) => this.sendReadings(readings, sendOptions), setup, options);
   }
 
   /**
@@ -238,11 +248,15 @@ export class EnergyPipelineClient {
     this.sequencer.attach(store);
   }
 
-  /** Returns the error that ended the chunk's retries, or undefined once every reading has a result. */
+  /**
+   * Returns the error that ended the chunk's retries, or undefined once every reading has a
+   * result. Marks in `lost` the readings of an attempt that went unanswered.
+   */
   private async sendChunk(
     items: IdentifiedReading[],
     indexes: number[],
     results: ReadingResult[],
+    lost: boolean[],
     options: CallOptions,
   ): Promise<EnergyPipelineError | undefined> {
     const policy = this.transport.retry;
@@ -250,25 +264,36 @@ export class EnergyPipelineClient {
     let pending = indexes;
     for (let round = 1; ; round++) {
       let answer: { results: BatchItemResult[] };
+      const sent = pending;
+      const markLost = (err: EnergyPipelineError) => {
+        if (answerLost(err) || err.earlierAnswerLost) for (const i of sent) lost[i] = true;
+      };
       try {
         answer = await this.ingest.postReadingsBatch({
-          body: { readings: pending.map((i) => items[i]) },
+          body: { readings: sent.map((i) => items[i]) },
           signal: options.signal,
+          onRetry: ({ error }) => markLost(error),
         });
       } catch (err) {
+        if (err instanceof EnergyPipelineError) markLost(err);
         if (err instanceof EnergyPipelineError && isRetryable(err)) return err;
         throw err;
       }
       const again: number[] = [];
       for (const item of answer.results) {
-        const index = pending[item.index]!;
-        if (item.status === 'rejected' && item.error === 'unavailable') again.push(index);
-        else results[index] = fromWire(index, items[index]!, item);
+        const index = sent[item.index]!;
+        if (item.status === 'rejected' && item.error === 'unavailable') {
+          if (item.outcome === 'unknown') lost[index] = true;
+          again.push(index);
+        } else results[index] = fromWire(index, items[index]!, item, lost[index]!);
       }
       if (again.length === 0) return undefined;
       const delayMs = backoffMs(round, policy);
       if (round >= policy.maxAttempts || Date.now() - started + delayMs > policy.maxElapsedMs) {
-        for (const i of again) results[i] = rejected(i, items[i]!, 'unavailable', 'Not stored: the server stayed unavailable');
+        for (const i of again) {
+          const message = lost[i] ? 'Not confirmed: the server stayed unavailable, and an attempt may have stored it' : 'Not stored: the server stayed unavailable';
+          results[i] = rejected(i, items[i]!, 'unavailable', message, lost[i]!);
+        }
         return undefined;
       }
       await sleep(delayMs, options.signal);
@@ -282,19 +307,27 @@ function positiveInt(value: number, name: string): number {
   return value;
 }
 
-function fromWire(index: number, reading: IdentifiedReading, item: BatchItemResult): ReadingResult {
+/** `lostBefore`: an earlier attempt of this reading went unanswered, so it may be stored from then. */
+function fromWire(index: number, reading: IdentifiedReading, item: BatchItemResult, lostBefore: boolean): ReadingResult {
   if (item.status === 'accepted') {
     return { index, reading_id: reading.reading_id, status: 'accepted', stream_id: item.stream_id, duplicate: item.duplicate };
   }
-  const result = rejected(index, reading, item.error, item.message);
+  if (item.error === 'out_of_order' && item.stored_before === 'unknown' && lostBefore) {
+    const { reading_id } = reading;
+    return { index, reading_id, status: 'unconfirmed', error: 'out_of_order', message: item.message, stored_before: 'unknown', retryable: false };
+  }
+  const result = rejected(index, reading, item.error, item.message, lostBefore);
   // Paths are within the reading (`timestamp`), so they hold however batches were split or resent.
   if (item.issues) result.issues = item.issues;
+  if (item.outcome) result.outcome = item.outcome;
+  if (item.stored_before) result.stored_before = item.stored_before;
   return result;
 }
 
-function rejected(index: number, reading: IdentifiedReading, error: string, message: string) {
-  return { index, reading_id: reading.reading_id, status: 'rejected' as const, error, message, retryable: isRetryable(error) } as Extract<
-    ReadingResult,
-    { status: 'rejected' }
-  >;
+/** A retryable result says whether an attempt may have stored the reading (`outcome`). */
+function rejected(index: number, reading: IdentifiedReading, error: string, message: string, lost: boolean): RejectedReading {
+  const retryable = isRetryable(error);
+  const result: RejectedReading = { index, reading_id: reading.reading_id, status: 'rejected', error, message, retryable };
+  if (retryable) result.outcome = lost ? 'unknown' : 'not_stored';
+  return result;
 }

@@ -1,6 +1,13 @@
 import { type AppRouter, initClient, isAppRoute } from '@ts-rest/core';
 import type { ContractClient, Router } from './route-types.js';
-import { type CallOptions, callWithRetry, createFetcher, type RawResponse, type RetryMode, type TransportConfig } from './transport.js';
+import {
+  callWithRetry,
+  createFetcher,
+  type RawResponse,
+  type RetryMode,
+  type RouteCallOptions,
+  type TransportConfig,
+} from './transport.js';
 
 export type { ContractClient, RouteAnswer, RouteArgs, RouteCall } from './route-types.js';
 
@@ -39,14 +46,14 @@ export function createContractClient<T extends AppRouter & Router>(contract: T, 
         const call = rawRouter[key] as RawCall;
         const documented = new Set(Object.keys(node.responses).map(Number));
         const mode: RetryMode = IDEMPOTENT_METHODS.has(node.method) || idempotent.has(name) ? 'idempotent' : 'refused-only';
-        const method = (args: Record<string, unknown> & CallOptions = {}) => {
-          const { signal, ...request } = args;
+        const method = (args: Record<string, unknown> & RouteCallOptions = {}) => {
+          const { signal, onRetry, ...request } = args;
           return callWithRetry(
             options.transport,
             documented,
             (attemptSignal) => call({ ...request, fetchOptions: { signal: attemptSignal } }),
             mode,
-            { signal },
+            { signal, onRetry },
           );
         };
         return [key, method];

@@ -34,11 +34,13 @@ export type {
   ReadingResult,
   RejectedReading,
   SendReadingResult,
+  SendReadingsOptions,
   SendReadingsResult,
+  UnconfirmedReading,
 } from './readings.js';
 export { DEFAULT_RETRY, isRetryable, type RetryOptions } from './retry.js';
 export type { SequenceStore } from './sequence.js';
-export type { CallOptions } from './transport.js';
+export type { CallOptions, RouteCallOptions } from './transport.js';
 export { createWatch, type Watch, type WatchConfig, type WatchOptions } from './watch.js';
 export type { LiveRouter } from '@energy-pipeline/process/live';
 export type {
@@ -57,7 +59,9 @@ export type {
   Reading,
   SiteEvent,
   SiteLive,
+  StoredBefore,
   TailEvent,
+  WriteOutcome,
 } from '@energy-pipeline/contract';
 export { ingestContract, processContract, ReadingSchema } from '@energy-pipeline/contract';
 export { formatAgo, formatRate, formatSeconds, formatWattHours, formatWatts } from './format.js';

@@ -1,4 +1,4 @@
-import { EnergyPipelineError } from './errors.js';
+import { EnergyPipelineError, NetworkError, TimeoutError, UnavailableError } from './errors.js';
 
 /** When and how often a failed request is sent again. */
 export interface RetryOptions {
@@ -79,6 +79,19 @@ export function isRetryable(err: unknown): boolean {
   return err instanceof EnergyPipelineError && RETRYABLE_KINDS.has(err.kind);
 }
 
+/**
+ * Whether a failed request may have been acted on all the same: it got no answer that says what
+ * became of it. A timeout, a connection lost once made, a 502 or 504 (a proxy passed it on and
+ * lost the answer), a 503 whose `outcome` is `unknown`. An answer that refuses the request (429,
+ * a 503 saying `not_stored`, any 4xx) and a connection never made say it was not.
+ */
+export function answerLost(err: EnergyPipelineError): boolean {
+  if (err instanceof TimeoutError) return true;
+  if (err instanceof NetworkError) return err.sent;
+  if (err instanceof UnavailableError) return err.status === 502 || err.status === 504 || err.outcome === 'unknown';
+  return false;
+}
+
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored. */
 export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -123,7 +136,8 @@ export interface RetryHooks {
 
 /**
  * Runs `attempt` until it succeeds, throws an error that is not `hooks.retryable`, or the budget
- * (attempts, total time) runs out; the error thrown last carries the attempt count.
+ * (attempts, total time) runs out; the error thrown last carries the attempt count, and
+ * `earlierAnswerLost` when an attempt before it went unanswered (see {@link answerLost}).
  */
 export async function withRetry<T>(
   policy: RetryPolicy,
@@ -131,12 +145,15 @@ export async function withRetry<T>(
   hooks: RetryHooks = {},
 ): Promise<T> {
   const started = Date.now();
+  let lost = false;
   for (let n = 1; ; n++) {
     try {
       return await attempt({ attempt: n });
     } catch (err) {
       if (!(err instanceof EnergyPipelineError)) throw err;
       err.attempts = n;
+      err.earlierAnswerLost = lost;
+      lost ||= answerLost(err);
       if (!(hooks.retryable ?? isRetryable)(err) || n >= policy.maxAttempts) throw err;
       const delayMs = Math.max(err.retryAfterMs ?? 0, backoffMs(n, policy, hooks.random));
       if (Date.now() - started + delayMs > policy.maxElapsedMs) throw err;

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { ErrorBody } from '@energy-pipeline/contract';
-import type { CallOptions } from './transport.js';
+import type { RouteCallOptions } from './transport.js';
 
 /** A route as the contract declares it; only the parts the types below read. */
 export interface Route {
@@ -45,13 +45,13 @@ type QueryArg<R> = R extends { query: infer S extends z.ZodType } ? Field<'query
 /** Routes without a body (GET, or a POST declared with `c.noBody()`) take none. */
 type BodyArg<R> = R extends { body: infer S extends z.ZodType } ? { body: z.input<S> } : None;
 
-/** The route's params, query and body as the contract types them, plus a signal and extra headers. */
+/** The route's params, query and body as the contract types them, plus a signal, a retry hook and extra headers. */
 export type RouteArgs<R extends Route> = ParamsArg<R> &
   QueryArg<R> &
   BodyArg<R> & {
     /** Headers for this call only, beside the client's. */
     extraHeaders?: Record<string, string>;
-  } & CallOptions;
+  } & RouteCallOptions;
 
 /** The body of one documented answer: what its schema parses to (nothing for a schema-less one). */
 type ResponseBody<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -38,6 +38,16 @@ async function readBody(res: Response): Promise<unknown> {
   }
 }
 
+/** Connection failures before any byte of the request left: the server cannot have acted on it. */
+const NOT_CONNECTED: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /**
  * The fetcher ts-rest calls: plain fetch plus gzip and typed network errors. ts-rest builds the
  * URL, query and JSON body from the contract; timeouts and retries wrap it in `callWithRetry`.
@@ -68,7 +78,8 @@ export function createFetcher(config: TransportConfig): ApiFetcher {
       }
       const cause = (err as { cause?: { code?: string } }).cause;
       const detail = cause?.code ?? (err as Error).message;
-      throw new NetworkError(`${args.method} ${args.path} failed: ${detail}`, { cause: err });
+      const sent = !NOT_CONNECTED.has(cause?.code ?? '');
+      throw new NetworkError(`${args.method} ${args.path} failed: ${detail}`, { cause: err, sent });
     }
   };
 }
@@ -76,6 +87,12 @@ export function createFetcher(config: TransportConfig): ApiFetcher {
 export interface CallOptions {
   /** Cancels the call, waits between retries included. */
   signal?: AbortSignal | undefined;
+}
+
+/** What a route call takes besides {@link CallOptions}. */
+export interface RouteCallOptions extends CallOptions {
+  /** Called before each retry wait of this call, after the client's `onRetry`. */
+  onRetry?: RetryHooks['onRetry'] | undefined;
 }
 
 function isErrorBody(body: unknown): boolean {
@@ -95,7 +112,7 @@ export function callWithRetry<T>(
   documented: ReadonlySet<number>,
   call: (signal: AbortSignal) => Promise<RawResponse>,
   mode: RetryMode,
-  options: CallOptions = {},
+  options: RouteCallOptions = {},
 ): Promise<T> {
   const attempt = async (): Promise<T> => {
     const timeout = AbortSignal.timeout(config.timeoutMs);
@@ -106,7 +123,14 @@ export function callWithRetry<T>(
     throw errorFromResponse(res.status, res.body, parseRetryAfter(res.headers.get('retry-after')));
   };
   const retryable = mode === 'idempotent' ? isRetryable : refusedOnly;
-  return withRetry(config.retry, attempt, { retryable, onRetry: config.onRetry, signal: options.signal });
+  const onRetry: RetryHooks['onRetry'] =
+    config.onRetry && options.onRetry
+      ? (info) => {
+          config.onRetry!(info);
+          options.onRetry!(info);
+        }
+      : (config.onRetry ?? options.onRetry);
+  return withRetry(config.retry, attempt, { retryable, onRetry, signal: options.signal });
 }
 
 /**

@@ -1,9 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BufferClosedError, BufferFullError, EnergyPipelineClient, type IdentifiedReading, ValidationError } from '../src/index.js';
+import {
+  BufferClosedError,
+  BufferFullError,
+  type BufferStore,
+  EnergyPipelineClient,
+  type IdentifiedReading,
+  ValidationError,
+} from '../src/index.js';
 import { eventually } from '../../scripts/lib/redis-server.js';
 import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
 
-type Mode = 'accept' | 'down' | 'hang';
+/** `down`: 503, nothing stored; `lost`: 503 whose outcome is unknown, as when Redis did not answer in time. */
+type Mode = 'accept' | 'down' | 'lost' | 'hang';
 let server: FakeServer;
 let mode: Mode = 'accept';
 afterEach(() => server?.close());
@@ -13,10 +21,18 @@ async function ingest(reply?: (body: unknown) => FakeReply) {
   mode = 'accept';
   server = await startFakeServer((req) => {
     if (mode === 'down') return { status: 503, body: unavailable };
+    if (mode === 'lost') return { status: 503, body: { ...unavailable, outcome: 'unknown' } };
     if (mode === 'hang') return 'hang';
     return reply ? reply(req.body) : { status: 200, body: acceptAll(req.body) };
   });
   return new EnergyPipelineClient({ ingestUrl: server.url, retry: { ...quickRetry, maxAttempts: 2 }, timeoutMs: 60_000 });
+}
+
+/** Answers every reading of a batch out_of_order with stored_before: unknown (too old to check). */
+function tooOld(body: unknown): FakeReply {
+  const readings = (body as { readings: IdentifiedReading[] }).readings;
+  const results = readings.map((_, index) => ({ index, status: 'rejected', error: 'out_of_order', message: 'below what is remembered', stored_before: 'unknown' }));
+  return { status: 200, body: { accepted: 0, rejected: readings.length, results } };
 }
 
 const batchSizes = () => server.requests.map((r) => (r.body as { readings: unknown[] }).readings.length);
@@ -120,17 +136,82 @@ describe('ReadingBuffer', () => {
         r.power_reading === 101
           ? { index, status: 'rejected', error: 'validation_failed', message: 'too old', issues: [{ in: 'body', path: 'timestamp', message: 'is too old' }] }
           : r.power_reading === 102
-            ? { index, status: 'rejected', error: 'out_of_order', message: 'older than remembered' }
+            ? { index, status: 'rejected', error: 'out_of_order', message: 'older than remembered', stored_before: 'unknown' }
             : { index, status: 'accepted', stream_id: '1-1', duplicate: false },
       );
       return { status: 200, body: { accepted: readings.length - 2, rejected: 2, results } };
     });
     const refused: string[] = [];
-    const buffer = client.buffer({ onRejected: (r, result) => refused.push(`${r.power_reading} ${result.error} ${result.issues?.[0]?.path}`) });
+    const unconfirmed: unknown[] = [];
+    const buffer = client.buffer({
+      onRejected: (r, result) => refused.push(`${r.power_reading} ${result.error} ${result.issues?.[0]?.path} ${result.stored_before}`),
+      onUnconfirmed: (r) => unconfirmed.push(r),
+    });
     for (let i = 0; i < 3; i++) buffer.add(reading(i));
     await buffer.flush();
-    expect(refused).toEqual(['101 validation_failed timestamp', '102 out_of_order undefined']);
-    expect(buffer.stats).toMatchObject({ buffered: 0, sent: 1, rejected: 2 });
+    // Sent once and answered: an out_of_order on a first attempt is a refusal.
+    expect(refused).toEqual(['101 validation_failed timestamp undefined', '102 out_of_order undefined unknown']);
+    expect(unconfirmed).toEqual([]);
+    expect(buffer.stats).toMatchObject({ buffered: 0, sent: 1, rejected: 2, unconfirmed: 0 });
+    await buffer.close();
+  });
+
+  it('counts a resend after a lost answer that the server can no longer check as unconfirmed, not rejected', async () => {
+    const client = await ingest(tooOld);
+    const rejected: unknown[] = [];
+    const unconfirmed: string[] = [];
+    const buffer = client.buffer({
+      flushIntervalMs: 60_000,
+      onRejected: (r) => rejected.push(r),
+      onUnconfirmed: (r, result) => unconfirmed.push(`${r.reading_id === result.reading_id} ${result.status} ${result.error} ${result.stored_before}`),
+    });
+    buffer.add(reading(1));
+    buffer.add(reading(2));
+    // Both attempts of the first send may have stored the readings; the buffer keeps them.
+    mode = 'lost';
+    await expect(buffer.flush()).rejects.toMatchObject({ kind: 'unavailable' });
+    expect(buffer.stats).toMatchObject({ buffered: 2, rejected: 0, unconfirmed: 0 });
+    mode = 'accept';
+    buffer.add(reading(3)); // never sent before: a plain refusal
+    await buffer.flush();
+    expect(unconfirmed).toEqual(['true unconfirmed out_of_order unknown', 'true unconfirmed out_of_order unknown']);
+    expect(rejected).toHaveLength(1);
+    expect(buffer.stats).toMatchObject({ buffered: 0, sent: 0, rejected: 1, unconfirmed: 2 });
+    await buffer.close();
+  });
+
+  it('does not count readings refused with not_stored before as unconfirmed', async () => {
+    const client = await ingest(tooOld);
+    mode = 'down'; // a 503 without outcome: the request was not processed
+    const buffer = client.buffer({ flushIntervalMs: 60_000 });
+    buffer.add(reading(1));
+    await expect(buffer.flush()).rejects.toMatchObject({ kind: 'unavailable' });
+    mode = 'accept';
+    await buffer.flush();
+    expect(buffer.stats).toMatchObject({ buffered: 0, rejected: 1, unconfirmed: 0 });
+    await buffer.close();
+  });
+
+  it('marks readings in its store before sending them, and counts restored marked ones as unconfirmed', async () => {
+    const client = await ingest(tooOld);
+    const restored = [reading(1), reading(2)].map((r) => client.identify(r));
+    const marks: string[][] = [];
+    const acks: string[] = [];
+    const store: BufferStore = {
+      load: () => restored,
+      append: () => {},
+      acknowledge: (ids) => acks.push(...ids),
+      close: () => {},
+      sending: (ids) => marks.push([...ids]),
+      // An earlier run sent the first and crashed before the answer came.
+      sentBefore: () => new Set([restored[0]!.reading_id]),
+    };
+    const buffer = client.buffer({ store, flushIntervalMs: 60_000 });
+    await buffer.flush();
+    expect(marks).toEqual([restored.map((r) => r.reading_id)]);
+    expect(buffer.stats).toMatchObject({ restored: 2, buffered: 0, rejected: 1, unconfirmed: 1 });
+    // Both are answered for: neither is replayed again.
+    expect(acks.sort()).toEqual(restored.map((r) => r.reading_id).sort());
     await buffer.close();
   });
 

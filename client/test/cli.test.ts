@@ -87,7 +87,8 @@ describe('energy-pipeline CLI', () => {
     const result = JSON.parse(stdout) as { reading_id: string; stream_id: string };
     expect(result.reading_id).toBe('cli-1');
     expect(await streamReadingIds(stack)).toContain('cli-1');
-    const spaced = await cli(['send', '--site', 'site-9', '--device', 'inv-1', '--power', '-1200', '--reading-id', 'cli-2', '--seq', '7']);
+    // Another device: seq 7 is far below the clock-based numbers inv-1 got, too old for the server to check.
+    const spaced = await cli(['send', '--site', 'site-9', '--device', 'inv-2', '--power', '-1200', '--reading-id', 'cli-2', '--seq', '7']);
     expect(spaced.code, spaced.stderr).toBe(0);
     const fields = (await storedReadings(stack.redis.client, stack.stream)).map((r) => r.fields);
     expect(fields.find((f) => f['reading_id'] === 'cli-2')).toMatchObject({ power_reading: '-1200', seq: '7' });
@@ -195,6 +196,82 @@ describe('the CLI against a scripted server', () => {
     server = await startFakeServer(() => ({ status: 401, body: { error: 'unauthorized', message: 'no key' } }));
     const refused = await cli(['simulate', '--backfill', '--duration', '1h'], { env: { ENERGY_PIPELINE_INGEST_URL: server.url } });
     expect(refused.code).toBe(1);
+    await server.close();
+  });
+
+  it('counts readings that may already be stored apart from rejections, and names the fields of conflicts', async () => {
+    // By order of first arrival: an answer whose outcome is unknown (then, resent, too old to check),
+    // a conflict on power_reading, accepted, too old to check at once.
+    const kind = new Map<string, number>();
+    server = await startFakeServer((req) => {
+      const readings = (req.body as { readings: { reading_id: string }[] }).readings;
+      const results = readings.map(({ reading_id }, index) => {
+        const resend = kind.has(reading_id);
+        if (!resend) kind.set(reading_id, kind.size % 4);
+        const tooOld = { index, status: 'rejected', error: 'out_of_order', message: 'too old to check', stored_before: 'unknown' };
+        switch (kind.get(reading_id)) {
+          case 0:
+            return resend ? tooOld : { index, status: 'rejected', error: 'unavailable', message: 'not acknowledged', outcome: 'unknown' };
+          case 1: {
+            const issues = [{ in: 'body', path: 'power_reading', message: 'differs from the reading already stored under this identity' }];
+            return { index, status: 'rejected', error: 'conflict', message: 'a different reading is stored', issues };
+          }
+          case 2:
+            return { index, status: 'accepted', stream_id: '1-1', duplicate: false };
+          default:
+            return tooOld;
+        }
+      });
+      const accepted = results.filter((r) => r.status === 'accepted').length;
+      return { status: 200, body: { accepted, rejected: readings.length - accepted, results } };
+    });
+    const env = { ENERGY_PIPELINE_INGEST_URL: server.url };
+    const args = ['simulate', '--backfill', '--sites', '1', '--devices', '2', '--interval', '10m', '--duration', '1h'];
+    const text = await cli(args, { env });
+    // 12 readings: 3 of each kind. Rejected ones make it a partial run; unconfirmed ones do not count.
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain('3 accepted, 6 rejected');
+    expect(text.stdout).toContain('3 may already be stored (answer lost earlier; too old to check); not counted as rejected');
+    expect(text.stdout).toContain('Rejected by reason: conflict 3, out_of_order 3');
+    expect(text.stdout).toContain('Conflicts: 3 differ from the reading already stored under their identity (differing: power_reading 3)');
+
+    kind.clear();
+    const json = JSON.parse((await cli([...args, '--json'], { env })).stdout) as SimulationSummary;
+    expect(json).toMatchObject({ readings: 12, accepted: 3, rejected: 6, unconfirmed: 3, conflict_fields: { power_reading: 3 } });
+    expect(json.rejected_by_reason).toEqual({ conflict: 3, out_of_order: 3 });
+    await server.close();
+  });
+
+  it('send: a resend after a lost answer that is too old to check is unconfirmed (exit 0), not a refusal', async () => {
+    const tooOld = { status: 409, body: { error: 'out_of_order', message: 'Not stored now: too old to check', stored_before: 'unknown' } };
+    server = await startFakeServer((_req, n) => (n % 2 === 1 ? 'hang' : tooOld));
+    const env = { ENERGY_PIPELINE_INGEST_URL: server.url };
+    const send = ['send', '--site', 'site-1', '--device', 'meter-1', '--power', '5', '--reading-id', 'r-lost', '--timeout', '200ms'];
+    const text = await cli(send, { env });
+    expect([text.code, text.stdout, text.stderr]).toEqual([0, 'unconfirmed: reading r-lost may already be stored (answer lost earlier; too old to check)\n', '']);
+    const json = await cli([...send, '--json'], { env });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ reading_id: 'r-lost', stream_id: null, status: 'unconfirmed', error: 'out_of_order', stored_before: 'unknown' });
+    expect(server.requests).toHaveLength(4);
+    await server.close();
+
+    // Answered at once: a refusal, exit 1, saying what stored_before means.
+    server = await startFakeServer(() => tooOld);
+    const refused = await cli(send, { env: { ENERGY_PIPELINE_INGEST_URL: server.url } });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('HTTP 409: Not stored now: too old to check');
+    expect(refused.stderr).toContain('stored before: unknown');
+    await server.close();
+  });
+
+  it('send: a conflict exits 1 and names the fields that differ', async () => {
+    const issues = [{ in: 'body', path: 'power_reading', message: 'differs from the reading already stored under this identity' }];
+    server = await startFakeServer(() => ({ status: 409, body: { error: 'conflict', message: 'Not stored: a different reading is stored at seq 7', issues } }));
+    const run = await cli(['send', '--site', 'site-1', '--device', 'meter-1', '--power', '5', '--seq', '7'], { env: { ENERGY_PIPELINE_INGEST_URL: server.url } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('HTTP 409: Not stored: a different reading is stored at seq 7\n  power_reading: differs from the reading already stored under this identity\n');
+    expect(server.requests).toHaveLength(1);
     await server.close();
   });
 

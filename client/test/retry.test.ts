@@ -13,7 +13,7 @@ import {
   ValidationError,
 } from '../src/index.js';
 import { createContractClient } from '../src/contract-client.js';
-import { backoffMs, DEFAULT_RETRY, isRetryable, parseRetryAfter, retryPolicy } from '../src/retry.js';
+import { answerLost, backoffMs, DEFAULT_RETRY, isRetryable, parseRetryAfter, retryPolicy } from '../src/retry.js';
 import { freePort } from '../../scripts/lib/redis-server.js';
 import { acceptAll, type FakeReply, type FakeServer, quickRetry, reading, startFakeServer, unavailable } from './helpers.js';
 
@@ -128,7 +128,7 @@ describe('retries of one reading against a failing server', () => {
 
   it('retries the kinds a later attempt may get past, and only those', () => {
     expect(['rate_limited', 'unavailable', 'network', 'timeout'].filter((k) => isRetryable(k))).toHaveLength(4);
-    for (const kind of ['validation_failed', 'forbidden', 'out_of_order', 'unauthorized', 'internal_error', 'buffer_full']) {
+    for (const kind of ['validation_failed', 'forbidden', 'out_of_order', 'conflict', 'window_full', 'unauthorized', 'internal_error', 'buffer_full']) {
       expect(isRetryable(kind), kind).toBe(false);
     }
     expect(isRetryable(new UnavailableError('x', { status: 504 }))).toBe(true);
@@ -162,6 +162,18 @@ describe('retries of one reading against a failing server', () => {
     expect(err).toBeInstanceOf(NetworkError);
     expect(err.message).toContain('ECONNREFUSED');
     expect(err.attempts).toBe(quickRetry.maxAttempts);
+    // Refused: the request never left, so no attempt can have stored it.
+    expect([err.sent, answerLost(err), err.earlierAnswerLost]).toEqual([false, false, false]);
+
+    const resets = await startFakeServer(() => 'reset');
+    try {
+      const lost = (await clientFor(resets.url).sendReading(reading()).catch((e: unknown) => e)) as NetworkError;
+      expect(lost).toBeInstanceOf(NetworkError);
+      // Reset after the request was sent: the server may have acted on it.
+      expect([lost.sent, answerLost(lost), lost.earlierAnswerLost]).toEqual([true, true, true]);
+    } finally {
+      await resets.close();
+    }
   });
 
   it('stops waiting when the caller aborts', async () => {
@@ -260,5 +272,183 @@ describe('routes derived from a contract', () => {
     const err = (await api.replay({ params: { id: '1' }, body: {} }).catch((e: unknown) => e)) as UnavailableError;
     expect(err).toBeInstanceOf(UnavailableError);
     expect([err.status, err.attempts]).toEqual([502, 2]);
+  });
+});
+
+/** The ingest's 409 to a reading below what it remembers of its device. */
+const outOfOrder = {
+  error: 'out_of_order',
+  message: 'Not stored now: seq 5 is below seq 2000, the oldest still remembered of the device',
+  stored_before: 'unknown',
+};
+const conflict = {
+  error: 'conflict',
+  message: "Not stored: device 'meter-0' at site 'site-001' already has a different reading at seq 7 (power_reading differs)",
+  issues: [{ in: 'body', path: 'power_reading', message: 'differs from the reading already stored under this identity' }],
+};
+const windowFull = { error: 'window_full', message: 'Not stored: number its readings with seq' };
+const corrupt = { error: 'internal_error', message: 'Not stored: the dedupe state is unreadable', stored_before: 'unknown' };
+
+describe('readings the server cannot check against earlier copies (stored_before)', () => {
+  const caught = (p: Promise<unknown>) => p.then(() => expect.unreachable('resolved')).catch((e: unknown) => e as EnergyPipelineError);
+
+  it.each([
+    ['a timeout', 'hang' as const, true],
+    ['a reset connection', 'reset' as const, true],
+    ['a 504 from a proxy', { status: 504, body: 'gateway timeout' }, true],
+    ['a 503 whose outcome is unknown', { status: 503, body: { ...unavailable, outcome: 'unknown' } }, true],
+    ['a 503 saying not_stored', { status: 503, body: { ...unavailable, outcome: 'not_stored' } }, false],
+    ['a 429', { status: 429, body: { error: 'rate_limited', message: 'slow down' } }, false],
+  ] as const)('after %s, an out_of_order resend is unconfirmed: %s', async (_what, first, lost) => {
+    const s = await serve((n) => (n === 1 ? first : { status: 409, body: outOfOrder }));
+    const err = await caught(clientFor(s.url, { timeoutMs: 200 }).sendReading(reading()));
+    expect(err).toBeInstanceOf(HttpError);
+    expect([err.kind, err.status, err.storedBefore, err.attempts]).toEqual(['out_of_order', 409, 'unknown', 2]);
+    expect([err.earlierAnswerLost, err.unconfirmed]).toEqual([lost, lost]);
+    expect(s.requests).toHaveLength(2); // out_of_order is not retried
+  });
+
+  it('reports an out_of_order answer to a first attempt as a refusal, stored_before surfaced', async () => {
+    const s = await serve(() => ({ status: 409, body: outOfOrder }));
+    const err = await caught(clientFor(s.url).sendReading(reading()));
+    expect([err.kind, err.storedBefore, err.unconfirmed, isRetryable(err)]).toEqual(['out_of_order', 'unknown', false, false]);
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('never calls an out_of_order without stored_before unconfirmed, whatever came before', async () => {
+    const s = await serve((n) => (n === 1 ? 'reset' : { status: 409, body: { error: 'out_of_order', message: 'old server' } }));
+    const err = await caught(clientFor(s.url).sendReading(reading()));
+    expect([err.kind, err.earlierAnswerLost, err.storedBefore, err.unconfirmed]).toEqual(['out_of_order', true, undefined, false]);
+  });
+
+  it('throws conflict with the differing fields and window_full, without retrying either', async () => {
+    let s = await serve(() => ({ status: 409, body: conflict }));
+    const c = await caught(clientFor(s.url).sendReading(reading()));
+    expect(c).toBeInstanceOf(HttpError);
+    expect([c.kind, c.status, isRetryable(c), c.unconfirmed]).toEqual(['conflict', 409, false, false]);
+    expect(c.issues.map((i) => i.path)).toEqual(['power_reading']);
+    expect(s.requests).toHaveLength(1);
+    await s.close();
+
+    s = await serve(() => ({ status: 409, body: windowFull }));
+    const w = await caught(clientFor(s.url).sendReading(reading()));
+    expect([w.kind, w.status, isRetryable(w)]).toEqual(['window_full', 409, false]);
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('does not retry an internal_error with stored_before, nor call it unconfirmed after a lost answer', async () => {
+    const s = await serve((n) => (n === 1 ? 'reset' : { status: 500, body: corrupt }));
+    const err = await caught(clientFor(s.url).sendReading(reading()));
+    expect([err.kind, err.status, err.storedBefore, err.earlierAnswerLost, err.unconfirmed]).toEqual([
+      'internal_error',
+      500,
+      'unknown',
+      true,
+      false,
+    ]);
+    expect(s.requests).toHaveLength(2); // the reset was retried, the 500 was not
+  });
+
+  it('classifies answers by whether the request may have been acted on', () => {
+    expect(answerLost(new TimeoutError('x'))).toBe(true);
+    expect(answerLost(new NetworkError('x', { sent: false }))).toBe(false);
+    expect(answerLost(new UnavailableError('x', { status: 502 }))).toBe(true);
+    expect(answerLost(new UnavailableError('x', { status: 503 }))).toBe(false);
+    expect(answerLost(new UnavailableError('x', { status: 503, outcome: 'unknown' }))).toBe(true);
+    expect(answerLost(new RateLimitedError('x', { status: 429 }))).toBe(false);
+  });
+});
+
+describe('batch results the server cannot check against earlier copies', () => {
+  type Item = { reading_id: string; power_reading: number };
+  /** Answers each reading by its power_reading and how often its reading_id came before. */
+  async function batchServer(answer: (r: Item, seen: number) => { status: string } & Record<string, unknown>) {
+    const seen = new Map<string, number>();
+    server = await startFakeServer((req) => {
+      const readings = (req.body as { readings: Item[] }).readings;
+      const results = readings.map((r, index) => {
+        const n = (seen.get(r.reading_id) ?? 0) + 1;
+        seen.set(r.reading_id, n);
+        return { index, ...answer(r, n) };
+      });
+      const accepted = results.filter((r) => r.status === 'accepted').length;
+      return { status: 200, body: { accepted, rejected: results.length - accepted, results } };
+    });
+    return server;
+  }
+  const ok = { status: 'accepted', stream_id: '1-0', duplicate: false };
+  const refused = (body: Record<string, unknown>) => ({ status: 'rejected', ...body });
+
+  it('reports a resend after an unknown outcome, answered out_of_order, as unconfirmed and not rejected', async () => {
+    // 100: stored. 101: unknown outcome, then too old to check. 102: not stored, then out_of_order.
+    // 103: out_of_order at once. 104: unknown outcome, then accepted as a duplicate.
+    const s = await batchServer((r, seen) => {
+      if (r.power_reading === 100) return ok;
+      if (r.power_reading === 103) return refused(outOfOrder);
+      if (seen === 1 && r.power_reading !== 102) return refused({ ...unavailable, outcome: 'unknown' });
+      if (seen === 1) return refused({ ...unavailable, outcome: 'not_stored' });
+      if (r.power_reading === 104) return { ...ok, stream_id: null, duplicate: true };
+      return refused(outOfOrder);
+    });
+    const sent = await clientFor(s.url).sendReadings([0, 1, 2, 3, 4].map((i) => reading(i)));
+    expect([sent.accepted, sent.rejected, sent.unconfirmed]).toEqual([2, 2, 1]);
+    expect(sent.results.map((r) => r.status)).toEqual(['accepted', 'unconfirmed', 'rejected', 'rejected', 'accepted']);
+    expect(sent.results[1]).toMatchObject({ status: 'unconfirmed', error: 'out_of_order', stored_before: 'unknown', retryable: false });
+    for (const i of [2, 3]) expect(sent.results[i]).toMatchObject({ status: 'rejected', error: 'out_of_order', stored_before: 'unknown', retryable: false });
+    // Only the readings the server could not store were resent, once.
+    expect(s.requests.map((r) => (r.body as { readings: Item[] }).readings.map((x) => x.power_reading))).toEqual([
+      [100, 101, 102, 103, 104],
+      [101, 102, 104],
+    ]);
+  });
+
+  it('reports readings of a batch whose first answer was lost as unconfirmed when the resend is out_of_order', async () => {
+    let requests = 0;
+    server = await startFakeServer((req) => {
+      requests += 1;
+      if (requests === 1) return 'reset';
+      const readings = (req.body as { readings: unknown[] }).readings;
+      const results = readings.map((_, index) => ({ index, status: 'rejected', ...outOfOrder }));
+      return { status: 200, body: { accepted: 0, rejected: readings.length, results } };
+    });
+    const sent = await clientFor(server.url).sendReadings([reading(1), reading(2)]);
+    expect([sent.accepted, sent.rejected, sent.unconfirmed]).toEqual([0, 0, 2]);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('takes earlier calls into account: readings named in `unanswered`', async () => {
+    const s = await batchServer(() => refused(outOfOrder));
+    const client = clientFor(s.url);
+    const readings = [reading(1), reading(2)].map((r) => client.identify(r));
+    const sent = await client.sendReadings(readings, { unanswered: new Set([readings[0]!.reading_id]) });
+    expect(sent.results.map((r) => r.status)).toEqual(['unconfirmed', 'rejected']);
+    expect([sent.rejected, sent.unconfirmed]).toEqual([1, 1]);
+  });
+
+  it('says which undelivered readings an attempt may have stored (outcome)', async () => {
+    const s = await serve((n) => (n === 1 ? { status: 503, body: { ...unavailable, outcome: 'unknown' } } : { status: 503, body: unavailable }));
+    const sent = await clientFor(s.url, { batchSize: 1 }).sendReadings([reading(1), reading(2)]);
+    // The first batch was answered `unknown` once; the second was never tried.
+    expect(sent.results.map((r) => r.status === 'rejected' && [r.error, r.retryable, r.outcome])).toEqual([
+      ['unavailable', true, 'unknown'],
+      ['unavailable', true, 'not_stored'],
+    ]);
+  });
+
+  it('rejects conflict, window_full and internal_error items for good, with issues and stored_before, and never resends them', async () => {
+    const s = await batchServer((r) =>
+      r.power_reading === 100 ? refused(conflict) : r.power_reading === 101 ? refused(windowFull) : refused({ ...corrupt, outcome: 'not_stored' }),
+    );
+    const sent = await clientFor(s.url).sendReadings([reading(0), reading(1), reading(2)]);
+    expect([sent.accepted, sent.rejected, sent.unconfirmed]).toEqual([0, 3, 0]);
+    expect(sent.results.map((r) => r.status === 'rejected' && [r.error, r.retryable])).toEqual([
+      ['conflict', false],
+      ['window_full', false],
+      ['internal_error', false],
+    ]);
+    const [c, , e] = sent.results;
+    expect(c!.status === 'rejected' && c!.issues?.map((i) => i.path)).toEqual(['power_reading']);
+    expect(e).toMatchObject({ stored_before: 'unknown', outcome: 'not_stored' });
+    expect(s.requests).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnergyPipelineClient, HttpError, ValidationError } from '../src/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EnergyPipelineClient, type EnergyPipelineError, HttpError, ValidationError } from '../src/index.js';
 import { eventually } from '../../scripts/lib/redis-server.js';
-import { reading, type Stack, startStack, streamReadingIds } from './helpers.js';
+import { type FakeServer, quickRetry, reading, type Stack, startFakeServer, startStack, streamReadingIds } from './helpers.js';
 
 let stack: Stack;
 let client: EnergyPipelineClient;
@@ -85,5 +85,71 @@ describe('SDK against the real ingest and processor', () => {
   it('says clearly when processor routes are used without processUrl', () => {
     const ingestOnly = new EnergyPipelineClient({ ingestUrl: stack.ingestUrl });
     expect(() => ingestOnly.processor).toThrow(/processUrl/);
+  });
+});
+
+describe('SDK against the real ingest: readings it cannot store under their identity', () => {
+  const caught = (p: Promise<unknown>) => p.then(() => expect.unreachable('resolved')).catch((e: unknown) => e as EnergyPipelineError);
+  /** A reading of its own device, numbered by hand. */
+  const numbered = (device: string, seq: number, overrides: Record<string, unknown> = {}) => ({
+    ...reading(0, { device_id: device, seq, ...overrides }),
+    reading_id: `${device}-${seq}-${Math.random()}`,
+  });
+
+  it('throws conflict naming the differing field when a different reading reuses a seq', async () => {
+    const timestamp = new Date(Date.now() - 60_000).toISOString();
+    await client.sendReading(numbered('conflict-1', 7, { power_reading: 100, timestamp }));
+    const err = await caught(client.sendReading(numbered('conflict-1', 7, { power_reading: 200, timestamp })));
+    expect(err).toBeInstanceOf(HttpError);
+    expect([err.kind, err.status, err.attempts, err.unconfirmed]).toEqual(['conflict', 409, 1, false]);
+    expect(err.issues.map((i) => i.path)).toEqual(['power_reading']);
+  });
+
+  it('refuses a first attempt below what is remembered of its device, saying stored_before is unknown', async () => {
+    await client.sendReading(numbered('old-1', 1_000_000));
+    const err = await caught(client.sendReading(numbered('old-1', 5)));
+    expect([err.kind, err.status, err.storedBefore, err.earlierAnswerLost, err.unconfirmed]).toEqual(['out_of_order', 409, 'unknown', false, false]);
+    const sent = await client.sendReadings([numbered('old-1', 6), numbered('old-1', 1_000_001)]);
+    expect([sent.accepted, sent.rejected, sent.unconfirmed]).toEqual([1, 1, 0]);
+    expect(sent.results[0]).toMatchObject({ status: 'rejected', error: 'out_of_order', stored_before: 'unknown', retryable: false });
+  });
+
+  describe('through a proxy that loses the first answer', () => {
+    let proxy: FakeServer;
+    afterEach(() => proxy?.close());
+
+    /**
+     * Forwards every request to the ingest. The first one's answer is lost (the connection is reset
+     * once the ingest has stored it), and before the client resends, the device moves on far past
+     * it: the resend is too old to be checked against the copy the first attempt stored.
+     */
+    async function lossyProxy(device: string) {
+      proxy = await startFakeServer(async (req, n) => {
+        const res = await fetch(`${stack.ingestUrl}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) });
+        if (n > 1) return { status: res.status, body: await res.json() };
+        expect(res.status).toBeLessThan(300);
+        await client.sendReading(numbered(device, 2_000_000));
+        return 'reset';
+      });
+      return new EnergyPipelineClient({ ingestUrl: proxy.url, retry: quickRetry });
+    }
+
+    it('sendReading: throws out_of_order marked unconfirmed, and the reading is stored once', async () => {
+      const lossy = await lossyProxy('lost-1');
+      const first = numbered('lost-1', 10);
+      const err = await caught(lossy.sendReading(first));
+      expect([err.kind, err.storedBefore, err.attempts, err.earlierAnswerLost, err.unconfirmed]).toEqual(['out_of_order', 'unknown', 2, true, true]);
+      expect((await streamReadingIds(stack)).filter((id) => id === first.reading_id)).toHaveLength(1);
+    });
+
+    it('sendReadings: reports the reading unconfirmed, not rejected', async () => {
+      const lossy = await lossyProxy('lost-2');
+      const first = numbered('lost-2', 10);
+      const sent = await lossy.sendReadings([first]);
+      expect([sent.accepted, sent.rejected, sent.unconfirmed]).toEqual([0, 0, 1]);
+      expect(sent.results[0]).toMatchObject({ reading_id: first.reading_id, status: 'unconfirmed', error: 'out_of_order', stored_before: 'unknown' });
+      expect(proxy.requests).toHaveLength(2);
+      expect((await streamReadingIds(stack)).filter((id) => id === first.reading_id)).toHaveLength(1);
+    });
   });
 });

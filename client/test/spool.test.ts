@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IdentifiedReading } from '../src/index.js';
+import { EnergyPipelineClient, type IdentifiedReading } from '../src/index.js';
 import { FileSpool, openSpool } from '../src/node/index.js';
 import { currentBootId, parseOwner, processStart } from '../src/node/spool-lock.js';
 import { acceptAll, type FakeServer, startFakeServer } from './helpers.js';
@@ -87,6 +87,57 @@ describe('FileSpool', () => {
     spool.close();
     writeFileSync(join(dir, 'lock'), '2147483646'); // no such process
     expect(() => openSpool(dir).close()).not.toThrow();
+  });
+
+  it('remembers across a restart which unacknowledged readings were sent, marking each once', () => {
+    const spool = new FileSpool(dir, { segmentMaxBytes: 300 });
+    for (let i = 0; i < 6; i++) spool.append(item(i));
+    spool.sending(['r-0', 'r-1', 'r-4']);
+    spool.sending(['r-0', 'r-4', 'r-5', 'not-spooled']); // a resend: only r-5 is new
+    spool.acknowledge(['r-1']);
+    spool.close();
+    const marks = readdirSync(dir).filter((f) => f.endsWith('.sent')).flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'));
+    expect(marks.sort()).toEqual(['r-0', 'r-1', 'r-4', 'r-5']);
+
+    const again = openSpool(dir);
+    expect(ids(again.load())).toEqual(['r-0', 'r-2', 'r-3', 'r-4', 'r-5']);
+    // Acknowledged readings are not handed back, marked or not.
+    expect([...again.sentBefore()].sort()).toEqual(['r-0', 'r-4', 'r-5']);
+    again.acknowledge(['r-0', 'r-2', 'r-3', 'r-4', 'r-5']);
+    again.close();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.sent') || f.endsWith('.acks'))).toEqual([]);
+  });
+
+  it("feeds a buffer: a restored reading sent by the earlier run is unconfirmed when too old to check, an unsent one rejected", async () => {
+    const spool = openSpool(dir);
+    for (let i = 0; i < 2; i++) spool.append(item(i));
+    spool.sending(['r-0']); // then the process died with r-0 in flight
+    spool.close();
+    const server = await startFakeServer((req) => {
+      const readings = (req.body as { readings: unknown[] }).readings;
+      const results = readings.map((_, index) => ({ index, status: 'rejected', error: 'out_of_order', message: 'too old', stored_before: 'unknown' }));
+      return { status: 200, body: { accepted: 0, rejected: readings.length, results } };
+    });
+    try {
+      const client = new EnergyPipelineClient({ ingestUrl: server.url, retry: { maxAttempts: 1 } });
+      const unconfirmed: string[] = [];
+      const rejected: string[] = [];
+      const buffer = client.buffer({
+        store: openSpool(dir),
+        flushIntervalMs: 60_000,
+        onUnconfirmed: (r) => unconfirmed.push(r.reading_id),
+        onRejected: (r) => rejected.push(r.reading_id),
+      });
+      await buffer.flush();
+      expect([unconfirmed, rejected]).toEqual([['r-0'], ['r-1']]);
+      expect(await buffer.close()).toMatchObject({ restored: 2, buffered: 0, rejected: 1, unconfirmed: 1 });
+      // Both answered for: nothing to replay.
+      const reopened = openSpool(dir);
+      expect(reopened.load()).toEqual([]);
+      reopened.close();
+    } finally {
+      await server.close();
+    }
   });
 
   it('refuses to be opened twice in one process', () => {

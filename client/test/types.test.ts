@@ -13,6 +13,9 @@ import {
   type ReadingInput,
   type ReadingResult,
   type SendReadingResult,
+  type SendReadingsResult,
+  type StoredBefore,
+  type UnconfirmedReading,
   ValidationError,
 } from '../src/index.js';
 
@@ -51,6 +54,19 @@ describe('SDK types', () => {
     };
     expectTypeOf(narrow).toBeFunction();
     expectTypeOf<BufferStats['dropped']>().toEqualTypeOf<number>();
+    // A resend after a lost answer that is too old to check: a status of its own, counted apart.
+    expectTypeOf<ReadingResult['status']>().toEqualTypeOf<'accepted' | 'rejected' | 'unconfirmed'>();
+    expectTypeOf<UnconfirmedReading['stored_before']>().toEqualTypeOf<'unknown'>();
+    expectTypeOf<SendReadingsResult['unconfirmed']>().toEqualTypeOf<number>();
+    expectTypeOf<BufferStats['unconfirmed']>().toEqualTypeOf<number>();
+    const refusal = (r: ReadingResult) => {
+      if (r.status === 'rejected') expectTypeOf(r.stored_before).toEqualTypeOf<StoredBefore | undefined>();
+      // Code written before the new status still reads every result that is not accepted.
+      if (r.status !== 'accepted') expectTypeOf(r.error).toBeString();
+    };
+    expectTypeOf(refusal).toBeFunction();
+    expectTypeOf<EnergyPipelineError['storedBefore']>().toEqualTypeOf<'unknown' | undefined>();
+    expectTypeOf<EnergyPipelineError['unconfirmed']>().toEqualTypeOf<boolean>();
   });
 
   it('derives processor and ingest routes from the contracts', () => {

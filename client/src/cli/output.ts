@@ -1,4 +1,4 @@
-import { EnergyPipelineError, ValidationError } from '../errors.js';
+import { EnergyPipelineError } from '../errors.js';
 import { type CliIo, EXIT, UsageError } from './io.js';
 
 /** Prints an error the way a person can act on it and returns the exit code. */
@@ -11,7 +11,9 @@ export function reportError(err: unknown, io: CliIo, command: string): number {
   if (err instanceof EnergyPipelineError) {
     const where = err.status ? `HTTP ${err.status}` : err.kind;
     io.stderr(`${prefix}: ${where}: ${err.message}\n`);
-    if (err instanceof ValidationError) for (const i of err.issues) io.stderr(`  ${i.path || i.in}: ${i.message}\n`);
+    // The wrong fields of a validation_failed, the differing ones of a conflict.
+    for (const i of err.issues) io.stderr(`  ${i.path || i.in}: ${i.message}\n`);
+    if (err.storedBefore === 'unknown') io.stderr('  stored before: unknown (if this resends a reading sent earlier, that copy may be stored)\n');
     if (err.attempts > 1) io.stderr(`  (gave up after ${err.attempts} attempts)\n`);
     return EXIT.failed;
   }

@@ -30,8 +30,16 @@ export interface SimulationSummary {
   devices: number;
   readings: number;
   accepted: number;
+  /** Refused, or not delivered within the retry budget; `unconfirmed` ones are not counted here. */
   rejected: number;
   rejected_by_reason: Record<string, number>;
+  /**
+   * Readings that may be stored from an attempt whose answer was lost, which the server could no
+   * longer check when they were resent (`out_of_order` with `stored_before: unknown`): not refusals.
+   */
+  unconfirmed: number;
+  /** For `conflict` rejections: how many named each field that differs from the reading stored under its identity. */
+  conflict_fields: Record<string, number>;
   elapsed_s: number;
   readings_per_s: number;
   latency: LatencySummary;
@@ -53,7 +61,9 @@ day, with drifting clouds) and household meters (morning and evening peaks), and
 readings. Live by default: every device reports each --interval for --duration. With --backfill,
 the readings of the last --duration are generated at once and sent as fast as --rate allows.
 Draws a progress bar with an ETA on a terminal; prints accepted and rejected counts and request
-latency percentiles at the end. Ctrl-C stops early and still prints the summary.`,
+latency percentiles at the end. Readings that may already be stored by an attempt whose answer was
+lost, too old for the server to check when resent, are counted apart ("may already be stored"),
+not as rejected. Ctrl-C stops early and still prints the summary.`,
     )
     .addOption(new Option('--sites <n>', 'sites').argParser(int(1)).default(2))
     .addOption(new Option('--devices <n>', 'devices per site, the first an inverter').argParser(int(1)).default(5))
@@ -85,7 +95,7 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
   const fleet = buildFleet(p.sites, p.devices, seededRandom(p.seed));
   const steps = Math.floor(p.durationMs / p.intervalMs);
   const total = steps * fleet.length;
-  const tally = { sent: 0, accepted: 0, rejected: 0, byReason: {} as Record<string, number> };
+  const tally = { sent: 0, accepted: 0, rejected: 0, unconfirmed: 0, byReason: {} as Record<string, number>, conflictFields: {} as Record<string, number> };
   const latencies: number[] = [];
   const limiter = new RateLimiter(p.rate, Math.max(p.batchSize, p.rate));
   const inFlight = new Set<Promise<void>>();
@@ -102,7 +112,13 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
       const result = await client.sendReadings(batch);
       latencies.push(performance.now() - t0);
       tally.accepted += result.accepted;
-      for (const r of result.results) if (r.status === 'rejected') reject(r.error, 1);
+      tally.unconfirmed += result.unconfirmed;
+      for (const r of result.results) {
+        if (r.status !== 'rejected') continue;
+        reject(r.error, 1);
+        if (r.error !== 'conflict') continue;
+        for (const field of new Set((r.issues ?? []).map((i) => i.path))) tally.conflictFields[field] = (tally.conflictFields[field] ?? 0) + 1;
+      }
     } catch (err) {
       if (!(err instanceof EnergyPipelineError)) throw err;
       stoppedBy ??= err; // concerns every request alike (auth, a refused request): stop
@@ -118,9 +134,9 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
   };
 
   const progress = startProgress(io, () => ({
-    done: tally.accepted + tally.rejected,
+    done: tally.accepted + tally.rejected + tally.unconfirmed,
     total,
-    detail: `${tally.accepted} accepted, ${tally.rejected} rejected`,
+    detail: `${tally.accepted} accepted, ${tally.rejected} rejected${tally.unconfirmed > 0 ? `, ${tally.unconfirmed} may already be stored` : ''}`,
   }));
   let interrupted = false;
   const stopOnInterrupt = io.onInterrupt?.(() => {
@@ -155,6 +171,8 @@ async function runSimulation(p: Plan, client: EnergyPipelineClient, io: CliIo): 
     accepted: tally.accepted,
     rejected: tally.rejected,
     rejected_by_reason: tally.byReason,
+    unconfirmed: tally.unconfirmed,
+    conflict_fields: tally.conflictFields,
     elapsed_s: Math.round(elapsedS * 100) / 100,
     readings_per_s: Math.round(tally.sent / Math.max(elapsedS, 0.001)),
     latency: summarizeLatencies(latencies),
@@ -176,8 +194,15 @@ function printSummary(io: CliIo, p: Plan, s: SimulationSummary) {
     `Sent ${s.readings} readings in ${s.elapsed_s} s (${s.readings_per_s}/s): ${s.accepted} accepted, ${s.rejected} rejected`,
     `Requests: ${l.requests}; latency p50 ${l.p50_ms} ms, p95 ${l.p95_ms} ms, p99 ${l.p99_ms} ms, max ${l.max_ms} ms`,
   ];
+  if (s.unconfirmed > 0) lines.push(`${s.unconfirmed} may already be stored (answer lost earlier; too old to check); not counted as rejected`);
   const reasons = Object.entries(s.rejected_by_reason);
   if (reasons.length > 0) lines.push(`Rejected by reason: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const conflicts = s.rejected_by_reason['conflict'] ?? 0;
+  if (conflicts > 0) {
+    const fields = Object.entries(s.conflict_fields).map(([field, n]) => `${field} ${n}`);
+    lines.push(`Conflicts: ${conflicts} differ from the reading already stored under their identity${fields.length > 0 ? ` (differing: ${fields.join(', ')})` : ''}`);
+  }
+  if (s.rejected_by_reason['window_full']) lines.push('window_full: the device sent more readings without seq in 5 minutes than the server remembers; number them with seq');
   if (s.stopped_by) lines.push(`Stopped early: ${s.stopped_by}`);
   if (s.interrupted) lines.push('Interrupted: stopped early by Ctrl-C');
   io.stdout(`${lines.join('\n')}\n`);

@@ -43,14 +43,17 @@ interface Segment {
 const SEGMENT = /^segment-(\d{8})\.jsonl$/;
 const segmentFile = (n: number) => `segment-${String(n).padStart(8, '0')}.jsonl`;
 const acksFile = (n: number) => `segment-${String(n).padStart(8, '0')}.acks`;
+const sentFile = (n: number) => `segment-${String(n).padStart(8, '0')}.sent`;
 
 /**
  * A directory of append-only segment files, one JSON reading per line, each with an `.acks`
- * file listing the reading_ids already answered for, and `seq.log`, the reservations of the
- * per-device sequence numbers (see {@link SeqLog}). On open, every reading of every segment
- * that is not in its `.acks` is handed back for sending; a torn last line (a crash mid-write)
- * is skipped, as `add()` had not returned for it. Replays after a crash may resend a reading
- * whose acknowledgement was not yet written: its reading_id makes that harmless.
+ * file listing the reading_ids already answered for, a `.sent` file listing those sent at least
+ * once, and `seq.log`, the reservations of the per-device sequence numbers (see {@link SeqLog}).
+ * On open, every reading of every segment that is not in its `.acks` is handed back for sending;
+ * a torn last line (a crash mid-write) is skipped, as `add()` had not returned for it. Replays
+ * after a crash may resend a reading whose acknowledgement was not yet written: its reading_id
+ * makes that harmless. Those in `.sent` may have been stored by a request whose answer the crash
+ * lost (`sentBefore()`), so a resend the server can no longer check is reported `unconfirmed`.
  */
 export class FileSpool implements BufferStore {
   private readonly segments = new Map<number, Segment>();
@@ -65,6 +68,10 @@ export class FileSpool implements BufferStore {
   private readonly fsync: FsyncPolicy;
   private readonly segmentMaxBytes: number;
   private restored: IdentifiedReading[] = [];
+  /** Restored readings an earlier run had sent (their `.sent` line), until `sentBefore()` takes them. */
+  private restoredSent = new Set<string>();
+  /** reading_ids outstanding with a `.sent` line already, so that a resend writes none. */
+  private readonly marked = new Set<string>();
   /** Where the client's per-device `seq` counters are persisted; a buffer attaches it. */
   readonly sequence: SeqLog;
 
@@ -103,6 +110,28 @@ export class FileSpool implements BufferStore {
     if (this.bytes >= this.segmentMaxBytes) this.openSegment(this.current.n + 1);
   }
 
+  /**
+   * Marks readings as sent, once each, in their segment's `.sent` file (no fsync: a lost mark
+   * only makes a later `out_of_order` answer count as a refusal, as it would without the mark).
+   */
+  sending(readingIds: readonly string[]): void {
+    if (this.closed) return;
+    const bySegment = new Map<number, string[]>();
+    for (const id of readingIds) {
+      const n = this.segmentOf.get(id);
+      if (n === undefined || this.marked.has(id)) continue;
+      this.marked.add(id);
+      bySegment.set(n, [...(bySegment.get(n) ?? []), id]);
+    }
+    for (const [n, ids] of bySegment) appendFileSync(join(this.dir, sentFile(n)), `${ids.join('\n')}\n`);
+  }
+
+  sentBefore(): ReadonlySet<string> {
+    const out = this.restoredSent;
+    this.restoredSent = new Set();
+    return out;
+  }
+
   acknowledge(readingIds: readonly string[]): void {
     if (this.closed) return;
     const bySegment = new Map<number, string[]>();
@@ -110,6 +139,7 @@ export class FileSpool implements BufferStore {
       const n = this.segmentOf.get(id);
       if (n === undefined) continue;
       this.segmentOf.delete(id);
+      this.marked.delete(id);
       bySegment.set(n, [...(bySegment.get(n) ?? []), id]);
     }
     for (const [n, ids] of bySegment) {
@@ -150,15 +180,17 @@ export class FileSpool implements BufferStore {
       ftruncateSync(this.fd, 0);
       this.bytes = 0;
       rmSync(join(this.dir, acksFile(segment.n)), { force: true });
+      rmSync(join(this.dir, sentFile(segment.n)), { force: true });
     } else {
       this.remove(segment.n);
     }
   }
 
   private remove(n: number) {
-    // Segment first: an .acks file without its segment is cleaned up on the next open.
+    // Segment first: an .acks or .sent file without its segment is cleaned up on the next open.
     rmSync(join(this.dir, segmentFile(n)), { force: true });
     rmSync(join(this.dir, acksFile(n)), { force: true });
+    rmSync(join(this.dir, sentFile(n)), { force: true });
     this.segments.delete(n);
   }
 
@@ -183,6 +215,7 @@ export class FileSpool implements BufferStore {
       .sort((a, b) => a - b);
     for (const n of numbers) {
       const acked = new Set(completeLines(join(this.dir, acksFile(n))));
+      const sent = new Set(completeLines(join(this.dir, sentFile(n))));
       const segment: Segment = { n, outstanding: new Set() };
       for (const line of completeLines(join(this.dir, segmentFile(n)))) {
         const reading = parseReading(line);
@@ -190,13 +223,17 @@ export class FileSpool implements BufferStore {
         segment.outstanding.add(reading.reading_id);
         this.segmentOf.set(reading.reading_id, n);
         this.restored.push(reading);
+        if (sent.has(reading.reading_id)) {
+          this.restoredSent.add(reading.reading_id);
+          this.marked.add(reading.reading_id);
+        }
       }
       this.segments.set(n, segment);
       if (segment.outstanding.size === 0) this.compact(segment);
     }
-    // .acks files whose segment is gone: a crash between the two deletions of compact().
+    // .acks and .sent files whose segment is gone: a crash between the deletions of compact().
     for (const name of readdirSync(this.dir)) {
-      const n = /^segment-(\d{8})\.acks$/.exec(name)?.[1];
+      const n = /^segment-(\d{8})\.(?:acks|sent)$/.exec(name)?.[1];
       if (n !== undefined && !existsSync(join(this.dir, segmentFile(Number(n))))) rmSync(join(this.dir, name), { force: true });
     }
   }
