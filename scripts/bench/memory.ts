@@ -12,6 +12,13 @@
  *   npm run bench:memory -- --short-ids    ids like site-12 / device-3 instead of UUIDs
  *   npm run bench:memory -- --timestamps   readings without seq, identified by device and
  *                                          timestamp as a plain curl user's (the dedupe row)
+ *   npm run bench:memory -- --dedupe-sizing   only the dedupe state's sizing table (dedupe-sizing.ts):
+ *                                          bytes per device in order at 1 s, 10 s and 60 s cadence,
+ *                                          with seq and without, after 1 h and in the steady state,
+ *                                          and the totals for 100k and 1M devices; on --sites ×
+ *                                          --devices-per-site devices (default 1,000), ingest's
+ *                                          DEDUPE_* settings (its defaults, or this environment's)
+ *   npm run bench:memory -- --dedupe-sizing --cadences 0.5,1   other cadences, in seconds
  *
  * docs/capacity.md turns the figures into the 1M-device plan.
  */
@@ -20,6 +27,8 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { Reading } from '@energy-pipeline/contract';
 import { appendReadings, fleetReadings } from '../lib/readings.js';
+import { ingestDedupeSettings } from './dedupe-script.js';
+import { formatSizing, measureDedupeSizing } from './dedupe-sizing.js';
 import { readGroups } from '@energy-pipeline/server-kit';
 import { eventually, startRedisServer } from '../lib/redis-server.js';
 import { processCpuUs } from './process-cpu.js';
@@ -34,6 +43,8 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '500' },
     'short-ids': { type: 'boolean', default: false },
     timestamps: { type: 'boolean', default: false },
+    'dedupe-sizing': { type: 'boolean', default: false },
+    cadences: { type: 'string', default: '1,10,60' },
     json: { type: 'string' },
   },
 });
@@ -86,12 +97,29 @@ async function weigh(redis: Redis): Promise<Map<string, { keys: number; bytes: n
   return kinds;
 }
 
-const server = await startRedisServer();
-process.once('SIGINT', () => {
-  killStarted();
-  void server.stop().then(() => process.exit(130));
-});
-try {
+/** --dedupe-sizing: the dedupe state alone, driven through ingest's append script. */
+async function dedupeSizing(redis: Redis) {
+  const settings = ingestDedupeSettings();
+  const version = (await redis.info('server')).match(/redis_version:(\S+)/)?.[1];
+  const started = Date.now();
+  const cadencesS = flags.cadences.split(',').map(Number);
+  const rows = await measureDedupeSizing(redis, { sites, perSite, batch: BATCH, id, settings, cadencesS });
+  const encoding = [...new Set(rows.map((r) => r.encoding))].join(', ');
+  console.log(
+    `dedupe state per device, devices in order, ${flags['short-ids'] ? 'short ids' : 'UUID ids'}: ${sites} sites × ${perSite} devices = ${devices} devices ` +
+      `in one dedupe hash (${encoding}), redis-server ${version}, measured with MEMORY USAGE … SAMPLES 0 (${Math.round((Date.now() - started) / 1000)} s)`,
+  );
+  console.log(
+    `DEDUPE_WINDOW_S=${settings.windowMs / 1000} DEDUPE_SEQ_WINDOW=${settings.seqWindow} DEDUPE_MAX_PER_5MIN=${settings.maxPerChunk}; ` +
+      `without seq ${cadencesS.map((c) => `${Math.round(300 / c)} readings per 5 min at ${c} s`).join(', ')} (cap ${settings.maxPerChunk}). steady: the window full and old chunks deleted ` +
+      `(with seq the window is ${settings.seqWindow} readings at any cadence); totals: steady bytes per device × devices\n`,
+  );
+  console.log(formatSizing(rows));
+  if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ shortIds: flags['short-ids'], devices, settings, redis: version, rows }, null, 2)}\n`);
+}
+
+/** The pipeline's keys, weighed after a fleet's readings went through ingest and the processor. */
+async function weighPipeline(server: Awaited<ReturnType<typeof startRedisServer>>) {
   // No trimming and no live window: the stream is weighed as it was written.
   const env = { LIVE_RETENTION_S: String(7 * 86_400), TRIM_INTERVAL_MS: String(3_600_000) };
   const ingest = await startIngest(server.url, stream, env);
@@ -187,6 +215,16 @@ try {
       `${JSON.stringify({ shortIds: flags['short-ids'], timestamps: flags.timestamps, batch: STEPS_PER_BATCH * perSite, sites, perSite, devices, minutes, readings, entries, usedMemoryDelta: used, cpuUsPerReading: { redis: perReading('redis'), ingest: perReading('ingest'), processor: perReading('processor') }, kinds: Object.fromEntries(kinds), singleEntryBytesPerReading: singleBytes / single, redis: (await server.client.info('server')).match(/redis_version:(\S+)/)?.[1] }, null, 2)}\n`,
     );
   }
+}
+
+const server = await startRedisServer();
+process.once('SIGINT', () => {
+  killStarted();
+  void server.stop().then(() => process.exit(130));
+});
+try {
+  if (flags['dedupe-sizing']) await dedupeSizing(server.client);
+  else await weighPipeline(server);
 } finally {
   await server.stop();
 }
