@@ -6,23 +6,31 @@
 --
 -- A reading's identity is its device and `seq` (space `<site>/<device>`) or, without one, its
 -- device and timestamp in ms (space `<site>/<device>@t`). Per space, the dedupe hash holds:
---   `<space>`        the header, `newest=<v>;floor=<v>`: the highest value stored, and the lowest
---                    value still remembered. Everything from `floor` up is remembered exactly;
---                    below it nothing can be checked, so nothing is stored there (outcome 2).
---   `<space>#<k>`    chunk k: the remembered values v with k * span <= v < (k + 1) * span, as
---                    records `,<v - k * span>=<fingerprint>` in arrival order.
+--   `<space>`        the header, `newest=<v>;floor=<v>;<chunk>`: the highest value stored, the
+--                    lowest value still remembered, and the chunk `newest` falls in (the open
+--                    one). Everything from `floor` up is remembered exactly; below it nothing
+--                    can be checked, so nothing is stored there (outcome 2).
+--   `<space>#<k>`    closed chunk k. A chunk holds the remembered values v with k * span <= v <
+--                    (k + 1) * span: their count, then a record `,<v - k * span>=<fingerprint>`
+--                    each, in arrival order.
+-- The open chunk lives in the header so that a reading above `newest` (nearly all of them) reads
+-- and writes one field, as a device's only state did before; it is written out to its own field
+-- when `newest` moves into a later chunk (once per span).
 -- `floor` follows the newest value up: floor = max(floor, newest - window). The chunks wholly
 -- below it are deleted, so a space keeps at most window / span + 1 chunks, each at most `cap`
 -- records (a seq chunk's span is its cap): the state, and every call's work, is bounded by
 -- construction whatever the order of the readings (DESIGN.md#exactly-once).
 -- Lookups: a value above `newest` is new without a look; any other is found by searching its
--- chunk's text for `,<offset>=` (one C-level scan of a bounded string), never by decoding a list.
+-- chunk's text for `,<offset>=` (one C-level scan of a bounded string), never by decoding a list;
+-- closed chunks are read (a second HMGET) only for the values below the open one.
+-- Numbers arrive as the texts they are written as (value, chunk, offset), so that the script
+-- formats one number per device and call (its floor): a string.format costs ~0.3 µs here.
 --
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] 'single' or 'batch'
 -- ARGV[2] time window, ms    ARGV[3] seq window, numbers
 -- ARGV[4] time chunk span, ms  ARGV[5] seq chunk span, numbers  ARGV[6] records per time chunk
--- ARGV[7] one line per reading: `<space>\t<value>\t<fingerprint>\t<JSON length>\n`
+-- ARGV[7] one line per reading: `<space>\t<value>\t<chunk>\t<offset>\t<fingerprint>\t<JSON length>\n`
 -- single: ARGV[8..] the entry's field/value pairs (the seed's format)
 -- batch:  ARGV[8] received_at  ARGV[9] the readings as one JSON array, `[<r1>,<r2>,…]`, in that
 --         order; the new ones go into one entry: readings <JSON array>, count, received_at.
@@ -30,7 +38,9 @@
 -- floor (not stored; cannot be checked), 3 conflict, 4 chunk full, 5 corrupt state; details is a
 -- flat list { reading index (1-based), text, … } for outcomes 2 (the floor), 3 (the stored
 -- fingerprint), 4 (the cap) and 5 (which field).
--- A corrupt header or chunk fails only the readings that need it (outcome 5), never the call.
+-- A header or chunk that does not parse fails only the readings that need it (outcome 5), never
+-- the call, and is left as it is. A chunk is checked where it is read (its count, the record
+-- looked up), not scanned whole: a pattern over its text cost more than the rest of the call.
 
 local mode = ARGV[1]
 local WINDOW = { t = tonumber(ARGV[2]), seq = tonumber(ARGV[3]) }
@@ -44,114 +54,125 @@ local MAX_WALK = 4096
 
 local function int(v) return string.format('%.0f', v) end
 
-local function kind_of(space)
-  if string.sub(space, -2) == '@t' then return 't' end
-  return 'seq'
-end
+-- The chunk a value falls in (exact for every integer below 2^53).
+local function chunk_of(v, span) return math.floor(v / span) end
 
--- The chunk a value falls in, and its offset there (exact for every integer below 2^53).
-local function chunk_of(v, span)
-  local k = math.floor(v / span)
-  local off = v - k * span
-  if off < 0 then k, off = k - 1, off + span elseif off >= span then k, off = k + 1, off - span end
-  return k, off
-end
-
--- A header as stored, or nil and false when it is corrupt. Absent: a space never seen.
+-- A header as stored: newest, its text, floor, and where the open chunk's count starts; nil when
+-- absent (a space never seen); false when it does not parse.
 local function parse_header(text)
-  if not text then return nil, true end
-  local newest, floor = string.match(text, '^newest=(%-?%d+);floor=(%-?%d+)$')
-  newest, floor = tonumber(newest), tonumber(floor)
-  if not newest or math.abs(newest) > LIMIT or math.abs(floor) > LIMIT or floor > newest + 1 then return nil, false end
-  return { newest = newest, floor = floor }, true
+  if not text then return nil end
+  local newest_text, floor, at = string.match(text, '^newest=(%-?%d+);floor=(%-?%d+);()')
+  local newest = tonumber(newest_text)
+  floor = tonumber(floor)
+  if not newest or math.abs(newest) > LIMIT or math.abs(floor) > LIMIT or floor > newest + 1 then return false end
+  return newest, newest_text, floor, at
 end
 
--- Readings: space, value, fingerprint, JSON length. `fields` lists what to read, and `slots` what
--- each field is: a space (its header) or one of its chunks.
-local spaces, order, fields, slots = {}, {}, {}, {}
+-- A chunk's state from its text (from `from`): count, text, where its records start; corrupt
+-- when its count does not parse or no record follows it.
+local function load_chunk(c, text, from)
+  local n, at = string.match(text, '^(%d+)()', from)
+  c.count, c.text, c.at = tonumber(n), text, at
+  c.corrupt = not n or (at <= #text and string.byte(text, at) ~= 44)
+  if c.corrupt then c.count = 0 end
+end
+
+-- Readings, and the spaces they belong to, in order of first sight.
+local spaces, order = {}, {}
 local readings = {}
-for space, v, fp, len in string.gmatch(ARGV[7], '([^\t\n]+)\t(%-?%d+)\t([^\t\n]*)\t(%d+)\n') do
+for space, vt, kt, off, fp, len in string.gmatch(ARGV[7], '([^\t\n]+)\t(%-?%d+)\t(%-?%d+)\t(%d+)\t([^\t\n]*)\t(%d+)\n') do
   local s = spaces[space]
   if not s then
-    s = { kind = kind_of(space), chunks = {} }
-    spaces[space], order[#order + 1] = s, space
-    fields[#fields + 1] = space
-    slots[#fields] = s
+    s = { name = space, kind = string.sub(space, -2) == '@t' and 't' or 'seq', chunks = {} }
+    spaces[space] = s
+    order[#order + 1] = space
   end
-  v = tonumber(v)
-  local k, off = chunk_of(v, SPAN[s.kind])
-  local c = s.chunks[k]
+  readings[#readings + 1] = { s = s, v = tonumber(vt), vt = vt, k = tonumber(kt), kt = kt, fp = fp, len = tonumber(len), off = off }
+end
+
+-- The headers, with their open chunks.
+local headers = redis.call('HMGET', KEYS[2], unpack(order))
+for i, space in ipairs(order) do
+  local s = spaces[space]
+  local newest, newest_text, floor, at = parse_header(headers[i] or nil)
+  s.corrupt = newest == false
+  if newest then
+    s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
+    s.open = chunk_of(newest, SPAN[s.kind])
+    local c = { k = s.open, added = {}, list = {}, open = true }
+    load_chunk(c, headers[i], at)
+    s.chunks[s.open] = c
+  end
+  s.old_floor, s.old_newest = s.floor, s.newest
+end
+
+-- Each reading's chunk: the open one, a closed one (read here, for values below the open one's
+-- values: rare), or one never written (above the open one, or a space never seen).
+local closed, fields = {}, {}
+for _, x in ipairs(readings) do
+  local s = x.s
+  local c = s.chunks[x.k]
   if not c then
-    c = { field = space .. '#' .. int(k), added = {}, list = {} }
-    s.chunks[k] = c
-    fields[#fields + 1] = c.field
-    slots[#fields] = c
+    c = { k = x.k, added = {}, list = {}, count = 0, text = '', at = 1 }
+    s.chunks[x.k] = c
+    if s.seen and x.k < s.open and x.k >= chunk_of(s.floor, SPAN[s.kind]) then
+      closed[#closed + 1] = c
+      fields[#fields + 1] = s.name .. '#' .. x.kt
+    end
   end
-  readings[#readings + 1] = { s = s, v = v, fp = fp, len = tonumber(len), chunk = c, off = int(off) }
+  x.chunk = c
 end
-
--- One HMGET for every header and chunk the call needs (a chunk depends on the value alone).
-local stored = redis.call('HMGET', KEYS[2], unpack(fields))
-for i, slot in ipairs(slots) do
-  local text = stored[i] or nil
-  if slot.kind then
-    local header, ok = parse_header(text)
-    slot.corrupt = not ok
-    if header then slot.newest, slot.floor, slot.seen = header.newest, header.floor, true end
-    slot.old_floor, slot.old_newest = slot.floor, slot.newest
-  else
-    slot.text = text or ''
-    -- Records only, `,<digits>=<fingerprint>,…`: a cheap check of the first and of the letters.
-    slot.corrupt = slot.text ~= '' and not string.find(slot.text, '^,%d+=[%w_%-]*[,=%w_%-]*$')
+if #fields > 0 then
+  local texts = redis.call('HMGET', KEYS[2], unpack(fields))
+  for i, c in ipairs(closed) do
+    c.field = fields[i]
+    if texts[i] then load_chunk(c, texts[i], 1) end
   end
 end
 
--- The fingerprint remembered for `off` in chunk c, or nil.
+-- The fingerprint remembered for `off` in chunk c: nil when none, false when its record is bad.
 local function lookup(c, off)
   local fp = c.added[off]
   if fp then return fp end
-  local i = string.find(c.text, ',' .. off .. '=', 1, true)
+  local i = string.find(c.text, ',' .. off .. '=', c.at, true)
   if not i then return nil end
-  return string.match(c.text, '^[^,]*', i + #off + 2)
-end
-
-local function count(c)
-  if not c.count then
-    local _, n = string.gsub(c.text, '=', '=')
-    c.count = n
-  end
-  return c.count
+  local found, after = string.match(c.text, '^([%w_%-]+)()', i + #off + 2)
+  if not found or (after <= #c.text and string.byte(c.text, after) ~= 44) then return false end
+  return found
 end
 
 local outcomes, details, new = {}, {}, 0
+local function detail(r, text)
+  details[#details + 1] = r
+  details[#details + 1] = text
+end
 for r, x in ipairs(readings) do
   local s, c, v = x.s, x.chunk, x.v
   local outcome
   if s.corrupt then
     outcome = 5
-    details[#details + 1] = r
-    details[#details + 1] = 'header'
+    detail(r, 'header')
   elseif s.seen and v < s.floor then
     outcome = 2
-    details[#details + 1] = r
-    details[#details + 1] = int(s.floor)
+    detail(r, int(s.floor))
   elseif c.corrupt then
     outcome = 5
-    details[#details + 1] = r
-    details[#details + 1] = 'chunk ' .. c.field
+    detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
   else
     -- Above `newest` nothing was remembered yet: no need to look.
-    local was = (s.seen and v <= s.newest) and lookup(c, x.off) or nil
-    if was == x.fp then
+    local was = nil
+    if s.seen and v <= s.newest then was = lookup(c, x.off) end
+    if was == false then
+      outcome = 5
+      detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
+    elseif was == x.fp then
       outcome = 1
     elseif was then
       outcome = 3
-      details[#details + 1] = r
-      details[#details + 1] = was
-    elseif count(c) >= CAP[s.kind] then
+      detail(r, was)
+    elseif c.count >= CAP[s.kind] then
       outcome = 4
-      details[#details + 1] = r
-      details[#details + 1] = int(CAP[s.kind])
+      detail(r, int(CAP[s.kind]))
     else
       outcome = 0
       new = new + 1
@@ -160,9 +181,9 @@ for r, x in ipairs(readings) do
       c.count = c.count + 1
       c.changed = true
       if not s.seen then
-        s.seen, s.newest, s.floor = true, v, v - WINDOW[s.kind]
+        s.seen, s.newest, s.newest_text, s.floor = true, v, x.vt, v - WINDOW[s.kind]
       elseif v > s.newest then
-        s.newest = v
+        s.newest, s.newest_text = v, x.vt
         if v - WINDOW[s.kind] > s.floor then s.floor = v - WINDOW[s.kind] end
       end
       s.changed = true
@@ -188,24 +209,28 @@ elseif outcomes[1] == 0 then
   id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
 end
 
--- Write back what changed; delete the chunks the floor left behind.
+-- Write back what changed: the header with the chunk `newest` is now in, every other chunk that
+-- changed (or was the open one) into its own field while it is not below the floor; delete the
+-- closed chunks the floor left behind.
+local function text_of(c) return c.count .. string.sub(c.text, c.at) .. table.concat(c.list) end
 local set, del = {}, {}
 for _, space in ipairs(order) do
   local s = spaces[space]
   if s.changed then
-    set[#set + 1] = space
-    set[#set + 1] = 'newest=' .. int(s.newest) .. ';floor=' .. int(s.floor)
     local span = SPAN[s.kind]
+    local open = chunk_of(s.newest, span)
     local keep = chunk_of(s.floor, span)
+    set[#set + 1] = space
+    set[#set + 1] = 'newest=' .. s.newest_text .. ';floor=' .. int(s.floor) .. ';' .. text_of(s.chunks[open])
     for k, c in pairs(s.chunks) do
-      if c.changed and k >= keep then
-        set[#set + 1] = c.field
-        set[#set + 1] = c.text .. table.concat(c.list)
+      if k ~= open and k >= keep and (c.changed or c.open) then
+        set[#set + 1] = space .. '#' .. int(k)
+        set[#set + 1] = text_of(c)
       end
     end
     if s.old_floor then
-      -- Chunks exist only from the old floor's to the old newest's: a bounded walk.
-      local top = chunk_of(s.old_newest, span)
+      -- Closed chunks exist only from the old floor's to below the old open one: a bounded walk.
+      local top = s.open - 1
       if keep - 1 < top then top = keep - 1 end
       local from = chunk_of(s.old_floor, span)
       if top - from > MAX_WALK then from = top - MAX_WALK end

@@ -1,5 +1,6 @@
 -- A one-off migration of the dedupe hash to the window format (format 2, append-readings.lua):
--- each device header still in an earlier format becomes `newest=<its newest>;floor=<newest + 1>`.
+-- each device header still in an earlier format becomes `newest=<its newest>;floor=<newest + 1>;0`
+-- (no reading remembered in its open chunk).
 -- The earlier formats remembered no fingerprints, so nothing at or below a device's newest value
 -- can be checked any more: such a reading is answered unverifiable (never stored twice), and
 -- everything above is stored as before. A window later, nothing of the old state matters.
@@ -25,7 +26,7 @@ for i, field in ipairs(ARGV) do
       newest = top and top - 1
     end
     if newest and math.abs(newest) <= 9007199254740991 then
-      redis.call('HSET', KEYS[1], field, 'newest=' .. string.format('%.0f', newest) .. ';floor=' .. string.format('%.0f', newest + 1))
+      redis.call('HSET', KEYS[1], field, 'newest=' .. string.format('%.0f', newest) .. ';floor=' .. string.format('%.0f', newest + 1) .. ';0')
       converted = converted + 1
     else
       unreadable = unreadable + 1

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS, chunkField, formatHeader, kindOf } from '../src/store/append-readings.js';
+import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/append-readings.js';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 
 /**
@@ -109,13 +109,24 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       }
       const all = ['conflict', 'repeat', 'stored', 'unverifiable'];
       expect([...kinds].sort()).toEqual(seq ? all : [...all, 'full'].sort());
-      // And the state is what the model remembers: nothing more, nothing less.
+      // And the state is what the model remembers, nothing more, nothing less: the header with the
+      // chunk of the newest value, and a field for each other chunk.
+      const fields = await redis.client.hgetall(KEYS.dedupe);
       for (const [space, m] of models) {
-        const fields = await redis.client.hkeys(KEYS.dedupe);
-        const chunks = fields.filter((f) => f.startsWith(`${space}#`));
-        const kept = new Set([...m.remembered.keys()].map((v) => chunkField(space, v)));
-        expect(new Set(chunks)).toEqual(kept);
-        expect(await redis.client.hget(KEYS.dedupe, space)).toBe(formatHeader({ newest: m.newest!, floor: m.floor }));
+        const span = spanOf(kindOf(space));
+        const header = parseHeader(fields[space]!)!;
+        expect({ newest: header.newest, floor: header.floor }).toEqual({ newest: m.newest, floor: m.floor });
+        const remembered = new Map<string, number[]>();
+        for (const v of m.remembered.keys()) {
+          const field = Math.floor(v / span) === Math.floor(m.newest! / span) ? space : chunkField(space, v);
+          remembered.set(field, [...(remembered.get(field) ?? []), v % span]);
+        }
+        const stored = new Map<string, number[]>([[space, header.open.map((r) => r.offset)]]);
+        for (const [field, text] of Object.entries(fields)) {
+          if (field.startsWith(`${space}#`)) stored.set(field, parseChunk(text)!.map((r) => r.offset));
+        }
+        const sorted = (map: Map<string, number[]>) => new Map([...map].map(([f, offsets]) => [f, [...offsets].sort((a, b) => a - b)]));
+        expect(sorted(stored)).toEqual(sorted(remembered));
       }
     });
   }
@@ -123,13 +134,16 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
   it('answers a corrupt header or chunk per reading, and leaves the other devices alone', async () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
     const t = Date.parse('2026-11-27T00:00:00Z');
+    // s/badchunk@t's chunk of t is closed once a reading 10 minutes later opens another.
     await append(settings, [
       { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
       { space: 's/badchunk@t', value: t, fingerprint: 'AAAA' },
+      { space: 's/badchunk@t', value: t + 600_000, fingerprint: 'AAAA' },
     ]);
-    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99', 'garbage']) {
+    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0`, 'garbage']) {
       await redis.client.hset(KEYS.dedupe, 's/bad@t', text);
-      await redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), ',0=AA AA');
+      // A chunk is checked where it is read: its count, its first record, the record looked up.
+      await redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
       const before = await redis.client.xlen(KEYS.stream);
       const out = await append(settings, [
         { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
@@ -142,6 +156,14 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       expect(await redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
       expect(await redis.client.xlen(KEYS.stream)).toBe(before + 1);
     }
+  });
+
+  it('answers a bad record where it is looked up, and stores past a good one', async () => {
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const t = Date.parse('2026-11-27T00:00:00Z');
+    await append(settings, [{ space: 's/r@t', value: t + 600_000, fingerprint: 'AAAA' }]);
+    await redis.client.hset(KEYS.dedupe, chunkField('s/r@t', t), '2,0=AAAA,1000=A A');
+    expect(await append(settings, [1_000, 0, 2_000].map((d) => ({ space: 's/r@t', value: t + d, fingerprint: 'AAAA' })))).toEqual(['corrupt', 'repeat', 'stored']);
   });
 
   it('keeps a space within window / span + 1 chunks of at most the cap, whatever is sent', async () => {
@@ -157,7 +179,9 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
     expect(chunks.length).toBeLessThanOrEqual(3_600_000 / TIME_CHUNK_MS + 1);
     for (const f of chunks) expect((await redis.client.hget(KEYS.dedupe, f))!.split('=').length - 1).toBeLessThanOrEqual(600);
     await append(settings, [{ space: 's/x@t', value: t + 86_400_000, fingerprint: 'AAAA' }]);
-    expect((await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'))).toEqual([chunkField('s/x@t', t + 86_400_000)]);
+    // Everything forgotten but the new reading, in the header's open chunk.
+    expect((await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t'))).toEqual(['s/x@t']);
+    expect(parseHeader((await redis.client.hget(KEYS.dedupe, 's/x@t'))!)!.open).toHaveLength(1);
     expect(kindOf('s/x@t')).toBe('t');
   });
 });

@@ -33,13 +33,13 @@ const EARLIER = [
 describe('the one-off dedupe migration', () => {
   it('converts every header in an earlier format, leaves the rest, marks the shard, and is idempotent', async () => {
     for (const e of EARLIER) await redis.client.hset(keys.dedupe, e.field, e.text);
-    await redis.client.hset(keys.dedupe, 'site-003/d', 'newest=5;floor=-1019', 'site-003/d#0', ',5=AAAAAAAA', 'site-004/bad', 'garbage');
+    await redis.client.hset(keys.dedupe, 'site-003/d', 'newest=70;floor=-954;1,6=AAAAAAAA', 'site-003/d#0', '1,5=AAAAAAAA', 'site-004/bad', 'garbage');
     // Enough fields for HSCAN to take several pages.
     for (let i = 0; i < 1_200; i++) await redis.client.hset(keys.dedupe, `bulk/d-${i}`, `${i};;1;1;`);
     expect(await migrateDedupe(client, [stream])).toEqual({ converted: EARLIER.length + 1_200, unreadable: 1 });
-    for (const e of EARLIER) expect(await redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1}`);
-    expect(await redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8');
-    expect(await redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/d#0', 'site-004/bad')).toEqual(['newest=5;floor=-1019', ',5=AAAAAAAA', 'garbage']);
+    for (const e of EARLIER) expect(await redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1};0`);
+    expect(await redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8;0');
+    expect(await redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/d#0', 'site-004/bad')).toEqual(['newest=70;floor=-954;1,6=AAAAAAAA', '1,5=AAAAAAAA', 'garbage']);
     expect(await redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
     // Marked: a second run reads the marker and nothing else.
     await redis.client.hset(keys.dedupe, 'site-005/late', '3;;1;1;');

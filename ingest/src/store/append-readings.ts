@@ -7,9 +7,11 @@ import { defineLuaPort, type LuaCall, type RedisClient } from '@energy-pipeline/
  *
  * The state, per identity space (`<site>/<device>` for seq, `<site>/<device>@t` for timestamps),
  * as fields of the shard's dedupe hash:
- * - the header `<space>`: `newest=<v>;floor=<v>` ({@link DedupeHeader});
- * - chunk k `<space>#<k>`: the records `,<v - k * span>=<fingerprint>` of the remembered values
- *   in [k * span, (k + 1) * span), in arrival order.
+ * - the header `<space>`: `newest=<v>;floor=<v>;<open chunk>` ({@link formatHeader}), the open
+ *   chunk being the one `newest` falls in;
+ * - closed chunk k `<space>#<k>`. A chunk is the count of the remembered values in
+ *   [k * span, (k + 1) * span), then their records `,<v - k * span>=<fingerprint>` in arrival
+ *   order ({@link formatChunk}).
  */
 
 /** Span of a timestamp chunk, in ms. Part of the stored format: changing it needs a migration. */
@@ -28,17 +30,38 @@ export interface DedupeSettings {
 
 export type SpaceKind = 't' | 'seq';
 
-/** What the header of a space says: the newest value stored, and the lowest one still remembered. */
+/** A remembered reading: its value's offset in its chunk, and its fingerprint. */
+export interface ChunkRecord {
+  offset: number;
+  fingerprint: string;
+}
+
+/** What the header of a space says: the newest value stored, the lowest one still remembered, and the chunk of `newest`. */
 export interface DedupeHeader {
   newest: number;
   floor: number;
+  open: readonly ChunkRecord[];
 }
 
-export const formatHeader = (h: DedupeHeader) => `newest=${h.newest};floor=${h.floor}`;
+/** A chunk's text: its records' count, then each record. */
+export const formatChunk = (records: readonly ChunkRecord[]) => `${records.length}${records.map((r) => `,${r.offset}=${r.fingerprint}`).join('')}`;
+
+export const formatHeader = (h: DedupeHeader) => `newest=${h.newest};floor=${h.floor};${formatChunk(h.open)}`;
+
+export function parseChunk(text: string): ChunkRecord[] | null {
+  const m = /^(\d+)((?:,\d+=[\w-]+)*)$/.exec(text);
+  if (!m) return null;
+  const records = m[2]!.split(',').slice(1).map((r) => {
+    const [offset, fingerprint] = r.split('=');
+    return { offset: Number(offset), fingerprint: fingerprint! };
+  });
+  return records.length === Number(m[1]) ? records : null;
+}
 
 export function parseHeader(text: string): DedupeHeader | null {
-  const m = /^newest=(-?\d+);floor=(-?\d+)$/.exec(text);
-  return m ? { newest: Number(m[1]), floor: Number(m[2]) } : null;
+  const m = /^newest=(-?\d+);floor=(-?\d+);(.*)$/.exec(text);
+  const open = m && parseChunk(m[3]!);
+  return m && open ? { newest: Number(m[1]), floor: Number(m[2]), open } : null;
 }
 
 export const kindOf = (space: string): SpaceKind => (space.endsWith('@t') ? 't' : 'seq');
@@ -131,22 +154,25 @@ export class AppendReadings {
   }
 
   async run(keys: { stream: string; dedupe: string }, call: AppendCall): Promise<AppendResult> {
-    const { windowMs, seqWindow, maxPerChunk } = this.settings;
-    const items = call.mode === 'single' ? [call.item] : call.items;
-    let lines = '';
-    for (const item of items) {
-      // In bytes: Lua cuts the batch's array by them (ids may be any letters).
-      const length = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
-      lines += `${item.space}\t${item.value}\t${item.fingerprint}\t${length}\n`;
-    }
-    const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, lines];
-    const args =
-      call.mode === 'single'
-        ? [...head, ...call.entry]
-        : [...head, call.receivedAtMs, `[${call.items.map((i) => i.json).join(',')}]`];
-    const reply = (await this.call([keys.stream, keys.dedupe], args)) as Reply;
-    return decodeReply(reply, items);
+    const reply = (await this.call([keys.stream, keys.dedupe], encodeArgs(this.settings, call))) as Reply;
+    return decodeReply(reply, call.mode === 'single' ? [call.item] : call.items);
   }
+}
+
+/** The script's ARGV for a call (its header spells them out). */
+export function encodeArgs({ windowMs, seqWindow, maxPerChunk }: DedupeSettings, call: AppendCall): (string | number)[] {
+  const items = call.mode === 'single' ? [call.item] : call.items;
+  let lines = '';
+  for (const item of items) {
+    // In bytes: Lua cuts the batch's array by them (ids may be any letters).
+    const length = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
+    // Chunk and offset computed here, as texts: formatting numbers is what Lua does slowest.
+    const span = spanOf(kindOf(item.space));
+    const chunk = Math.floor(item.value / span);
+    lines += `${item.space}\t${item.value}\t${chunk}\t${item.value - chunk * span}\t${item.fingerprint}\t${length}\n`;
+  }
+  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, lines];
+  return call.mode === 'single' ? [...head, ...call.entry] : [...head, call.receivedAtMs, `[${call.items.map((i) => i.json).join(',')}]`];
 }
 
 /** The script's reply as outcome objects, one per item. */
