@@ -102,6 +102,9 @@ for i, space in ipairs(order) do
     local c = { k = s.open, added = {}, list = {}, open = true }
     load_chunk(c, headers[i], at)
     s.chunks[s.open] = c
+    -- The header is one value: a bad open chunk makes all of it unreadable, so that nothing of
+    -- this space is written back (the write-back copies the open chunk).
+    s.corrupt = c.corrupt
   end
   s.old_floor, s.old_newest = s.floor, s.newest
 end

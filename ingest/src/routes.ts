@@ -56,7 +56,11 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
       } catch (err) {
         if (err instanceof StoreFaultError) {
           request.log.error({ err }, 'append failed');
-          return { status: 500, body: { error: 'internal_error', message: "Not stored: the store failed on this reading; the details are in the server's log", outcome: 'not_stored' } };
+          const message =
+            err.outcome === 'not_stored'
+              ? "Not stored: the store failed on this reading; the details are in the server's log"
+              : "The store failed on this reading and may have stored it; the details are in the server's log";
+          return { status: 500, body: { error: 'internal_error', message, outcome: err.outcome } };
         }
         if (!(err instanceof StoreUnavailableError)) throw err;
         request.log.warn({ err: err.message, outcome: err.outcome }, 'reading not acknowledged');

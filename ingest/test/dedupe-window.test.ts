@@ -140,7 +140,7 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       { space: 's/badchunk@t', value: t, fingerprint: 'AAAA' },
       { space: 's/badchunk@t', value: t + 600_000, fingerprint: 'AAAA' },
     ]);
-    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0`, 'garbage']) {
+    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0;`, `newest=${t};floor=0;5x,1=AAAA`, `newest=${t};floor=0`, 'garbage']) {
       await redis.client.hset(KEYS.dedupe, 's/bad@t', text);
       // A chunk is checked where it is read: its count, its first record, the record looked up.
       await redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
@@ -150,8 +150,10 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
         { space: 's/good@t', value: t + 1_000 * before, fingerprint: 'AAAA' },
         { space: 's/bad@t', value: t + 5_000, fingerprint: 'AAAA' },
         { space: 's/badchunk@t', value: t + 1_000, fingerprint: 'AAAA' },
+        // In a later chunk: nothing to look up, but the header it would rewrite is unreadable.
+        { space: 's/bad@t', value: t + 600_000, fingerprint: 'AAAA' },
       ]);
-      expect(out, text).toEqual(['corrupt', 'stored', 'corrupt', 'corrupt']);
+      expect(out, text).toEqual(['corrupt', 'stored', 'corrupt', 'corrupt', 'corrupt']);
       // Nothing reset: the bad value is still there for an operator to see, and not overwritten.
       expect(await redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
       expect(await redis.client.xlen(KEYS.stream)).toBe(before + 1);

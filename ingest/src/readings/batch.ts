@@ -53,7 +53,11 @@ export function batchResults(checked: Checked[], written: (Appended | StoreUnava
       return { index: c.index, status: 'rejected', error: 'unavailable', outcome: outcome.outcome, message };
     }
     if (outcome instanceof StoreFaultError) {
-      return { index: c.index, status: 'rejected', error: 'internal_error', outcome: 'not_stored', message: 'Not stored: the store failed on this reading\'s shard; the details are in the server\'s log' };
+      const message =
+        outcome.outcome === 'not_stored'
+          ? "Not stored: the store failed on this reading's shard; the details are in the server's log"
+          : "The store failed on this reading's shard and may have stored it; the details are in the server's log";
+      return { index: c.index, status: 'rejected', error: 'internal_error', outcome: outcome.outcome, message };
     }
     if (outcome.status === 'stored') return { index: c.index, status: 'accepted', stream_id: outcome.id, duplicate: false };
     if (outcome.status === 'repeat') return { index: c.index, status: 'accepted', stream_id: null, duplicate: true };

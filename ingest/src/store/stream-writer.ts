@@ -33,6 +33,17 @@ export class StoreUnavailableError extends Error {
  */
 export class StoreFaultError extends Error {
   override name = 'StoreFaultError';
+  constructor(
+    message: string,
+    /**
+     * `not_stored` when Redis refused the script's first command (a key of the wrong type fails
+     * the HMGET, before any write); `unknown` for any other failure, which may come after XADD.
+     */
+    readonly outcome: WriteOutcome,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Redis errors that pass: loading, busy, a failover or resharding under way, out of memory. */
@@ -187,7 +198,8 @@ export class StreamWriter {
       if (err instanceof ReplyError && !TRANSIENT_REPLY.test((err as Error).message)) {
         // Redis is up and answered: the fault is ours (a script bug) or the data's (a wrong type).
         breaker.record(null);
-        throw new StoreFaultError(`Append to ${keys.stream} failed: ${(err as Error).message}`, { cause: err });
+        const outcome = /^WRONGTYPE\b/.test((err as Error).message) ? 'not_stored' : 'unknown';
+        throw new StoreFaultError(`Append to ${keys.stream} failed: ${(err as Error).message}`, outcome, { cause: err });
       }
       breaker.record(err);
       throw StoreUnavailableError.from(err, `Append to ${keys.stream}`);
