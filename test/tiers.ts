@@ -36,6 +36,7 @@ export const TIERS = {
     'test/cluster/',
     'test/e2e/',
     'process/test/faults.test.ts',
+    'process/test/any-order-faults.test.ts',
     'process/test/recovery.test.ts',
     'ingest/test/frozen-redis.test.ts',
     'ingest/test/redis-down.test.ts',

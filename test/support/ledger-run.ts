@@ -52,29 +52,144 @@ export function ledgerReadings(count: number, rand: () => number, sites = 5): Re
 }
 
 /**
+ * Readings of `devices` devices (at `sites` sites) without seq, `perDevice` each, at timestamps
+ * unique per device within the last `spanMs`, with unique reading_ids, in random order: what
+ * devices that spool while offline send when they reconnect, any order within the dedupe window.
+ */
+export function anyOrderReadings(devices: number, perDevice: number, spanMs: number, rand: () => number, sites = 10): Reading[] {
+  if (perDevice > spanMs) throw new Error(`${perDevice} unique timestamps do not fit in ${spanMs} ms`);
+  const now = Date.now();
+  const out: Reading[] = [];
+  for (let d = 0; d < devices; d++) {
+    const used = new Set<number>();
+    while (used.size < perDevice) used.add(now - spanMs + Math.floor(rand() * spanMs));
+    for (const at of used) {
+      out.push({
+        site_id: `site-${d % sites}`,
+        device_id: `device-${d}`,
+        power_reading: Math.round((rand() * 20_000 - 5_000) * 1000) / 1000,
+        timestamp: new Date(at).toISOString(),
+        reading_id: `r-${d}-${out.length}`,
+      });
+    }
+  }
+  // Fisher-Yates: the devices' readings interleaved, and each device's in random order.
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/**
  * Posts `readings` in batches through the ingest app (its stream in `shards` shards), retrying
  * what was not accepted until every reading got a 2xx; returns the ledger. A 503 (Redis down, failing over, or its write
  * outcome unknown) is retried, never a 500.
+ *
+ * Every answer must agree with what earlier answers said was stored: one an answer said was
+ * stored (an answer the client then lost) is accepted as a duplicate, never as new. With `fresh`
+ * (none of `readings` was sent before), a reading that no answer may have stored (never sent, or
+ * only answered `not_stored`) is accepted as new, never as a duplicate. Nothing is refused but
+ * `unavailable`.
  */
 export interface SendOptions {
   batchSize: number;
-  /** Pause between batches. */
+  /** Pause between batches (each sender's). */
   pauseMs: number;
   /** The stream's shards (STREAM_SHARDS). @default 1 */
   shards?: number;
   /** Called after each batch got its 2xx, with how many readings have one so far. */
   onProgress?: (accepted: number) => void;
+  /** Senders posting batches at once, each the next batch not yet taken. @default 1 */
+  concurrency?: number;
+  /**
+   * Share of the 200 answers the client "loses" (as when its connection drops before the answer
+   * arrives): the batch is resent whole, and the resend's answer must agree with the lost one.
+   * @default 0
+   */
+  loseAnswers?: number;
+  /**
+   * None of `readings` was sent before (through another path, e.g. a probe whose answer was a 503):
+   * one that no answer here may have stored must not be accepted as a duplicate. @default false
+   */
+  fresh?: boolean;
+  /** Decides which answers are lost. @default Math.random */
+  rand?: () => number;
+  /** Called for each reading every time an answer (a lost one too) says it was stored now. */
+  onStored?: (reading: Reading, id: string) => void;
+  /** Filled in as the answers come. */
+  stats?: SendStats;
+}
+
+export interface SendStats {
+  requests: number;
+  /** 503s, and items answered `unavailable`, by outcome. */
+  unavailable: { unknown: number; not_stored: number };
+  /** 200 answers thrown away, their batch resent. */
+  lost: number;
+  /** Readings accepted as duplicates. */
+  duplicates: number;
+}
+
+export const emptySendStats = (): SendStats => ({ requests: 0, unavailable: { unknown: 0, not_stored: 0 }, lost: 0, duplicates: 0 });
+
+/** What the client knows of one reading from the answers so far ('maybe' too when not `fresh`). */
+type Known = 'never' | 'maybe' | 'stored';
+
+interface ItemResult {
+  status: string;
+  stream_id?: string | null;
+  duplicate?: boolean;
+  error?: string;
+  outcome?: string;
 }
 
 export async function sendLedger(ingest: FastifyInstance, readings: Reading[], options: SendOptions): Promise<LedgerEntry[]> {
-  const { batchSize, pauseMs, shards = 1, onProgress } = options;
+  const { batchSize, pauseMs, shards = 1, onProgress, concurrency = 1, loseAnswers = 0, fresh = false, rand = Math.random, onStored } = options;
+  const stats = options.stats ?? emptySendStats();
   const ledger: LedgerEntry[] = [];
-  for (let i = 0; i < readings.length; i += batchSize) {
-    let todo = readings.slice(i, i + batchSize);
+  const known = new Map<Reading, Known>();
+  const describe = (r: Reading) => `${r.site_id}/${r.device_id} ${r.seq !== undefined ? `seq ${r.seq}` : r.timestamp}`;
+
+  /** Checks one item's answer against what was known of it, and updates that. */
+  const take = (reading: Reading, r: ItemResult) => {
+    const was = known.get(reading) ?? (fresh ? 'never' : 'maybe');
+    if (r.status === 'accepted') {
+      if (r.duplicate) {
+        stats.duplicates += 1;
+        expect(was, `${describe(reading)}: accepted as a duplicate, but no earlier answer may have stored it`).not.toBe('never');
+        expect(r.stream_id).toBeNull();
+      } else {
+        expect(was, `${describe(reading)}: accepted as new, but an earlier answer said it was stored`).not.toBe('stored');
+        expect(r.stream_id).toMatch(/^\d+-\d+$/);
+        onStored?.(reading, r.stream_id!);
+      }
+      known.set(reading, 'stored');
+      return true;
+    }
+    expect(r.error, `${describe(reading)}: ${JSON.stringify(r)}`).toBe('unavailable');
+    stats.unavailable[r.outcome === 'not_stored' ? 'not_stored' : 'unknown'] += 1;
+    if (r.outcome !== 'not_stored' && was === 'never') known.set(reading, 'maybe');
+    return false;
+  };
+
+  const sendBatch = async (batch: Reading[]) => {
+    let todo = batch;
     while (todo.length > 0) {
+      stats.requests += 1;
       const res = await ingest.inject({ method: 'POST', url: '/readings/batch', payload: { readings: todo } });
       if (res.statusCode === 200) {
-        const results = res.json().results as { status: string; stream_id: string | null; error?: string }[];
+        const results = res.json().results as ItemResult[];
+        expect(results).toHaveLength(todo.length);
+        if (rand() < loseAnswers) {
+          // The answer never reaches the client: what it says is known to the test, not to the
+          // client, which resends the whole batch.
+          stats.lost += 1;
+          results.forEach((r, j) => {
+            take(todo[j]!, r);
+          });
+          continue;
+        }
         const retry: Reading[] = [];
         // Place in the batch entry: the readings of one entry, in request order. A batch spread
         // over shards gives one entry per shard, so places count per shard (entries of two shards
@@ -82,26 +197,43 @@ export async function sendLedger(ingest: FastifyInstance, readings: Reading[], o
         const places = new Map<number, number>();
         results.forEach((r, j) => {
           // A duplicate is a reading an earlier attempt stored without us hearing back (a 503
-          // whose outcome was unknown): this is its first 2xx. Its entry is looked up later.
-          if (r.status === 'accepted') {
+          // whose outcome was unknown, or a lost answer): this is its first 2xx. Its entry is
+          // looked up later.
+          if (take(todo[j]!, r)) {
             const shard = shardOf(todo[j]!.site_id, shards);
             const ord = r.stream_id ? (places.get(shard) ?? 0) : 0;
             if (r.stream_id) places.set(shard, ord + 1);
-            ledger.push({ reading: todo[j]!, id: r.stream_id, ord });
+            ledger.push({ reading: todo[j]!, id: r.stream_id ?? null, ord });
           } else {
-            expect(r.error).toBe('unavailable');
             retry.push(todo[j]!);
           }
         });
         todo = retry;
       } else {
         expect(res.statusCode, res.body).toBe(503);
+        let outcome: string | undefined;
+        try {
+          outcome = (res.json() as { outcome?: string }).outcome;
+        } catch {
+          // Not JSON: nothing said about the outcome, which is then unknown.
+        }
+        for (const reading of todo) take(reading, { status: 'rejected', error: 'unavailable', ...(outcome ? { outcome } : {}) });
       }
       if (todo.length > 0) await new Promise((r) => setTimeout(r, 100));
     }
     onProgress?.(ledger.length);
     await new Promise((r) => setTimeout(r, pauseMs));
-  }
+  };
+
+  let next = 0;
+  const sender = async () => {
+    while (next < readings.length) {
+      const from = next;
+      next += batchSize;
+      await sendBatch(readings.slice(from, from + batchSize));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, sender));
   return ledger;
 }
 
