@@ -162,16 +162,30 @@ export class AppendReadings {
 /** The script's ARGV for a call (its header spells them out). */
 export function encodeArgs({ windowMs, seqWindow, maxPerChunk }: DedupeSettings, call: AppendCall): (string | number)[] {
   const items = call.mode === 'single' ? [call.item] : call.items;
-  let lines = '';
-  for (const item of items) {
-    // In bytes: Lua cuts the batch's array by them (ids may be any letters).
-    const length = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
-    // Chunk and offset computed here, as texts: formatting numbers is what Lua does slowest.
+  // Columns, as the script reads them: one cjson.decode in C instead of a pattern per line.
+  const spaces: string[] = [];
+  const indexOf = new Map<string, number>();
+  const space: number[] = new Array(items.length);
+  const value: string[] = new Array(items.length);
+  const offset: string[] = new Array(items.length);
+  const fingerprint: string[] = new Array(items.length);
+  const length: number[] = new Array(items.length);
+  items.forEach((item, r) => {
+    let index = indexOf.get(item.space);
+    if (index === undefined) {
+      index = spaces.push(item.space);
+      indexOf.set(item.space, index);
+    }
     const span = spanOf(kindOf(item.space));
-    const chunk = Math.floor(item.value / span);
-    lines += `${item.space}\t${item.value}\t${chunk}\t${item.value - chunk * span}\t${item.fingerprint}\t${length}\n`;
-  }
-  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, lines];
+    space[r] = index;
+    value[r] = String(item.value);
+    offset[r] = String(item.value - Math.floor(item.value / span) * span);
+    fingerprint[r] = item.fingerprint;
+    // In bytes: Lua cuts the batch's array by them (ids may be any letters).
+    length[r] = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
+  });
+  const readings = JSON.stringify({ spaces, space, value, offset, fingerprint, length });
+  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, readings];
   return call.mode === 'single' ? [...head, ...call.entry] : [...head, call.receivedAtMs, `[${call.items.map((i) => i.json).join(',')}]`];
 }
 
