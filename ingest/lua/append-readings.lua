@@ -102,7 +102,7 @@ for i, s in ipairs(spaces) do
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
     s.open = chunk_of(newest, SPAN[s.kind])
-    local c = { k = s.open, added = {}, list = {}, open = true }
+    local c = { k = s.open, added = {}, list = {}, n = 0, open = true }
     load_chunk(c, headers[i], at)
     s.chunks[s.open] = c
     -- The header is one value: a bad open chunk makes all of it unreadable, so that nothing of
@@ -120,7 +120,7 @@ for r = 1, n do
   local k = chunk_of(vs[r], SPAN[s.kind])
   local c = s.chunks[k]
   if not c then
-    c = { k = k, added = {}, list = {}, count = 0, text = '', at = 1 }
+    c = { k = k, added = {}, list = {}, n = 0, count = 0, text = '', at = 1 }
     s.chunks[k] = c
     if s.seen and k < s.open and k >= chunk_of(s.floor, SPAN[s.kind]) then
       closed[#closed + 1] = c
@@ -184,8 +184,10 @@ for r = 1, n do
       outcome = 0
       new = new + 1
       c.added[off] = fp
-      c.list[#c.list + 1] = ',' .. off .. '=' .. fp
-      c.count = c.count + 1
+      -- The record's parts, joined once at the write-back (a string per record cost more).
+      local list, at = c.list, c.n
+      list[at + 1], list[at + 2], list[at + 3], list[at + 4] = ',', off, '=', fp
+      c.n, c.count = at + 4, c.count + 1
       c.changed = true
       if not s.seen then
         s.seen, s.newest, s.newest_text, s.floor = true, v, values[r], v - WINDOW[s.kind]

@@ -67,16 +67,19 @@ async function stateOf(space: string) {
 interface SlowCall {
   id: number;
   us: number;
-  /** The identity space of its first reading (append-readings.ts's lines argument). */
+  /** The identity space of its first reading (from append-readings.ts's readings argument). */
   space: string;
 }
+
+/** The first space of the script's readings argument (JSON columns), from the slowlog's first 128 bytes of it. */
+const FIRST_SPACE = /^\{"spaces":\["([^"]+)"/;
 
 /** The script calls logged as slow after entry `afterId`. */
 async function slowCalls(afterId = -1): Promise<SlowCall[]> {
   const log = (await redis.client.call('SLOWLOG', 'GET', '-1')) as [number, number, number, string[]][];
   return log
     .filter(([id, , , args]) => id > afterId && /^(EVAL|EVALSHA|EVAL_RO|EVALSHA_RO|FCALL|FCALL_RO)$/i.test(String(args[0])))
-    .map(([id, , us, args]) => ({ id, us, space: String(args.find((a) => a.includes('\t')) ?? args.slice(0, 2).join(' ')).split('\t')[0]! }));
+    .map(([id, , us, args]) => ({ id, us, space: args.map((a) => FIRST_SPACE.exec(a)?.[1]).find((m) => m !== undefined) ?? '' }));
 }
 /** CPU time Redis's main thread has used, in µs (INFO cpu: getrusage of that thread). */
 async function mainThreadCpuUs() {
