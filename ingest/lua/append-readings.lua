@@ -59,7 +59,8 @@ local MAX_WALK = 4096
 local function int(v) return string.format('%.0f', v) end
 
 -- The chunk a value falls in (exact for every integer below 2^53).
-local function chunk_of(v, span) return math.floor(v / span) end
+local floor_of = math.floor
+local function chunk_of(v, span) return floor_of(v / span) end
 
 -- A header as stored: newest, its text, floor, and where the open chunk's count starts; nil when
 -- absent (a space never seen); false when it does not parse.
@@ -87,7 +88,8 @@ local order, values, offsets, fps, lengths = input.spaces, input.value, input.of
 local n = #values
 local spaces, of, vs = {}, {}, {}
 for i, space in ipairs(order) do
-  spaces[i] = { name = space, kind = string.sub(space, -2) == '@t' and 't' or 'seq', chunks = {} }
+  local kind = string.sub(space, -2) == '@t' and 't' or 'seq'
+  spaces[i] = { name = space, kind = kind, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {} }
 end
 for r = 1, n do
   of[r] = spaces[input.space[r]]
@@ -101,7 +103,7 @@ for i, s in ipairs(spaces) do
   s.corrupt = newest == false
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
-    s.open = chunk_of(newest, SPAN[s.kind])
+    s.open = chunk_of(newest, s.span)
     local c = { k = s.open, added = {}, list = {}, n = 0, open = true }
     load_chunk(c, headers[i], at)
     s.chunks[s.open] = c
@@ -117,12 +119,12 @@ end
 local chunks, closed, fields = {}, {}, {}
 for r = 1, n do
   local s = of[r]
-  local k = chunk_of(vs[r], SPAN[s.kind])
+  local k = floor_of(vs[r] / s.span)
   local c = s.chunks[k]
   if not c then
     c = { k = k, added = {}, list = {}, n = 0, count = 0, text = '', at = 1 }
     s.chunks[k] = c
-    if s.seen and k < s.open and k >= chunk_of(s.floor, SPAN[s.kind]) then
+    if s.seen and k < s.open and k >= chunk_of(s.floor, s.span) then
       closed[#closed + 1] = c
       fields[#fields + 1] = s.name .. '#' .. int(k)
     end
@@ -177,9 +179,9 @@ for r = 1, n do
     elseif was then
       outcome = 3
       detail(r, was)
-    elseif c.count >= CAP[s.kind] then
+    elseif c.count >= s.cap then
       outcome = 4
-      detail(r, int(CAP[s.kind]))
+      detail(r, int(s.cap))
     else
       outcome = 0
       new = new + 1
@@ -190,10 +192,10 @@ for r = 1, n do
       c.n, c.count = at + 4, c.count + 1
       c.changed = true
       if not s.seen then
-        s.seen, s.newest, s.newest_text, s.floor = true, v, values[r], v - WINDOW[s.kind]
+        s.seen, s.newest, s.newest_text, s.floor = true, v, values[r], v - s.window
       elseif v > s.newest then
         s.newest, s.newest_text = v, values[r]
-        if v - WINDOW[s.kind] > s.floor then s.floor = v - WINDOW[s.kind] end
+        if v - s.window > s.floor then s.floor = v - s.window end
       end
       s.changed = true
     end
@@ -226,7 +228,7 @@ local set, del = {}, {}
 for _, s in ipairs(spaces) do
   local space = s.name
   if s.changed then
-    local span = SPAN[s.kind]
+    local span = s.span
     local open = chunk_of(s.newest, span)
     local keep = chunk_of(s.floor, span)
     set[#set + 1] = space
