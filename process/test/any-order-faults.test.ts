@@ -11,7 +11,7 @@ import { buildIngestApp } from '@energy-pipeline/ingest';
 import type { Reading } from '@energy-pipeline/contract';
 import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer } from '../../scripts/lib/redis-server.js';
-import { spawnService, type ServiceProcess } from '../../scripts/lib/spawn-service.js';
+import { churnConsumers } from '../../test/support/consumer-churn.js';
 import { storedReadings } from '../../test/support/stream.js';
 import { anyOrderReadings, emptySendStats, expectLedgerApplied, random, sendLedger } from '../../test/support/ledger-run.js';
 import { GROUP, STREAM, processConfig } from './helpers.js';
@@ -46,35 +46,9 @@ describe('readings in any order, under faults', () => {
         REDIS_STREAM: STREAM, CONSUMER_GROUP: GROUP, CONSUMER_NAME: name,
         READ_COUNT: '20', READ_BLOCK_MS: '200', CLAIM_MIN_IDLE_MS: '1000', CLAIM_INTERVAL_MS: '200',
       });
-      let generation = 0;
-      const names = [0, 1, 2].map((i) => `consumer-${i}-g0`);
-      const consumers: ServiceProcess[] = names.map((name) => spawnService('process', env(name)));
-      cleanups.push(async () => {
-        for (const c of consumers) c.child.kill('SIGKILL');
-      });
-
-      // Every few hundred ms one consumer is killed and replaced, half the time under its name
-      // (a restarted process), half under a new one (a new pod).
-      let kills = 0;
-      let killing = true;
-      const killer = (async () => {
-        while (killing) {
-          await new Promise((r) => setTimeout(r, 200 + rand() * 300));
-          if (!killing) break;
-          const slot = Math.floor(rand() * consumers.length);
-          consumers[slot]!.child.kill('SIGKILL');
-          await consumers[slot]!.exit;
-          kills += 1;
-          names[slot] = rand() < 0.5 ? names[slot]! : `consumer-${slot}-g${++generation}`;
-          consumers[slot] = spawnService('process', env(names[slot]!));
-        }
-      })();
-      // Should the test fail mid-run, the killer stops before the consumers are killed, or it
-      // would start new ones after them that outlive the test.
-      cleanups.push(async () => {
-        killing = false;
-        await killer;
-      });
+      // Consumers killed and replaced every few hundred ms, as pods are.
+      const churn = churnConsumers({ env, rand });
+      cleanups.push(() => churn.close());
 
       const readings = anyOrderReadings(DEVICES, PER_DEVICE, SPAN_MS, rand);
       // Each device's readings are spread over the 4 minutes and interleaved with the others'.
@@ -117,8 +91,7 @@ describe('readings in any order, under faults', () => {
       redis.thaw();
       const ledger = await sending;
       await new Promise((r) => setTimeout(r, 1_000)); // keep killing while the backlog drains
-      killing = false;
-      await killer;
+      await churn.stop();
 
       // Every reading got its 2xx once, and the faults did happen while they were sent.
       expect(ledger).toHaveLength(TOTAL);
@@ -128,7 +101,7 @@ describe('readings in any order, under faults', () => {
       expect(stats.unavailable.not_stored).toBeGreaterThan(0);
       expect(stats.unavailable.unknown).toBeGreaterThan(0);
       expect(stats.duplicates).toBeGreaterThan(0);
-      expect(kills).toBeGreaterThanOrEqual(5);
+      expect(churn.kills).toBeGreaterThanOrEqual(5);
 
       // The stream holds each reading exactly once, in the entry its (first and only) "stored
       // now" answer named: no answer said "stored" for a reading that was not, or twice.

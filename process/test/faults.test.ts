@@ -8,7 +8,7 @@ import pino from 'pino';
 import { buildIngestApp } from '@energy-pipeline/ingest';
 import { ingestConfig } from '../../test/support/ingest-app.js';
 import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
-import { spawnService, type ServiceProcess } from '../../scripts/lib/spawn-service.js';
+import { churnConsumers } from '../../test/support/consumer-churn.js';
 import { ProcessWorker } from '../src/worker/worker.js';
 import { GROUP, STREAM, keys, processConfig } from './helpers.js';
 import type { LedgerEntry } from '../../test/support/ledger.js';
@@ -36,57 +36,19 @@ describe('fault tests', () => {
       READ_COUNT: '50', READ_BLOCK_MS: '200', CLAIM_MIN_IDLE_MS: '1000', CLAIM_INTERVAL_MS: '200', TRIM_INTERVAL_MS: '250',
       LIVE_RETENTION_S: '0', // trim as soon as entries are acknowledged, to trim during the kills
     });
-    let generation = 0;
-    const names = [0, 1, 2].map((i) => `consumer-${i}-g0`);
-    const consumers: ServiceProcess[] = names.map((name) => spawnService('process', env(name)));
-    cleanups.push(async () => {
-      for (const c of consumers) c.child.kill('SIGKILL');
-    });
-
-    // Every few hundred ms, either kill one consumer at random and start a replacement (half
-    // the time under the same name, a restarted process; half under a new one, a new pod), or
-    // freeze one past CLAIM_MIN_IDLE_MS so that others claim what it holds while it is alive:
-    // when it thaws it finishes its batch, and must not count the claimed entries again.
-    let kills = 0;
-    let freezes = 0;
-    let killing = true;
-    const frozen = new Set<ServiceProcess>();
-    const freeze = async (c: ServiceProcess) => {
-      frozen.add(c);
-      freezes += 1;
-      c.child.kill('SIGSTOP');
-      await new Promise((r) => setTimeout(r, 2_000 + rand() * 800));
-      c.child.kill('SIGCONT');
-      frozen.delete(c);
-    };
-    const thawing: Promise<void>[] = [];
-    const killer = (async () => {
-      while (killing) {
-        await new Promise((r) => setTimeout(r, 200 + rand() * 300));
-        if (!killing) break;
-        const slot = Math.floor(rand() * consumers.length);
-        if (frozen.has(consumers[slot]!)) continue;
-        if (rand() < 0.35) {
-          thawing.push(freeze(consumers[slot]!));
-          continue;
-        }
-        consumers[slot]!.child.kill('SIGKILL');
-        await consumers[slot]!.exit;
-        kills += 1;
-        names[slot] = rand() < 0.5 ? names[slot]! : `consumer-${slot}-g${++generation}`;
-        consumers[slot] = spawnService('process', env(names[slot]!));
-      }
-    })();
+    // Consumers killed and replaced, or frozen past CLAIM_MIN_IDLE_MS so that others claim what
+    // they hold while they are alive: when one thaws it finishes its batch, and must not count the
+    // claimed entries again.
+    const churn = churnConsumers({ env, rand, freezeShare: 0.35 });
+    cleanups.push(() => churn.close());
 
     const ledger = await sendLedger(ingest, ledgerReadings(20_000, rand), { batchSize: 500, pauseMs: 150 });
     await new Promise((r) => setTimeout(r, 2_000)); // keep killing while the backlog drains
-    killing = false;
-    await killer;
-    await Promise.all(thawing);
+    await churn.stop();
 
     expect(ledger).toHaveLength(20_000);
-    expect(kills).toBeGreaterThanOrEqual(10);
-    expect(freezes).toBeGreaterThanOrEqual(3);
+    expect(churn.kills).toBeGreaterThanOrEqual(10);
+    expect(churn.freezes).toBeGreaterThanOrEqual(3);
     await expectApplied(redis, ledger, processConfig(redis.url).consumer.retention);
     // Trimming ran during the kills and still lost nothing.
     expect(await redis.client.xlen(STREAM)).toBeLessThan(20_000);

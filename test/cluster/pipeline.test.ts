@@ -15,7 +15,8 @@ import { processApp, processConfig } from '../support/process-app.js';
 import { expectLedgerApplied, ledgerReadings, random, sendLedger } from '../support/ledger-run.js';
 import { startRedisCluster, type TestCluster } from '../../scripts/lib/redis-cluster.js';
 import { eventually, freePort } from '../../scripts/lib/redis-server.js';
-import { spawnService, type ServiceProcess } from '../../scripts/lib/spawn-service.js';
+import { spawnService } from '../../scripts/lib/spawn-service.js';
+import { churnConsumers } from '../support/consumer-churn.js';
 
 const STREAM = 'cluster_readings';
 const GROUP = 'cluster_group';
@@ -91,9 +92,9 @@ describe('3 masters, 6 shards', () => {
 
     const ingest = await startIngest(cluster);
     const rand = random(17);
-    let generation = 0;
-    const names = [0, 1, 2].map((i) => `consumer-${i}-g0`);
-    const consumers: ServiceProcess[] = startConsumers(cluster, names);
+    // Consumers killed and replaced every 400-800 ms while the readings flow.
+    const churn = churnConsumers({ env: (name) => consumerEnv(cluster, name), rand, pauseMs: [400, 400] });
+    cleanups.push(() => churn.close());
 
     // A live view on its own processor (no worker): the tail over every shard, one XREAD per shard.
     const livePort = await freePort();
@@ -109,31 +110,15 @@ describe('3 masters, 6 shards', () => {
     })().catch(() => {});
     await eventually(() => live.live.counts.tail === 1, 10_000, 50);
 
-    let kills = 0;
-    let killing = true;
-    const killer = (async () => {
-      while (killing) {
-        await new Promise((r) => setTimeout(r, 400 + rand() * 400));
-        if (!killing) break;
-        const slot = Math.floor(rand() * consumers.length);
-        consumers[slot]!.child.kill('SIGKILL');
-        await consumers[slot]!.exit;
-        kills += 1;
-        names[slot] = rand() < 0.5 ? names[slot]! : `consumer-${slot}-g${++generation}`;
-        consumers[slot] = spawnService('process', consumerEnv(cluster, names[slot]!));
-      }
-    })();
-
     // 30 sites, so that every shard has some.
     const readings = ledgerReadings(6_000, rand, 30);
     expect(new Set(readings.map((r) => shardOf(r.site_id, SHARDS))).size).toBe(SHARDS);
     const ledger = await sendLedger(ingest, readings, { batchSize: 300, pauseMs: 100, shards: SHARDS });
     await new Promise((r) => setTimeout(r, 1_500)); // keep killing while the backlog drains
-    killing = false;
-    await killer;
+    await churn.stop();
 
     expect(ledger).toHaveLength(readings.length);
-    expect(kills).toBeGreaterThanOrEqual(5);
+    expect(churn.kills).toBeGreaterThanOrEqual(5);
     expect(await cluster.client.hget(layoutKey(STREAM), 'shards')).toBe(String(SHARDS));
     await expectLedgerApplied(cluster.client, ledger, processConfig('redis://127.0.0.1:1').consumer.retention, { streams, group: GROUP });
     // Every master holds readings: the writes divided over the nodes.
