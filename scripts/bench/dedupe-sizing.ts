@@ -50,7 +50,7 @@ export interface SizingRow {
 const STREAM = 'energy_readings';
 const HOUR_MS = 3_600_000;
 
-/** Fields and records (`,<offset>=<fingerprint>`) in the dedupe hash. */
+/** Fields and records (`,<offset>=<fingerprint>`, in closed chunks and in headers' open ones) in the dedupe hash. */
 async function countRecords(redis: Redis, key: string) {
   let fields = 0;
   let records = 0;
@@ -60,7 +60,8 @@ async function countRecords(redis: Redis, key: string) {
     cursor = next;
     for (let i = 0; i < flat.length; i += 2) {
       fields += 1;
-      if (flat[i]!.includes('#')) records += flat[i + 1]!.split('=').length - 1;
+      // A closed chunk's `=` are its records'; a header's are `newest=`, `floor=` and its open chunk's.
+      records += flat[i + 1]!.split('=').length - 1 - (flat[i]!.includes('#') ? 0 : 2);
     }
   } while (cursor !== '0');
   return { fields, records };
