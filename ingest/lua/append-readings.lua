@@ -150,6 +150,7 @@ local function lookup(c, off)
   return found
 end
 
+-- Outcomes as the digits the reply joins: numbers would each be formatted by table.concat.
 local outcomes, details, new = {}, {}, 0
 local function detail(r, text)
   details[#details + 1] = r
@@ -159,31 +160,31 @@ for r = 1, n do
   local s, c, v, off, fp = of[r], chunks[r], vs[r], offsets[r], fps[r]
   local outcome
   if s.corrupt then
-    outcome = 5
+    outcome = '5'
     detail(r, 'header')
   elseif s.seen and v < s.floor then
-    outcome = 2
+    outcome = '2'
     detail(r, int(s.floor))
   elseif c.corrupt then
-    outcome = 5
+    outcome = '5'
     detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
   else
     -- Above `newest` nothing was remembered yet: no need to look.
     local was = nil
     if s.seen and v <= s.newest then was = lookup(c, off) end
     if was == false then
-      outcome = 5
+      outcome = '5'
       detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
     elseif was == fp then
-      outcome = 1
+      outcome = '1'
     elseif was then
-      outcome = 3
+      outcome = '3'
       detail(r, was)
     elseif c.count >= s.cap then
-      outcome = 4
+      outcome = '4'
       detail(r, int(s.cap))
     else
-      outcome = 0
+      outcome = '0'
       new = new + 1
       c.added[off] = fp
       -- The record's parts, joined once at the write-back (a string per record cost more).
@@ -210,13 +211,13 @@ if mode == 'batch' then
     -- Some were not new: cut the new ones out of the array, by their lengths.
     local kept, from = {}, 2
     for r = 1, n do
-      if outcomes[r] == 0 then kept[#kept + 1] = string.sub(json, from, from + lengths[r] - 1) end
+      if outcomes[r] == '0' then kept[#kept + 1] = string.sub(json, from, from + lengths[r] - 1) end
       from = from + lengths[r] + 1
     end
     json = '[' .. table.concat(kept, ',') .. ']'
   end
   if new > 0 then id = redis.call('XADD', KEYS[1], '*', 'readings', json, 'count', new, 'received_at', ARGV[8]) end
-elseif outcomes[1] == 0 then
+elseif outcomes[1] == '0' then
   id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
 end
 
