@@ -101,8 +101,8 @@ const REMEMBERED_TOKENS = 1024;
 
 /**
  * findKey for a service's keys, remembering the tokens it accepted: a device sends the same
- * token with every request, and hashing it each time cost ~1 µs of a single reading's ~30
- * (`npm run bench:profile -- --only single`). Only accepted tokens are remembered (a scan of
+ * token with every request, and hashing it each time showed in a single reading's profile
+ * (`npm run bench:profile -- --only single`; docs/performance.md). Only accepted tokens are remembered (a scan of
  * wrong ones cannot fill it) and at most REMEMBERED_TOKENS of them; that a remembered token is
  * found sooner says only that it is valid, which the answer says anyway.
  */

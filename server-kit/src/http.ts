@@ -119,7 +119,7 @@ export function createLogger({ level, format = 'json', destination }: LoggerOpti
   if (destination) return pino(options, destination);
   if (options.transport) return pino(options);
   // Asynchronous writes to stdout: lines written while one write is in flight go out together,
-  // instead of a write syscall per line on the request path (~10 µs each, profiled). pino flushes
+  // instead of a write syscall per line on the request path (profiled: docs/performance.md). pino flushes
   // what is buffered when the process exits, a crash included.
   return pino(options, pino.destination({ dest: 1, sync: false }));
 }
@@ -133,8 +133,8 @@ const isEventStream = (request: FastifyRequest) => request.headers.accept?.inclu
  * - `failures` (the default): requests answered 4xx or 5xx, or slower than SLOW_REQUEST_MS. A
  *   device fleet's accepted writes are tens of thousands a second; each is already counted in
  *   the metrics (`http_request_duration_seconds`, `ep_ingest_readings_accepted_total`) and kept in the stream
- *   itself, and a line each cost ingest ~8 µs of its ~30 per request (`npm run bench:profile --
- *   --only ablate`). InfluxDB's `access-log-status-filters = ["4xx", "5xx"]` is the same choice.
+ *   itself, and a line each was a fair share of ingest's CPU per request (`npm run bench:profile
+ *   -- --only ablate`; docs/performance.md). InfluxDB's `access-log-status-filters = ["4xx", "5xx"]` is the same choice.
  * - `all`: every request (`npm start` sets it, for a person trying the API).
  * - `off`: none; what the handlers log themselves (refusals, Redis failures) still shows.
  */

@@ -93,8 +93,9 @@ function installBackpressure(app: FastifyInstance, limits: LimitsConfig) {
 
 /**
  * The rate limit: a callback hook over RateCounts, where @fastify/rate-limit's per-request path
- * (five awaits and a promise around its store) cost ~3 of the single route's ~30 µs of CPU
- * (`npm run bench:profile -- --only ablate`); the counting and its Lua were ours already.
+ * (five awaits and a promise around its store) was measurable on the single route
+ * (`npm run bench:profile -- --only ablate`; docs/performance.md); the counting and its Lua were
+ * ours already.
  */
 function installRateLimit(app: FastifyInstance, limits: LimitsConfig) {
   if (limits.rateLimitMax === 0) return;
