@@ -2,7 +2,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createRedis, waitReady } from '@energy-pipeline/server-kit';
 import { eventually, startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { RateCounts } from '../src/store/rate-counts.js';
-import { defineScripts } from '../src/store/scripts.js';
 
 let redis: TestRedis;
 const opened: { counts: RateCounts; conn: ReturnType<typeof createRedis> }[] = [];
@@ -10,7 +9,7 @@ const warnings: string[] = [];
 
 /** One ingest replica's counts, on its own connection, once it is connected (as the store plugin waits for it). */
 async function replica(options: { syncMs?: number; windowMs?: number } = {}) {
-  const conn = defineScripts(createRedis({ url: redis.url, role: 'commands', name: 'rate-counts-test', commandTimeoutMs: 500 }));
+  const conn = createRedis({ url: redis.url, role: 'commands', name: 'rate-counts-test', commandTimeoutMs: 500 });
   const counts = new RateCounts(conn, {
     prefix: 'ep:rate-limit:',
     syncMs: options.syncMs ?? 20,

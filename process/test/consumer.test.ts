@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Applier } from '../src/worker/applier.js';
 import { SiteZones } from '../src/queries/site-zones.js';
-import { defineScripts } from '../src/worker/scripts.js';
 import { ensureGroup } from '../src/worker/group.js';
 import { eventually } from '../../scripts/lib/redis-server.js';
 import {
@@ -82,7 +81,7 @@ describe('consumer', () => {
     await new Promise((r) => setTimeout(r, 20));
     await t.redis.client.xautoclaim(STREAM, GROUP, 'fast', 10, '0-0');
 
-    const commands = defineScripts(t.redis.client.duplicate());
+    const commands = t.redis.client.duplicate();
     try {
       const applier = new Applier(commands, { ...processConfig(t.redis.url).consumer, zones: new SiteZones(commands, STREAM), log });
       const [first, second] = [await applier.apply(entry), await applier.apply(entry)];

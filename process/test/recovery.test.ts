@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineScripts } from '../src/worker/scripts.js';
+import { LeaveGroup } from '../src/worker/leave-group.js';
 import { ensureGroup } from '../src/worker/group.js';
 import { eventually } from '../../scripts/lib/redis-server.js';
 import { GROUP, STREAM, addReadings, keys, reading, useWorkers } from './helpers.js';
@@ -76,9 +76,9 @@ describe('leaving the group', () => {
     await ensureGroup(t.redis.client, STREAM, GROUP);
     await addReadings(t.redis.client, [reading(1)]);
     await t.redis.client.xreadgroup('GROUP', GROUP, 'holder', 'STREAMS', STREAM, '>');
-    const commands = defineScripts(t.redis.client.duplicate());
+    const commands = t.redis.client.duplicate();
     try {
-      expect(await commands.leaveGroup(STREAM, GROUP, 'holder')).toBe(0);
+      expect(await new LeaveGroup(commands).run(STREAM, { group: GROUP, consumer: 'holder' })).toBe(0);
       expect(await consumerNames()).toContain('holder');
     } finally {
       commands.disconnect();

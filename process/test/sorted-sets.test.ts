@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { eventually } from '../../scripts/lib/redis-server.js';
-import { defineScripts } from '../src/worker/scripts.js';
+import { SetToSortedSet } from '../src/worker/set-to-sorted-set.js';
 import { migrateIdListsToSortedSets } from '../src/worker/sorted-sets.js';
 import { addReadings, keys, reading, useWorkers } from './helpers.js';
 
@@ -38,16 +38,17 @@ describe('moving the id lists to sorted sets', () => {
   });
 
   it('is harmless to run again, and leaves keys of any other type alone', async () => {
-    const redis = defineScripts(t.redis.client.duplicate());
+    const redis = t.redis.client.duplicate();
+    const setToSortedSet = (key: string) => new SetToSortedSet(redis).run(key);
     try {
       await oldLayout(3);
       await migrateIdListsToSortedSets(redis, keys, log);
       await migrateIdListsToSortedSets(redis, keys, log);
       expect(await members(keys.siteDevices('s1'))).toEqual(['d0', 'd1', 'd2']);
       await t.redis.client.set('a-string', 'x');
-      expect(await redis.setToSortedSet('a-string')).toBe(-1);
-      expect(await redis.setToSortedSet(keys.sites)).toBe(-1);
-      expect(await redis.setToSortedSet('no-such-key')).toBe(-1);
+      expect(await setToSortedSet('a-string')).toBe(-1);
+      expect(await setToSortedSet(keys.sites)).toBe(-1);
+      expect(await setToSortedSet('no-such-key')).toBe(-1);
       expect(await t.redis.client.get('a-string')).toBe('x');
     } finally {
       redis.disconnect();

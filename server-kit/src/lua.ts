@@ -5,12 +5,6 @@ import type { RedisClient } from './redis.js';
 // (compiled) find them at the same place.
 const includesDir = new URL('../lua/includes/', import.meta.url);
 
-/** A script of a service: its file in the service's lua/ folder, without `.lua`, and how many keys it takes. */
-export interface LuaScript {
-  file: string;
-  keys: number;
-}
-
 /**
  * A script's source with its `-- @include <name>` lines replaced by the kit's
  * lua/includes/<name>.lua: helpers are written once, and each script still loads as one body
@@ -24,32 +18,35 @@ export function luaSource(dir: URL, file: string): string {
 }
 
 /**
- * Registers `scripts` (from the service's `dir`) as commands on a connection: ioredis sends
- * EVALSHA and falls back to EVAL when Redis does not know the script (after a restart).
+ * Calls a script registered by {@link defineLuaPort}: its keys, then its arguments; `queue` adds
+ * the same call to a pipeline of that connection instead.
  */
-export function defineLuaCommands<T extends RedisClient>(redis: T, dir: URL, scripts: Record<string, LuaScript>): T {
-  for (const [name, { file, keys }] of Object.entries(scripts)) {
-    redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(dir, file) });
-  }
-  return redis;
+export interface LuaCall {
+  (keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  queue(pipeline: ReturnType<RedisClient['pipeline']>, keys: readonly string[], args: readonly (string | number)[]): void;
 }
-
-/** Calls a script registered by {@link defineLuaPort}: its keys, then its arguments. */
-export type LuaCall = (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
 /**
  * Registers one script on one connection and returns the function that calls it: the base of a
- * typed port (a module beside the script that owns its KEYS/ARGV encoding and reply decoding),
- * so that no call site builds positional arguments and no script command is declared on every
- * ioredis client. ioredis sends EVALSHA and falls back to EVAL after a restart, as for
- * {@link defineLuaCommands}.
+ * typed port (a module beside the script's role that owns its KEYS/ARGV encoding and reply
+ * decoding), so that no call site builds positional arguments and no script command is declared
+ * on every ioredis client. ioredis sends EVALSHA and falls back to EVAL after a restart (a
+ * command defined with its source). Registering the same script twice on a connection is harmless.
  */
 export function defineLuaPort(redis: RedisClient, dir: URL, file: string, keys: number): LuaCall {
   const name = `ep_${file.replace(/\W/g, '_')}`;
   if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: keys, lua: luaSource(dir, file) });
-  const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
-  return (k, args) => {
+  type Command = (...a: (string | number)[]) => unknown;
+  const check = (k: readonly string[]) => {
     if (k.length !== keys) throw new TypeError(`${file}.lua takes ${keys} keys, got ${k.length}`);
-    return command.call(redis, ...k, ...args);
   };
+  const call = ((k, args) => {
+    check(k);
+    return (redis as unknown as Record<string, Command>)[name]!.call(redis, ...k, ...args) as Promise<unknown>;
+  }) as LuaCall;
+  call.queue = (pipeline, k, args) => {
+    check(k);
+    (pipeline as unknown as Record<string, Command>)[name]!.call(pipeline, ...k, ...args);
+  };
+  return call;
 }

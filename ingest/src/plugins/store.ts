@@ -3,7 +3,6 @@ import { closeRedis, createRedis, installEvictionPolicyCheck, installShardLayout
 import type { IngestConfig } from '../config/config.js';
 import { RateCounts } from '../store/rate-counts.js';
 import { migrateDedupe } from '../store/migrate-dedupe.js';
-import { defineScripts } from '../store/scripts.js';
 import { ShardMonitor } from '../store/shard-monitor.js';
 import { StreamWriter } from '../store/stream-writer.js';
 import { WriteBreakers } from '../store/write-breakers.js';
@@ -43,11 +42,11 @@ export const storePlugin = fp<{ config: IngestConfig }>(
     const redis = app.metrics.instrumentRedis(
       // Every request's append shares this connection: auto-pipelined, the appends of one loop turn
       // go out in one write (docs/performance.md: the single-reading rows of `npm run bench:profile`).
-      defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs, autoPipelining: true, log: app.log })),
+      createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest', commandTimeoutMs, autoPipelining: true, log: app.log }),
       'commands',
     );
     const rateLimitRedis = app.metrics.instrumentRedis(
-      defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) })),
+      createRedis({ url, clusterNodes, role: 'commands', name: 'ep-ingest-rate-limit', commandTimeoutMs: Math.ceil(commandTimeoutMs / 4) }),
       'rate-limit',
     );
     const { rateLimitSyncMs: syncMs, rateLimitWindowMs: windowMs } = config.limits;

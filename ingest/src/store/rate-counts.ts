@@ -1,4 +1,5 @@
 import type { RedisClient } from '@energy-pipeline/server-kit';
+import { CountRequests } from './count-requests.js';
 
 /** One key's count in this process, in its current window. */
 interface KeyCount {
@@ -50,11 +51,14 @@ export class RateCounts {
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
   private reported = false;
+  private readonly script: CountRequests;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     private readonly options: RateCountsOptions,
-  ) {}
+  ) {
+    this.script = new CountRequests(redis);
+  }
 
   /** RATE_LIMIT_SYNC_MS=0: requests are counted in Redis one by one (incrShared), not here. */
   get perRequest(): boolean {
@@ -86,7 +90,7 @@ export class RateCounts {
    */
   async incrShared(key: string): Promise<RateLimitState | null> {
     try {
-      const [total, ttl] = await this.countInRedis(key, 1);
+      const { total, ttlMs: ttl } = await this.countInRedis(key, 1);
       return { current: total, ttl };
     } catch {
       return null;
@@ -130,7 +134,7 @@ export class RateCounts {
 
   private async send(key: string, count: KeyCount, n: number) {
     try {
-      const [total, ttl] = await this.countInRedis(key, n);
+      const { total, ttlMs: ttl } = await this.countInRedis(key, n);
       count.sending -= n;
       // Replies come in order on the connection: `total` holds every earlier send of this key.
       count.shared = total;
@@ -147,6 +151,6 @@ export class RateCounts {
 
   /** Adds `n` to the key's shared count (lua/count-requests.lua): its total and the ms left of its window. */
   private countInRedis(key: string, n: number) {
-    return this.redis.countRequests(this.options.prefix + key, n, this.options.windowMs);
+    return this.script.run(this.options.prefix + key, { count: n, windowMs: this.options.windowMs });
   }
 }

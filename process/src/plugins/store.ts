@@ -4,7 +4,6 @@ import type { ProcessConfig } from '../config/config.js';
 import { DeadLetters } from '../queries/dead-letters.js';
 import { Queries } from '../queries/queries.js';
 import { Shards } from '../queries/shards.js';
-import { defineScripts } from '../worker/scripts.js';
 
 /** What the processor's API reads from Redis, and the connection it reads on. */
 export interface ProcessStore {
@@ -26,7 +25,7 @@ export const storePlugin = fp<{ config: ProcessConfig }>(
   async (app, { config }) => {
     const { url, clusterNodes, commandTimeoutMs, stream, streams, allowEviction } = config.redis;
     const redis = app.metrics.instrumentRedis(
-      defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${config.consumer.name}-api`, commandTimeoutMs })),
+      createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${config.consumer.name}-api`, commandTimeoutMs }),
       'api',
     );
     const shards = new Shards(redis, streams, config.consumer.group);

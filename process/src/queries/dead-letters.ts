@@ -3,6 +3,7 @@ import { DeadLetterReasonSchema, compareStreamIds } from '@energy-pipeline/contr
 import type { Shards } from './shards.js';
 import { fieldsObject } from '@energy-pipeline/contract';
 import type { RedisClient, RedisKeys } from '@energy-pipeline/server-kit';
+import { ReplayDeadLetter } from './replay-dead-letter.js';
 
 type Reason = z.infer<typeof DeadLetterReasonSchema>;
 
@@ -60,10 +61,14 @@ const matches = (d: DeadLetter, f: DeadLetterFilter) =>
  * letters replay into its own stream: their sites map to it.
  */
 export class DeadLetters {
+  private readonly replayScript: ReplayDeadLetter;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly shards: Shards,
-  ) {}
+  ) {
+    this.replayScript = new ReplayDeadLetter(redis);
+  }
 
   /** One page of matching dead letters after `after`, oldest first, across every shard. */
   async list(filter: DeadLetterFilter, limit: number, after?: string) {
@@ -132,6 +137,6 @@ export class DeadLetters {
   }
 
   private replayIn(keys: RedisKeys, d: DeadLetter) {
-    return this.redis.replayDeadLetter(keys.stream, keys.deadLetters, d.id, ...Object.entries(d.fields).flat());
+    return this.replayScript.run(keys, { id: d.id, fields: d.fields });
   }
 }

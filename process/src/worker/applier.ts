@@ -3,7 +3,8 @@ import { ReplyError } from 'ioredis';
 import { decodeEntry, fieldsObject, type EntryContent } from '@energy-pipeline/contract';
 import { redisKeys, type RedisKeys, type RedisClient } from '@energy-pipeline/server-kit';
 import { bucketsOf, type Retention } from '../queries/buckets.js';
-import { type FoldedReading, foldEntry, type KeyInfo, type Share, toFolded } from './fold.js';
+import { ApplyEntries, type ApplyReply, type Bad, type Payload } from './apply-entries.js';
+import { type FoldedReading, foldEntry, type KeyInfo, toFolded } from './fold.js';
 import type { SiteZones } from '../queries/site-zones.js';
 
 /** A stream entry as XREADGROUP returns it; fields are null when the entry was deleted. */
@@ -48,13 +49,6 @@ export interface ApplyTally {
  */
 const MAX_READINGS_PER_CALL = 2_000;
 
-type Bad = [ord: number, reason: string, detail: string, fields: string];
-/** An entry as this process prepares it: its shares by key name, before a call numbers the keys. */
-type Payload =
-  | { id: string; deleted: true }
-  | { id: string; dead: [reason: string, detail: string, deliveries: number, fields: string] }
-  | { id: string; n: number; shares: Map<string, Share>; sites: Map<string, Set<string>>; bad: Bad[] };
-
 /**
  * Applies entries to the aggregates with one script call per batch (lua/apply-entries.lua): each
  * entry's effect and its XACK happen together, so a crash at any point leaves every entry either
@@ -65,12 +59,14 @@ type Payload =
  */
 export class Applier {
   private readonly keys: RedisKeys;
+  private readonly script: ApplyEntries;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     private readonly options: ApplierOptions,
   ) {
     this.keys = redisKeys(options);
+    this.script = new ApplyEntries(redis);
   }
 
   /** `deliveries` maps entry ids to their delivery counts; entries not in it were delivered once. */
@@ -122,38 +118,14 @@ export class Applier {
     }
   }
 
-  /** One script call for `chunk`: its keys numbered once, each entry's shares by key number. */
+  /** One script call for `chunk` (apply-entries.ts encodes it). */
   private call(chunk: Payload[], now: number, info: Map<string, KeyInfo>) {
-    const k = this.keys;
-    const index = new Map<string, number>();
-    const keys: [string, number, number, number][] = [];
-    const numbered = (key: string) => {
-      let i = index.get(key);
-      if (i === undefined) {
-        const { kind, expire, span } = info.get(key)!;
-        keys.push([key, kind, expire, span]);
-        i = keys.length; // Lua counts from 1
-        index.set(key, i);
-      }
-      return i;
-    };
-    const entries = chunk.map((p) => {
-      if (!('shares' in p)) return p;
-      const c = [...p.shares].map(([key, s]) => [
-        numbered(key), s.n, s.sum, s.minText, s.maxText,
-        s.devices ? [...s.devices].map(([device, part]) => [device, part.n, part.sum]) : [],
-        ...(s.latest ? [[s.latest.at, s.latest.ord, s.latest.timestamp, s.latest.power]] : []),
-      ]);
-      const z = [...p.sites].map(([site, devices]) => [k.siteDevices(site), site, [...devices]]);
-      return { id: p.id, n: p.n, c, z, bad: p.bad };
-    });
-    const batch = JSON.stringify({ k: keys, e: entries });
-    return this.redis.applyEntries(k.stream, k.stats, k.deadLetters, k.sites, this.options.group, now, batch);
+    return this.script.run(this.keys, { group: this.options.group, nowMs: now, entries: chunk, info });
   }
 
-  private add(result: ApplyResult, chunk: Payload[], [outcomes, applied, dead]: [number[], number, number]) {
+  private add(result: ApplyResult, chunk: Payload[], { outcomes, applied, deadLettered }: ApplyReply) {
     result.applied += applied;
-    result.deadLettered += dead;
+    result.deadLettered += deadLettered;
     outcomes.forEach((outcome, i) => {
       if (outcome === 0 && !('deleted' in chunk[i]!)) result.skipped += 1;
     });

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Periodic, readConsumers, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ConsumerConfig } from '../config/config.js';
 import { deliveryCounts, type Applier, type StreamEntry } from './applier.js';
+import { LeaveGroup } from './leave-group.js';
 
 type AutoClaimReply = [next: string, entries: StreamEntry[], deleted?: string[]];
 
@@ -14,6 +15,7 @@ type AutoClaimReply = [next: string, entries: StreamEntry[], deleted?: string[]]
  */
 export class Claimer {
   private readonly periodic: Periodic;
+  private readonly leaveGroup: LeaveGroup;
 
   constructor(
     private readonly redis: RedisClient,
@@ -24,6 +26,7 @@ export class Claimer {
     private readonly onUnapplied: () => void = () => {},
   ) {
     this.periodic = new Periodic('claim pass', config.claimIntervalMs, () => this.pass(), log);
+    this.leaveGroup = new LeaveGroup(redis);
   }
 
   start() {
@@ -67,7 +70,7 @@ export class Claimer {
     let removed = 0;
     for (const c of await readConsumers(this.redis, stream, group)) {
       if (c.name === name || c.pending > 0 || (c.inactiveMs ?? c.idleMs) < consumerIdleDeleteMs) continue;
-      removed += await this.redis.leaveGroup(stream, group, c.name);
+      removed += await this.leaveGroup.run(stream, { group, consumer: c.name });
     }
     if (removed > 0) this.log.info({ removed }, 'removed idle consumers');
     return removed;

@@ -1,5 +1,6 @@
 import { Periodic, type RedisClient } from '@energy-pipeline/server-kit';
 import type { FastifyBaseLogger } from 'fastify';
+import { TrimStream } from './trim-stream.js';
 
 /**
  * Trims the stream in the background, only below the oldest entry every group has
@@ -9,11 +10,12 @@ import type { FastifyBaseLogger } from 'fastify';
  */
 export class Trimmer {
   private readonly periodic: Periodic;
+  private readonly script: TrimStream;
   /** Entries removed by this process since it started. */
   trimmed = 0;
 
   constructor(
-    private readonly redis: RedisClient,
+    redis: RedisClient,
     private readonly stream: string,
     /** How often to trim; 0 turns trimming off. */
     intervalMs: number,
@@ -22,6 +24,7 @@ export class Trimmer {
     private readonly retentionS = 0,
   ) {
     this.periodic = new Periodic('trim', intervalMs, () => this.trim(), log);
+    this.script = new TrimStream(redis);
   }
 
   start() {
@@ -35,7 +38,7 @@ export class Trimmer {
 
   /** Trims once; returns how many entries went. */
   async trim(): Promise<number> {
-    const removed = await this.redis.trimStream(this.stream, this.retentionS * 1000);
+    const removed = await this.script.run(this.stream, { keepMs: this.retentionS * 1000 });
     this.trimmed += removed;
     if (removed > 0) this.log.debug({ removed }, 'trimmed stream');
     return removed;

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { closeRedis, createRedis, waitReady, type RedisClient } from '@energy-pipeline/server-kit';
 import type { ApplyTally } from './applier.js';
 import type { ProcessConfig } from '../config/config.js';
-import { defineScripts } from './scripts.js';
+import { LeaveGroup } from './leave-group.js';
 import { ShardWorker } from './shard-worker.js';
 
 /** What the processor's HTTP server reports about the worker. */
@@ -34,7 +34,7 @@ export class ProcessWorker {
   ) {
     const { url, clusterNodes, commandTimeoutMs, streams } = config.redis;
     const c = config.consumer;
-    this.commands = defineScripts(createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs, log }));
+    this.commands = createRedis({ url, clusterNodes, role: 'commands', name: `ep-process-${c.name}`, commandTimeoutMs, log });
     this.shards = config.shards.map((shard) => {
       const blocking = createRedis({ url, clusterNodes, role: 'blocking', name: `ep-process-${c.name}-reader-${shard}` });
       const shardLog = streams.length > 1 ? log.child({ shard }) : log;
@@ -89,7 +89,7 @@ export class ProcessWorker {
     const { group, name } = this.config.consumer;
     for (const s of this.shards) {
       try {
-        const left = await this.commands.leaveGroup(s.config.stream, group, name);
+        const left = await new LeaveGroup(this.commands).run(s.config.stream, { group, consumer: name });
         this.log.info({ consumer: name, stream: s.config.stream, left: left === 1 }, left ? 'left the group' : 'still holds entries; stays in the group');
       } catch (err) {
         this.log.warn({ err: (err as Error).message, stream: s.config.stream }, 'could not leave the group');
