@@ -26,7 +26,8 @@
 -- The readings arrive as one JSON object of columns, decoded by cjson in C: a Lua pattern over a
 -- line per reading, and a table per reading, cost more than the rest of a gateway's call. Values
 -- and offsets arrive as the texts they are written as, so that the script formats one number per
--- device and call (its floor): a string.format costs ~0.3 µs here.
+-- device and call (its floor): string.format is among Lua's dearest calls here (the dedupe rows
+-- of docs/performance.md).
 --
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] 'single' or 'batch'
@@ -104,14 +105,14 @@ for i, s in ipairs(spaces) do
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
     s.open = chunk_of(newest, s.span)
-    local c = { k = s.open, added = {}, list = {}, n = 0, open = true }
+    local c = { added = {}, list = {}, n = 0, open = true }
     load_chunk(c, headers[i], at)
     s.chunks[s.open] = c
     -- The header is one value: a bad open chunk makes all of it unreadable, so that nothing of
     -- this space is written back (the write-back copies the open chunk).
     s.corrupt = c.corrupt
   end
-  s.old_floor, s.old_newest = s.floor, s.newest
+  s.old_floor = s.floor
 end
 
 -- Each reading's chunk: the open one, a closed one (read here, for values below the open one's
@@ -122,7 +123,7 @@ for r = 1, n do
   local k = floor_of(vs[r] / s.span)
   local c = s.chunks[k]
   if not c then
-    c = { k = k, added = {}, list = {}, n = 0, count = 0, text = '', at = 1 }
+    c = { added = {}, list = {}, n = 0, count = 0, text = '', at = 1 }
     s.chunks[k] = c
     if s.seen and k < s.open and k >= chunk_of(s.floor, s.span) then
       closed[#closed + 1] = c

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/append-readings.js';
-import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
+import { usePrivateRedis } from './helpers.js';
 
 /**
  * The dedupe window of lua/append-readings.lua against a model of what it promises, written as
@@ -52,24 +51,11 @@ function random(seed: number) {
   };
 }
 
-let redis: TestRedis;
-let client: Redis;
 const KEYS = { stream: 'ep:{w}:readings', dedupe: 'ep:{w}:dedupe' };
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.client.flushdb();
-});
+const r = usePrivateRedis();
 
 async function append(settings: DedupeSettings, items: AppendItem[]): Promise<string[]> {
-  const script = new AppendReadings(client, settings);
+  const script = new AppendReadings(r.client, settings);
   const { outcomes } = await script.run(KEYS, { mode: 'batch', receivedAtMs: Date.now(), items: items.map((i) => ({ ...i, json: '{}' })) });
   return outcomes.map((o) => o.status);
 }
@@ -111,7 +97,7 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       expect([...kinds].sort()).toEqual(seq ? all : [...all, 'full'].sort());
       // And the state is what the model remembers, nothing more, nothing less: the header with the
       // chunk of the newest value, and a field for each other chunk.
-      const fields = await redis.client.hgetall(KEYS.dedupe);
+      const fields = await r.redis.client.hgetall(KEYS.dedupe);
       for (const [space, m] of models) {
         const span = spanOf(kindOf(space));
         const header = parseHeader(fields[space]!)!;
@@ -141,10 +127,10 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       { space: 's/badchunk@t', value: t + 600_000, fingerprint: 'AAAA' },
     ]);
     for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0;`, `newest=${t};floor=0;5x,1=AAAA`, `newest=${t};floor=0`, 'garbage']) {
-      await redis.client.hset(KEYS.dedupe, 's/bad@t', text);
+      await r.redis.client.hset(KEYS.dedupe, 's/bad@t', text);
       // A chunk is checked where it is read: its count, its first record, the record looked up.
-      await redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
-      const before = await redis.client.xlen(KEYS.stream);
+      await r.redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
+      const before = await r.redis.client.xlen(KEYS.stream);
       const out = await append(settings, [
         { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
         { space: 's/good@t', value: t + 1_000 * before, fingerprint: 'AAAA' },
@@ -155,8 +141,8 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       ]);
       expect(out, text).toEqual(['corrupt', 'stored', 'corrupt', 'corrupt', 'corrupt']);
       // Nothing reset: the bad value is still there for an operator to see, and not overwritten.
-      expect(await redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
-      expect(await redis.client.xlen(KEYS.stream)).toBe(before + 1);
+      expect(await r.redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
+      expect(await r.redis.client.xlen(KEYS.stream)).toBe(before + 1);
     }
   });
 
@@ -164,7 +150,7 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
     const t = Date.parse('2026-11-27T00:00:00Z');
     await append(settings, [{ space: 's/r@t', value: t + 600_000, fingerprint: 'AAAA' }]);
-    await redis.client.hset(KEYS.dedupe, chunkField('s/r@t', t), '2,0=AAAA,1000=A A');
+    await r.redis.client.hset(KEYS.dedupe, chunkField('s/r@t', t), '2,0=AAAA,1000=A A');
     expect(await append(settings, [1_000, 0, 2_000].map((d) => ({ space: 's/r@t', value: t + d, fingerprint: 'AAAA' })))).toEqual(['corrupt', 'repeat', 'stored']);
   });
 
@@ -177,13 +163,13 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       const items = Array.from({ length: 500 }, (_, i) => ({ space: 's/x@t', value: t + 3_600_000 - from - i * 1_000 - 1, fingerprint: 'AAAA' }));
       await append(settings, items);
     }
-    const chunks = (await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'));
+    const chunks = (await r.redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'));
     expect(chunks.length).toBeLessThanOrEqual(3_600_000 / TIME_CHUNK_MS + 1);
-    for (const f of chunks) expect((await redis.client.hget(KEYS.dedupe, f))!.split('=').length - 1).toBeLessThanOrEqual(600);
+    for (const f of chunks) expect((await r.redis.client.hget(KEYS.dedupe, f))!.split('=').length - 1).toBeLessThanOrEqual(600);
     await append(settings, [{ space: 's/x@t', value: t + 86_400_000, fingerprint: 'AAAA' }]);
     // Everything forgotten but the new reading, in the header's open chunk.
-    expect((await redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t'))).toEqual(['s/x@t']);
-    expect(parseHeader((await redis.client.hget(KEYS.dedupe, 's/x@t'))!)!.open).toHaveLength(1);
+    expect((await r.redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t'))).toEqual(['s/x@t']);
+    expect(parseHeader((await r.redis.client.hget(KEYS.dedupe, 's/x@t'))!)!.open).toHaveLength(1);
     expect(kindOf('s/x@t')).toBe('t');
   });
 });

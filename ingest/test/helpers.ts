@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildIngestApp } from '../src/app.js';
 import { ingestConfig } from '../../test/support/ingest-app.js';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
@@ -23,6 +24,26 @@ export function useIngestApp(env: Record<string, string> = {}) {
     await t.redis.client.del('test_readings');
   });
   return t;
+}
+
+/**
+ * A private redis-server for one test file, emptied before each test, and a client of its own:
+ * `const r = usePrivateRedis()`, then `r.redis` and `r.client` inside tests.
+ */
+export function usePrivateRedis() {
+  const r = {} as { redis: TestRedis; client: Redis };
+  beforeAll(async () => {
+    r.redis = await startRedisServer();
+    r.client = new Redis(r.redis.url);
+  });
+  afterAll(async () => {
+    r.client?.disconnect();
+    await r.redis?.stop();
+  });
+  beforeEach(async () => {
+    await r.redis.client.flushdb();
+  });
+  return r;
 }
 
 export { ingestConfig, seedReading } from '../../test/support/ingest-app.js';

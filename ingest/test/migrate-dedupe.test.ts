@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
 import { DEDUPE_FORMAT, migrateDedupe } from '../src/store/migrate-dedupe.js';
-import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
-import { ingestConfig, seedReading } from './helpers.js';
+import { ingestConfig, seedReading, usePrivateRedis } from './helpers.js';
 
 const stream = 'test_readings';
 const keys = ingestKeys(stream);
-let redis: TestRedis;
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  client = new Redis(redis.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await redis.stop();
-});
-beforeEach(async () => {
-  await redis.client.flushdb();
-});
+const r = usePrivateRedis();
 
 /** Device states as the two earlier formats wrote them; `newest` is the device's newest value. */
 const EARLIER = [
@@ -32,36 +17,36 @@ const EARLIER = [
 
 describe('the one-off dedupe migration', () => {
   it('converts every header in an earlier format, leaves the rest, marks the shard, and is idempotent', async () => {
-    for (const e of EARLIER) await redis.client.hset(keys.dedupe, e.field, e.text);
-    await redis.client.hset(keys.dedupe, 'site-003/d', 'newest=70;floor=-954;1,6=AAAAAAAA', 'site-003/d#0', '1,5=AAAAAAAA', 'site-004/bad', 'garbage');
+    for (const e of EARLIER) await r.redis.client.hset(keys.dedupe, e.field, e.text);
+    await r.redis.client.hset(keys.dedupe, 'site-003/d', 'newest=70;floor=-954;1,6=AAAAAAAA', 'site-003/d#0', '1,5=AAAAAAAA', 'site-004/bad', 'garbage');
     // Enough fields for HSCAN to take several pages.
-    for (let i = 0; i < 1_200; i++) await redis.client.hset(keys.dedupe, `bulk/d-${i}`, `${i};;1;1;`);
-    expect(await migrateDedupe(client, [stream])).toEqual({ converted: EARLIER.length + 1_200, unreadable: 1 });
-    for (const e of EARLIER) expect(await redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1};0`);
-    expect(await redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8;0');
-    expect(await redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/d#0', 'site-004/bad')).toEqual(['newest=70;floor=-954;1,6=AAAAAAAA', '1,5=AAAAAAAA', 'garbage']);
-    expect(await redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
+    for (let i = 0; i < 1_200; i++) await r.redis.client.hset(keys.dedupe, `bulk/d-${i}`, `${i};;1;1;`);
+    expect(await migrateDedupe(r.client, [stream])).toEqual({ converted: EARLIER.length + 1_200, unreadable: 1 });
+    for (const e of EARLIER) expect(await r.redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1};0`);
+    expect(await r.redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8;0');
+    expect(await r.redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/d#0', 'site-004/bad')).toEqual(['newest=70;floor=-954;1,6=AAAAAAAA', '1,5=AAAAAAAA', 'garbage']);
+    expect(await r.redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
     // Marked: a second run reads the marker and nothing else.
-    await redis.client.hset(keys.dedupe, 'site-005/late', '3;;1;1;');
-    expect(await migrateDedupe(client, [stream])).toEqual({ converted: 0, unreadable: 0 });
+    await r.redis.client.hset(keys.dedupe, 'site-005/late', '3;;1;1;');
+    expect(await migrateDedupe(r.client, [stream])).toEqual({ converted: 0, unreadable: 0 });
   });
 
   it('runs when ingest starts: an old device resends nothing twice and stores what is newer', async () => {
     const timestamp = '2026-12-01T10:00:00.000Z';
     const ms = Date.parse(timestamp);
     // The device's state as the earlier format left it: its newest reading was at `timestamp`.
-    await redis.client.hset(keys.dedupe, 'site-001/device-001@t', `${ms};;1;${ms};`);
-    const app = buildIngestApp(ingestConfig(redis.url));
+    await r.redis.client.hset(keys.dedupe, 'site-001/device-001@t', `${ms};;1;${ms};`);
+    const app = buildIngestApp(ingestConfig(r.redis.url));
     await app.ready();
     try {
-      expect(await redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
+      expect(await r.redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
       const resend = await app.inject({ method: 'POST', url: '/readings', payload: seedReading({ timestamp }) });
       // Stored before the migration, perhaps: never stored again, and answered as unknown, not a refusal.
       expect(resend.statusCode).toBe(409);
       expect(resend.json()).toMatchObject({ error: 'out_of_order', stored_before: 'unknown' });
       const newer = await app.inject({ method: 'POST', url: '/readings', payload: seedReading({ timestamp: new Date(ms + 10_000).toISOString() }) });
       expect(newer.statusCode).toBe(202);
-      expect(await redis.client.xlen(stream)).toBe(1);
+      expect(await r.redis.client.xlen(stream)).toBe(1);
     } finally {
       await app.close();
     }

@@ -7,11 +7,11 @@ import { defineLuaPort, type LuaCall, type RedisClient } from '@energy-pipeline/
  *
  * The state, per identity space (`<site>/<device>` for seq, `<site>/<device>@t` for timestamps),
  * as fields of the shard's dedupe hash:
- * - the header `<space>`: `newest=<v>;floor=<v>;<open chunk>` ({@link formatHeader}), the open
+ * - the header `<space>`: `newest=<v>;floor=<v>;<open chunk>` ({@link parseHeader}), the open
  *   chunk being the one `newest` falls in;
  * - closed chunk k `<space>#<k>`. A chunk is the count of the remembered values in
  *   [k * span, (k + 1) * span), then their records `,<v - k * span>=<fingerprint>` in arrival
- *   order ({@link formatChunk}).
+ *   order ({@link parseChunk}).
  */
 
 /** Span of a timestamp chunk, in ms. Part of the stored format: changing it needs a migration. */
@@ -43,11 +43,7 @@ export interface DedupeHeader {
   open: readonly ChunkRecord[];
 }
 
-/** A chunk's text: its records' count, then each record. */
-export const formatChunk = (records: readonly ChunkRecord[]) => `${records.length}${records.map((r) => `,${r.offset}=${r.fingerprint}`).join('')}`;
-
-export const formatHeader = (h: DedupeHeader) => `newest=${h.newest};floor=${h.floor};${formatChunk(h.open)}`;
-
+/** A chunk's records from its text: their count, then each record; null when it does not parse. */
 export function parseChunk(text: string): ChunkRecord[] | null {
   const m = /^(\d+)((?:,\d+=[\w-]+)*)$/.exec(text);
   if (!m) return null;
@@ -58,6 +54,7 @@ export function parseChunk(text: string): ChunkRecord[] | null {
   return records.length === Number(m[1]) ? records : null;
 }
 
+/** A header's fields and its open chunk's records; null when it does not parse. */
 export function parseHeader(text: string): DedupeHeader | null {
   const m = /^newest=(-?\d+);floor=(-?\d+);(.*)$/.exec(text);
   const open = m && parseChunk(m[3]!);
