@@ -9,3 +9,4 @@ export * from './live-schemas.js';
 export * from './milliwatts.js';
 export * from './stream-entry.js';
 export * from './plain-reading.js';
+export * from './timestamp.js';

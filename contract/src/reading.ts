@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXAMPLE_TIME, withExamples } from './examples.js';
+import { timestampMs } from './timestamp.js';
 
 /**
  * Identifiers (site_id, device_id, reading_id) become parts of Redis key names, URL path segments
@@ -131,7 +132,7 @@ export interface TimestampWindow {
  * Returns a message naming the problem, or null when the timestamp is inside the window.
  */
 export function checkTimestampWindow(timestamp: string, window: TimestampWindow, nowMs = Date.now()): string | null {
-  const at = Date.parse(timestamp);
+  const at = timestampMs(timestamp);
   if (Number.isNaN(at)) return 'is not a valid date-time';
   if (at > nowMs + window.maxFutureSkewMs) {
     return `is more than ${Math.round(window.maxFutureSkewMs / 1000)} s in the future`;

@@ -2,6 +2,7 @@ import type { Issue } from './errors.js';
 import { milliwatts } from './milliwatts.js';
 import { parseReading } from './plain-reading.js';
 import type { Reading } from './reading.js';
+import { timestampMs } from './timestamp.js';
 
 /**
  * The stream entry is the contract between ingest (which writes it) and process (which reads
@@ -110,5 +111,5 @@ function decodeReadingObject(input: unknown): DecodeResult {
   if (!Number.isSafeInteger(powerMw)) {
     return { ok: false, issues: [{ in: 'body', path: 'power_reading', message: 'must be a decimal number of watts' }] };
   }
-  return { ok: true, value: { reading, timestampMs: Date.parse(reading.timestamp), powerMw, powerText } };
+  return { ok: true, value: { reading, timestampMs: timestampMs(reading.timestamp), powerMw, powerText } };
 }

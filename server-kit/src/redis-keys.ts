@@ -1,4 +1,4 @@
-import type { Bucket } from '@energy-pipeline/contract';
+import { type Bucket, timestampMs } from '@energy-pipeline/contract';
 
 /**
  * Every Redis key name the pipeline uses is built here (the shard layout's in layout.ts), so
@@ -96,7 +96,7 @@ export function readingIdentity(reading: { site_id: string; device_id: string; s
   const device = `${reading.site_id}/${reading.device_id}`;
   return reading.seq !== undefined
     ? { field: device, value: reading.seq }
-    : { field: `${device}@t`, value: Date.parse(reading.timestamp) };
+    : { field: `${device}@t`, value: timestampMs(reading.timestamp) };
 }
 
 /** Prefix of @fastify/rate-limit's per-key counters; independent of any stream. */
