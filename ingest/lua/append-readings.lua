@@ -14,99 +14,131 @@
 --                    (k + 1) * span: their count, then a record `,<v - k * span>=<fingerprint>`
 --                    each, in arrival order.
 -- The open chunk lives in the header so that a reading above `newest` (nearly all of them) reads
--- and writes one field, as a device's only state did before; it is written out to its own field
--- when `newest` moves into a later chunk (once per span).
+-- and writes one field; it is written out to its own field when `newest` moves into a later
+-- chunk (once per span).
 -- `floor` follows the newest value up: floor = max(floor, newest - window). The chunks wholly
 -- below it are deleted, so a space keeps at most window / span + 1 chunks, each at most `cap`
 -- records (a seq chunk's span is its cap): the state, and every call's work, is bounded by
 -- construction whatever the order of the readings (DESIGN.md#exactly-once).
--- Lookups: a value above `newest` is new without a look; any other is found by searching its
--- chunk's text for `,<offset>=` (one C-level scan of a bounded string), never by decoding a list;
--- closed chunks are read (a second HMGET) only for the values below the open one.
--- The readings arrive as one JSON object of columns, decoded by cjson in C: a Lua pattern over a
--- line per reading, and a table per reading, cost more than the rest of a gateway's call. Values
--- and offsets arrive as the texts they are written as, so that the script formats one number per
--- device and call (its floor): string.format is among Lua's dearest calls here (the dedupe rows
--- of docs/performance.md).
+--
+-- The readings arrive as runs: the port groups a call's readings by space, keeping each space's
+-- own order, and cuts them into runs of consecutive readings of one chunk with distinct values.
+-- A run is its space, its count, its lowest and highest value, and its records as the chunk
+-- stores them. A run wholly above its space's `newest` (a device sending in order: nearly every
+-- run) is new without a look and is appended to its chunk as it came: the script's work is per
+-- run, not per reading. Any other run is taken reading by reading: a value is found by searching
+-- its chunk's text for `,<offset>=` (one C-level scan of a bounded string), never by decoding a
+-- list; closed chunks are read (a second HMGET) only for runs below the open chunk. Per reading,
+-- a Lua value, a table entry or a number parsed cost more than the rest of a call (the dedupe
+-- rows of docs/performance.md).
 --
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] 'single' or 'batch'
 -- ARGV[2] time window, ms    ARGV[3] seq window, numbers
 -- ARGV[4] time chunk span, ms  ARGV[5] seq chunk span, numbers  ARGV[6] records per time chunk
--- ARGV[7] the readings, as JSON: { spaces: [space…], space: [index into spaces, from 1…],
---         value: ["<value>"…], offset: ["<value - chunk * span>"…], fingerprint: [fp…],
---         length: [the reading's JSON length in bytes (batch)…] }
--- single: ARGV[8..] the entry's field/value pairs (the seed's format)
--- batch:  ARGV[8] received_at  ARGV[9] the readings as one JSON array, `[<r1>,<r2>,…]`, in that
---         order; the new ones go into one entry: readings <JSON array>, count, received_at.
--- Returns { stream id or false, a digit per reading, details }: 0 stored, 1 repeat, 2 below the
--- floor (not stored; cannot be checked), 3 conflict, 4 chunk full, 5 corrupt state; details is a
--- flat list { reading index (1-based), text, … } for outcomes 2 (the floor), 3 (the stored
--- fingerprint), 4 (the cap) and 5 (which field).
+-- ARGV[7] S, the number of spaces   ARGV[8] R, the number of runs
+-- ARGV[9 .. 8 + S] the spaces
+-- then 5 per run, in the port's order: its space (index into the spaces, from 1), its number of
+-- readings, its lowest value, its highest value, its records `,<offset>=<fingerprint>…`
+-- then, single: the entry's field/value pairs (the seed's format)
+--       batch: received_at; the readings as one JSON array, `[<r1>,<r2>,…]`, in arrival order,
+--       each a flat object whose strings hold no `}` (the port escapes one), so that each ends at
+--       its first `}`; each reading's place among the runs' readings (from 1), in arrival order,
+--       `<place>,…`, or '' when the two orders are the same (read only when some are not new).
+--       The new ones go into one entry: readings <JSON array>, count, received_at.
+-- Returns { stream id or false, a digit per reading in the runs' order, details }: 0 stored,
+-- 1 repeat, 2 below the floor (not stored; cannot be checked), 3 conflict, 4 chunk full,
+-- 5 corrupt state; details is a flat list { reading (its place, from 1), text, … } for outcomes
+-- 2 (the floor), 3 (the stored fingerprint), 4 (the cap) and 5 (which field).
 -- A header or chunk that does not parse fails only the readings that need it (outcome 5), never
 -- the call, and is left as it is. A chunk is checked where it is read (its count, the record
 -- looked up), not scanned whole: a pattern over its text cost more than the rest of the call.
 
-local mode = ARGV[1]
-local WINDOW = { t = tonumber(ARGV[2]), seq = tonumber(ARGV[3]) }
-local SPAN = { t = tonumber(ARGV[4]), seq = tonumber(ARGV[5]) }
-local CAP = { t = tonumber(ARGV[6]), seq = tonumber(ARGV[5]) }
+-- Library functions as locals: a global's lookup costs a table read per use.
+local sub, find, match, gmatch, byte, rep, format, concat = string.sub, string.find, string.match, string.gmatch, string.byte, string.rep, string.format, table.concat
+local floor_of, abs, to_number, call, argv = math.floor, math.abs, tonumber, redis.call, ARGV
+
+local mode = argv[1]
+local WINDOW = { t = to_number(argv[2]), seq = to_number(argv[3]) }
+local SPAN = { t = to_number(argv[4]), seq = to_number(argv[5]) }
+local CAP = { t = to_number(argv[6]), seq = to_number(argv[5]) }
+local S, R = to_number(argv[7]), to_number(argv[8])
+local RUNS = 9 + S
 -- Integers a double carries exactly: a header beyond them is corrupt.
 local LIMIT = 9007199254740991
 -- Most chunks one call deletes for a space: a window of 7 days is 2,016 chunks of 5 minutes. A
 -- header from a longer window (set once, then shortened) leaves its oldest chunks behind.
 local MAX_WALK = 4096
 
-local function int(v) return string.format('%.0f', v) end
+local function int(v) return format('%.0f', v) end
 
 -- The chunk a value falls in (exact for every integer below 2^53).
-local floor_of = math.floor
 local function chunk_of(v, span) return floor_of(v / span) end
 
 -- A header as stored: newest, its text, floor, and where the open chunk's count starts; nil when
 -- absent (a space never seen); false when it does not parse.
 local function parse_header(text)
   if not text then return nil end
-  local newest_text, floor, at = string.match(text, '^newest=(%-?%d+);floor=(%-?%d+);()')
-  local newest = tonumber(newest_text)
-  floor = tonumber(floor)
-  if not newest or math.abs(newest) > LIMIT or math.abs(floor) > LIMIT or floor > newest + 1 then return false end
+  local newest_text, floor, at = match(text, '^newest=(%-?%d+);floor=(%-?%d+);()')
+  local newest = to_number(newest_text)
+  floor = to_number(floor)
+  if not newest or abs(newest) > LIMIT or abs(floor) > LIMIT or floor > newest + 1 then return false end
   return newest, newest_text, floor, at
 end
 
--- A chunk's state from its text (from `from`): count, text, where its records start; corrupt
--- when its count does not parse or no record follows it.
-local function load_chunk(c, text, from)
-  local n, at = string.match(text, '^(%d+)()', from)
-  c.count, c.text, c.at = tonumber(n), text, at
-  c.corrupt = not n or (at <= #text and string.byte(text, at) ~= 44)
-  if c.corrupt then c.count = 0 end
+-- A chunk while the call runs. Every field is named in the constructor: a field added later
+-- grows the table (a rehash), which cost more than the rest of a small call. `text` is the
+-- stored text (its records from `at`), `list` what this call appends to it (`n` parts), `added`
+-- the records appended one by one (by key, for the lookups after them), `unsearched` whether
+-- `list` holds whole runs that lookups cannot see yet.
+local function new_chunk(count, text, at, corrupt, open, field)
+  return {
+    count = count, text = text, at = at, corrupt = corrupt, open = open, field = field,
+    list = false, n = 0, added = false, unsearched = false, changed = false,
+  }
 end
 
--- Readings, as columns; the spaces they belong to, in order of first sight.
-local input = cjson.decode(ARGV[7])
-local order, values, offsets, fps, lengths = input.spaces, input.value, input.offset, input.fingerprint, input.length
-local n = #values
-local spaces, of, vs = {}, {}, {}
-for i, space in ipairs(order) do
-  local kind = string.sub(space, -2) == '@t' and 't' or 'seq'
-  spaces[i] = { name = space, kind = kind, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {} }
+-- A chunk from its text (from `from`): count, text, where its records start; corrupt when its
+-- count does not parse or no record follows it.
+local function load_chunk(text, from, open, field)
+  local n, at = match(text, '^(%d+)()', from)
+  if not n or (at <= #text and byte(text, at) ~= 44) then return new_chunk(0, text, at or from, true, open, field) end
+  return new_chunk(to_number(n), text, at, false, open, field)
 end
-for r = 1, n do
-  of[r] = spaces[input.space[r]]
-  vs[r] = tonumber(values[r])
+
+-- Appends records (a run's text, or one record's parts) to what the call adds to chunk c.
+local function append(c, a, b)
+  if not c.list then c.list = {} end
+  local n = c.n + 1
+  c.list[n] = a
+  if b then
+    n = n + 1
+    c.list[n] = b
+  end
+  c.n, c.changed = n, true
+end
+
+-- The spaces.
+local spaces = {}
+for i = 1, S do
+  local space = argv[8 + i]
+  local kind = sub(space, -2) == '@t' and 't' or 'seq'
+  spaces[i] = {
+    name = space, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {},
+    seen = false, corrupt = false, newest = false, newest_text = false, floor = false,
+    old_floor = false, open = false, changed = false,
+  }
 end
 
 -- The headers, with their open chunks.
-local headers = redis.call('HMGET', KEYS[2], unpack(order))
+local headers = call('HMGET', KEYS[2], unpack(argv, 9, 8 + S))
 for i, s in ipairs(spaces) do
   local newest, newest_text, floor, at = parse_header(headers[i] or nil)
   s.corrupt = newest == false
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
     s.open = chunk_of(newest, s.span)
-    local c = { added = {}, list = {}, n = 0, open = true }
-    load_chunk(c, headers[i], at)
+    local c = load_chunk(headers[i], at, true, false)
     s.chunks[s.open] = c
     -- The header is one value: a bad open chunk makes all of it unreadable, so that nothing of
     -- this space is written back (the write-back copies the open chunk).
@@ -115,117 +147,163 @@ for i, s in ipairs(spaces) do
   s.old_floor = s.floor
 end
 
--- Each reading's chunk: the open one, a closed one (read here, for values below the open one's
--- values: rare), or one never written (above the open one, or a space never seen).
-local chunks, closed, fields = {}, {}, {}
-for r = 1, n do
-  local s = of[r]
-  local k = floor_of(vs[r] / s.span)
+-- Each run's space, bounds and chunk: the open one, a closed one (read here, for runs below the
+-- open one's values: rare), or one never written (above the open one, or a space never seen).
+local runs, closed, fields = {}, {}, {}
+for j = 1, R do
+  local a = RUNS + 5 * (j - 1)
+  local s = spaces[to_number(argv[a])]
+  local lo, hi = to_number(argv[a + 2]), to_number(argv[a + 3])
+  local k = chunk_of(lo, s.span)
   local c = s.chunks[k]
   if not c then
-    c = { added = {}, list = {}, n = 0, count = 0, text = '', at = 1 }
-    s.chunks[k] = c
     if s.seen and k < s.open and k >= chunk_of(s.floor, s.span) then
+      local field = s.name .. '#' .. int(k)
+      c = new_chunk(0, '', 1, false, false, field)
       closed[#closed + 1] = c
-      fields[#fields + 1] = s.name .. '#' .. int(k)
+      fields[#fields + 1] = field
+    else
+      c = new_chunk(0, '', 1, false, false, false)
     end
+    s.chunks[k] = c
   end
-  chunks[r] = c
+  runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = to_number(argv[a + 1]), hi_text = argv[a + 3], records = argv[a + 4] }
 end
 if #fields > 0 then
-  local texts = redis.call('HMGET', KEYS[2], unpack(fields))
+  local texts = call('HMGET', KEYS[2], unpack(fields))
   for i, c in ipairs(closed) do
-    c.field = fields[i]
-    if texts[i] then load_chunk(c, texts[i], 1) end
+    if texts[i] then
+      local loaded = load_chunk(texts[i], 1, false, c.field)
+      c.count, c.text, c.at, c.corrupt = loaded.count, loaded.text, loaded.at, loaded.corrupt
+    end
   end
 end
 
--- The fingerprint remembered for `off` in chunk c: nil when none, false when its record is bad.
-local function lookup(c, off)
-  local fp = c.added[off]
+-- The fingerprint remembered under `key` (`,<offset>=`) in chunk c: nil when none, false when
+-- its record is bad.
+local function lookup(c, key)
+  local fp = c.added and c.added[key]
   if fp then return fp end
-  local i = string.find(c.text, ',' .. off .. '=', c.at, true)
+  if c.unsearched then
+    -- Runs appended whole earlier in this call: searched from now on as part of the text.
+    c.text, c.n, c.unsearched = c.text .. concat(c.list, '', 1, c.n), 0, false
+  end
+  local i = find(c.text, key, c.at, true)
   if not i then return nil end
-  local found, after = string.match(c.text, '^([%w_%-]+)()', i + #off + 2)
-  if not found or (after <= #c.text and string.byte(c.text, after) ~= 44) then return false end
+  local found, after = match(c.text, '^([%w_%-]+)()', i + #key)
+  if not found or (after <= #c.text and byte(c.text, after) ~= 44) then return false end
   return found
 end
 
--- Outcomes as the digits the reply joins: numbers would each be formatted by table.concat.
-local outcomes, details, new = {}, {}, 0
+-- A stored value above the newest moves the newest and the floor up.
+local function raise(s, v, text)
+  if not s.seen then
+    s.seen, s.newest, s.newest_text, s.floor = true, v, text, v - s.window
+  elseif v > s.newest then
+    s.newest, s.newest_text = v, text
+    if v - s.window > s.floor then s.floor = v - s.window end
+  end
+  s.changed = true
+end
+
+-- Outcomes as the digits the reply joins, one string per run: numbers would each be formatted.
+local outcomes, details, new, place = {}, {}, 0, 0
 local function detail(r, text)
   details[#details + 1] = r
   details[#details + 1] = text
 end
-for r = 1, n do
-  local s, c, v, off, fp = of[r], chunks[r], vs[r], offsets[r], fps[r]
-  local outcome
+
+-- A reading of a run that is not wholly new: value v, record key, fingerprint; r its place.
+local function take(run, r, v, key, fp)
+  local s, c = run.s, run.c
   if s.corrupt then
-    outcome = '5'
     detail(r, 'header')
+    return '5'
   elseif s.seen and v < s.floor then
-    outcome = '2'
     detail(r, int(s.floor))
+    return '2'
   elseif c.corrupt then
-    outcome = '5'
     detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
-  else
-    -- Above `newest` nothing was remembered yet: no need to look.
-    local was = nil
-    if s.seen and v <= s.newest then was = lookup(c, off) end
-    if was == false then
-      outcome = '5'
-      detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
-    elseif was == fp then
-      outcome = '1'
-    elseif was then
-      outcome = '3'
-      detail(r, was)
-    elseif c.count >= s.cap then
-      outcome = '4'
-      detail(r, int(s.cap))
-    else
-      outcome = '0'
-      new = new + 1
-      c.added[off] = fp
-      -- The record's parts, joined once at the write-back (a string per record cost more).
-      local list, at = c.list, c.n
-      list[at + 1], list[at + 2], list[at + 3], list[at + 4] = ',', off, '=', fp
-      c.n, c.count = at + 4, c.count + 1
-      c.changed = true
-      if not s.seen then
-        s.seen, s.newest, s.newest_text, s.floor = true, v, values[r], v - s.window
-      elseif v > s.newest then
-        s.newest, s.newest_text = v, values[r]
-        if v - s.window > s.floor then s.floor = v - s.window end
-      end
-      s.changed = true
-    end
+    return '5'
   end
-  outcomes[r] = outcome
+  -- Above `newest` nothing was remembered yet: no need to look.
+  local was = nil
+  if s.seen and v <= s.newest then was = lookup(c, key) end
+  if was == false then
+    detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
+    return '5'
+  elseif was == fp then
+    return '1'
+  elseif was then
+    detail(r, was)
+    return '3'
+  elseif c.count >= s.cap then
+    detail(r, int(s.cap))
+    return '4'
+  end
+  if not c.added then c.added = {} end
+  c.added[key] = fp
+  append(c, key, fp)
+  c.count = c.count + 1
+  raise(s, v, v == run.hi and run.hi_text or int(v))
+  return '0'
 end
 
-local id = false
-if mode == 'batch' then
-  local json = ARGV[9]
-  if new > 0 and new < n then
-    -- Some were not new: cut the new ones out of the array, by their lengths.
-    local kept, from = {}, 2
-    for r = 1, n do
-      if outcomes[r] == '0' then kept[#kept + 1] = string.sub(json, from, from + lengths[r] - 1) end
-      from = from + lengths[r] + 1
+for j = 1, R do
+  local run = runs[j]
+  local s, c, count = run.s, run.c, run.count
+  if not s.corrupt and not c.corrupt and (not s.seen or run.lo > s.newest)
+    and run.hi - run.lo < s.window and c.count + count <= s.cap then
+    -- Wholly new: no value of it was remembered, none falls below the floor it raises (its
+    -- values are less than a window apart), and its chunk has room. Appended as it came.
+    append(c, run.records)
+    c.count, c.unsearched = c.count + count, true
+    raise(s, run.hi, run.hi_text)
+    outcomes[j] = rep('0', count)
+    new = new + count
+  else
+    local base, digits = run.k * s.span, {}
+    for off, fp in gmatch(run.records, ',(%d+)=([^,]*)') do
+      local outcome = take(run, place + #digits + 1, base + to_number(off), ',' .. off .. '=', fp)
+      digits[#digits + 1] = outcome
+      if outcome == '0' then new = new + 1 end
     end
-    json = '[' .. table.concat(kept, ',') .. ']'
+    outcomes[j] = concat(digits)
   end
-  if new > 0 then id = redis.call('XADD', KEYS[1], '*', 'readings', json, 'count', new, 'received_at', ARGV[8]) end
-elseif outcomes[1] == '0' then
-  id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
+  place = place + count
+end
+local digits = concat(outcomes)
+
+local id = false
+local TAIL = RUNS + 5 * R
+if mode == 'batch' then
+  local json = argv[TAIL + 1]
+  if new > 0 and new < place then
+    -- Some were not new: cut the new ones out of the array, in arrival order.
+    local places = argv[TAIL + 2]
+    local next_place = places ~= '' and gmatch(places, '%d+')
+    local kept, from, r = {}, 2, 0
+    while true do
+      local to = find(json, '}', from, true)
+      if not to then break end
+      r = r + 1
+      if byte(digits, next_place and to_number(next_place()) or r) == 48 then kept[#kept + 1] = sub(json, from, to) end
+      from = to + 2
+    end
+    json = '[' .. concat(kept, ',') .. ']'
+  end
+  if new > 0 then id = call('XADD', KEYS[1], '*', 'readings', json, 'count', new, 'received_at', argv[TAIL]) end
+elseif new > 0 then
+  id = call('XADD', KEYS[1], '*', unpack(argv, TAIL))
 end
 
 -- Write back what changed: the header with the chunk `newest` is now in, every other chunk that
 -- changed (or was the open one) into its own field while it is not below the floor; delete the
 -- closed chunks the floor left behind.
-local function text_of(c) return c.count .. string.sub(c.text, c.at) .. table.concat(c.list) end
+local function text_of(c)
+  if c.n == 0 then return c.count .. sub(c.text, c.at) end
+  return c.count .. sub(c.text, c.at) .. concat(c.list, '', 1, c.n)
+end
 local set, del = {}, {}
 for _, s in ipairs(spaces) do
   local space = s.name
@@ -251,8 +329,8 @@ for _, s in ipairs(spaces) do
     end
   end
 end
-if #set > 0 then redis.call('HSET', KEYS[2], unpack(set)) end
+if #set > 0 then call('HSET', KEYS[2], unpack(set)) end
 -- HDEL in parts: unpack's stack takes a few thousand values at most.
-for from = 1, #del, 1000 do redis.call('HDEL', KEYS[2], unpack(del, from, math.min(from + 999, #del))) end
+for from = 1, #del, 1000 do call('HDEL', KEYS[2], unpack(del, from, math.min(from + 999, #del))) end
 
-return { id, table.concat(outcomes), details }
+return { id, digits, details }

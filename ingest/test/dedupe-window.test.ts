@@ -63,14 +63,23 @@ async function append(settings: DedupeSettings, items: AppendItem[]): Promise<st
 const FPS = ['AAAA', 'BBBB', 'CCCC'];
 
 describe('the dedupe window (append-readings.lua) against its model', () => {
-  const cases: { name: string; settings: DedupeSettings; step: number; spread: number }[] = [
+  // `behind`: how often a reading is below its device's newest; the others are just ahead of it,
+  // as a device sending in order (the script takes such runs whole, without a look per reading).
+  // `again`: how often a reading repeats the one before it in the same call.
+  const cases: { name: string; settings: DedupeSettings; step: number; spread: number; behind: number; again: number }[] = [
     // Timestamps 10 s apart, a window of 10 minutes, up to 12 per chunk: every rule comes up.
-    { name: 'timestamps', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 120 },
+    { name: 'timestamps, in random order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 120, behind: 0.7, again: 0 },
     // Seq numbers, a window of 256: any order within it, the floor below.
-    { name: 'seq', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 400 },
+    { name: 'seq, in random order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 400, behind: 0.7, again: 0 },
+    // Mostly in order, with copies in the same call: runs taken whole, and ones that are not.
+    { name: 'timestamps, mostly in order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 30, behind: 0.1, again: 0.1 },
+    { name: 'seq, mostly in order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 100, behind: 0.1, again: 0.1 },
+    // A window shorter than a chunk (DEDUPE_WINDOW_S allows 60 s): a run's own readings can
+    // raise the floor above each other.
+    { name: 'timestamps, a window shorter than a chunk', settings: { windowMs: 60_000, seqWindow: 256, maxPerChunk: 20 }, step: 1_000, spread: 150, behind: 0.3, again: 0.05 },
   ];
-  for (const { name, settings, step, spread } of cases) {
-    it(`agrees with the model on every outcome: ${name}, in random order`, async () => {
+  for (const { name, settings, step, spread, behind, again } of cases) {
+    it(`agrees with the model on every outcome: ${name}`, async () => {
       const rand = random(step + spread);
       const seq = step === 1;
       const devices = Array.from({ length: 5 }, (_, i) => `s/d${i}${seq ? '' : '@t'}`);
@@ -80,15 +89,25 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       const base = seq ? 1_000 : Date.parse('2026-11-27T00:00:00Z');
       const kinds = new Set<string>();
       for (let call = 0; call < 200; call++) {
-        const batch = Array.from({ length: 1 + Math.floor(rand() * 20) }, () => {
+        const batch: AppendItem[] = [];
+        // Where each device's readings in this call have got to, ahead of its newest.
+        const ahead = new Map<string, number>();
+        for (let i = 1 + Math.floor(rand() * 20); i > 0; i--) {
+          const previous = batch.at(-1);
+          if (previous && rand() < again) {
+            batch.push({ ...previous, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! });
+            continue;
+          }
           const space = devices[Math.floor(rand() * devices.length)]!;
           const m = models.get(space)!;
-          // Around the newest: mostly just behind or ahead of it, sometimes far behind.
-          const around = m.newest ?? base;
-          const offset = Math.floor((rand() - 0.7) * spread) * step + (seq ? 0 : Math.floor(rand() * 3) * 1000);
+          // Around the newest: just behind or ahead of it, sometimes far behind.
+          const around = Math.max(m.newest ?? base, ahead.get(space) ?? Number.NEGATIVE_INFINITY);
+          const jitter = seq ? 0 : Math.floor(rand() * 3) * 1000;
+          const offset = rand() < behind ? -Math.floor(rand() * spread * 0.7) * step - jitter : (1 + Math.floor(rand() * spread * 0.3)) * step + jitter;
           const value = rand() < 0.05 ? around - 3 * spread * step : around + offset;
-          return { space, value, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! };
-        });
+          ahead.set(space, Math.max(value, ahead.get(space) ?? value));
+          batch.push({ space, value, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! });
+        }
         const expected = batch.map((r) => models.get(r.space)!.take(r.value, r.fingerprint));
         expect(await append(settings, batch), `call ${call}: ${JSON.stringify(batch)}`).toEqual(expected);
         for (const outcome of expected) kinds.add(outcome);
@@ -116,6 +135,30 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       }
     });
   }
+
+  it('stores the new readings of a mixed batch in arrival order, their JSON intact', async () => {
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const t = Date.parse('2026-11-27T00:00:00Z');
+    const script = new AppendReadings(r.client, settings);
+    const stream = 'ep:{w}:mixed';
+    const keys = { stream, dedupe: KEYS.dedupe };
+    const item = (device: number, k: number) => ({
+      space: `s/mixed${device}@t`,
+      value: t + k * 1_000,
+      fingerprint: 'AAAA',
+      // A `}` in a string: the script cuts the array at each reading's first `}`.
+      json: JSON.stringify({ device, k, note: k % 2 ? 'a}b' : '{}' }),
+    });
+    await script.run(keys, { mode: 'batch', receivedAtMs: t, items: [item(0, 1), item(1, 1)] });
+    // Devices interleaved, so the runs' order is not the arrival order; the repeats are mixed in.
+    const items = [item(0, 2), item(1, 1), item(1, 2), item(0, 3), item(0, 1), item(1, 3)];
+    const { outcomes } = await script.run(keys, { mode: 'batch', receivedAtMs: t, items });
+    expect(outcomes.map((o) => o.status)).toEqual(['stored', 'repeat', 'stored', 'stored', 'repeat', 'stored']);
+    const [, fields] = (await r.redis.client.xrange(stream, '-', '+')).at(-1)!;
+    const stored = JSON.parse(fields[fields.indexOf('readings') + 1]!) as unknown[];
+    expect(stored).toEqual([0, 2, 3, 5].map((i) => JSON.parse(items[i]!.json)));
+    expect(fields[fields.indexOf('count') + 1]).toBe('4');
+  });
 
   it('answers a corrupt header or chunk per reading, and leaves the other devices alone', async () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };

@@ -1,3 +1,4 @@
+import { timestampMs } from '@energy-pipeline/contract';
 import { defineLuaPort, type LuaCall, type RedisClient } from '@energy-pipeline/server-kit';
 
 /**
@@ -102,7 +103,7 @@ function hash4(x: number): string {
  */
 export function fingerprintOf(reading: { power_reading: number; timestamp: string; seq?: number | undefined }): string {
   const power = hash4(reading.power_reading);
-  return reading.seq === undefined ? power : power + hash4(Date.parse(reading.timestamp));
+  return reading.seq === undefined ? power : power + hash4(timestampMs(reading.timestamp));
 }
 
 /** The parts in which two fingerprints of one identity differ. */
@@ -161,59 +162,117 @@ export class AppendReadings {
   }
 
   async run(keys: { stream: string; dedupe: string }, call: AppendCall): Promise<AppendResult> {
-    const reply = (await this.call([keys.stream, keys.dedupe], encodeArgs(this.settings, call))) as Reply;
-    return decodeReply(reply, call.mode === 'single' ? [call.item] : call.items);
+    const { args, places } = encodeCall(this.settings, call);
+    const reply = (await this.call([keys.stream, keys.dedupe], args)) as Reply;
+    return decodeReply(reply, call.mode === 'single' ? [call.item] : call.items, places);
   }
 }
 
-/** The script's ARGV for a call (its header spells them out). */
-export function encodeArgs({ windowMs, seqWindow, maxPerChunk }: DedupeSettings, call: AppendCall): (string | number)[] {
+/** A call's ARGV, and where each reading (in arrival order) is among the runs' readings. */
+export interface EncodedCall {
+  args: (string | number)[];
+  places: Int32Array;
+}
+
+/** How a record starts in a chunk's text, `,<offset>=`: what the script looks for. */
+export const recordKey = (offset: number) => `,${offset}=`;
+
+/**
+ * The script's ARGV for a call (its header spells them out): the readings grouped by space, each
+ * space's in its own order, cut into runs of one chunk with distinct values, each run's records
+ * written as its chunk stores them. A device sending in order makes one or two runs a call,
+ * which the script appends without a look at each reading.
+ */
+export function encodeCall({ windowMs, seqWindow, maxPerChunk }: DedupeSettings, call: AppendCall): EncodedCall {
   const items = call.mode === 'single' ? [call.item] : call.items;
-  // Columns, as the script reads them: one cjson.decode in C. JSON.stringify writes them flat; a
-  // text built with += is a rope that costs more to flatten when sent than to build.
-  const spaceIndex = new Map<string, { index: number; span: number }>();
-  const spaces: string[] = [];
-  const space: number[] = new Array(items.length);
-  const value: string[] = new Array(items.length);
-  const offset: string[] = new Array(items.length);
-  const fingerprint: string[] = new Array(items.length);
-  const length: number[] = new Array(items.length);
+  const bySpace = new Map<string, number[]>();
   for (let r = 0; r < items.length; r++) {
-    const item = items[r]!;
-    let known = spaceIndex.get(item.space);
-    if (!known) {
-      known = { index: spaces.push(item.space), span: spanOf(kindOf(item.space)) };
-      spaceIndex.set(item.space, known);
-    }
-    space[r] = known.index;
-    value[r] = String(item.value);
-    offset[r] = String(item.value % known.span);
-    fingerprint[r] = item.fingerprint;
-    // In bytes: Lua cuts the batch's array by them (ids may be any letters).
-    length[r] = call.mode === 'batch' ? Buffer.byteLength((item as AppendItem & { json: string }).json) : 0;
+    const members = bySpace.get(items[r]!.space);
+    if (members) members.push(r);
+    else bySpace.set(items[r]!.space, [r]);
   }
-  const readings = JSON.stringify({ spaces, space, value, offset, fingerprint, length });
-  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, readings];
-  return call.mode === 'single' ? [...head, ...call.entry] : [...head, call.receivedAtMs, `[${call.items.map((i) => i.json).join(',')}]`];
+  const runs: (string | number)[] = [];
+  const places = new Int32Array(items.length);
+  let place = 0;
+  let index = 0;
+  for (const [space, members] of bySpace) {
+    index++;
+    const span = spanOf(kindOf(space));
+    for (let i = 0; i < members.length; ) {
+      const first = items[members[i]!]!.value;
+      const chunk = Math.floor(first / span);
+      const base = chunk * span;
+      let lo = first;
+      let hi = first;
+      // Values seen in the run, kept once one is not above the ones before (in order: never).
+      let values: Set<number> | null = null;
+      const records: string[] = [];
+      let j = i;
+      for (; j < members.length; j++) {
+        const item = items[members[j]!]!;
+        const v = item.value;
+        if (v - base >= span || v < base) break;
+        if (v <= hi && j > i) {
+          values ??= new Set(members.slice(i, j).map((m) => items[m]!.value));
+          if (values.has(v)) break;
+        }
+        values?.add(v);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+        records.push(`,${v - base}=${item.fingerprint}`);
+        places[members[j]!] = place++;
+      }
+      runs.push(index, j - i, String(lo), String(hi), records.join(''));
+      i = j;
+    }
+  }
+  const spaces = [...bySpace.keys()];
+  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, spaces.length, runs.length / 5, ...spaces, ...runs];
+  if (call.mode === 'single') return { args: [...head, ...call.entry], places };
+  return { args: [...head, call.receivedAtMs, batchArray(call.items), placesText(places)], places };
 }
 
-/** The script's reply as outcome objects, one per item. */
-export function decodeReply([id, digits, details]: Reply, items: readonly AppendItem[]): AppendResult {
+/**
+ * The batch's readings as one JSON array, in arrival order. The script finds where each ends by
+ * its first `}`: a reading's JSON is a flat object, and a `}` inside one of its strings (none of
+ * readingJson's fields allows one) is written as the escape `\u007d`, which parses the same.
+ */
+function batchArray(items: readonly { json: string }[]): string {
+  const parts = new Array<string>(items.length);
+  for (let r = 0; r < items.length; r++) {
+    const json = items[r]!.json;
+    parts[r] = json.indexOf('}') === json.length - 1 ? json : `${json.slice(0, -1).replaceAll('}', '\\u007d')}}`;
+  }
+  return `[${parts.join(',')}]`;
+}
+
+/** Each reading's place among the runs' readings (from 1), in arrival order; '' when they are the same. */
+function placesText(places: Int32Array): string {
+  let same = true;
+  for (let r = 0; r < places.length && same; r++) same = places[r] === r;
+  return same ? '' : Array.from(places, (p) => p + 1).join(',');
+}
+
+/** The script's reply as outcome objects, one per item, in arrival order. */
+export function decodeReply([id, digits, details]: Reply, items: readonly AppendItem[], places: Int32Array): AppendResult {
   const detail = new Map<number, string>();
   for (let i = 0; i < details.length; i += 2) detail.set(Number(details[i]) - 1, details[i + 1]!);
   // One object per plain outcome, shared by the readings that had it (they are read, never changed).
   const stored: AppendOutcome = { status: 'stored', id: id! };
   const repeat: AppendOutcome = { status: 'repeat' };
-  const outcomes: AppendOutcome[] = new Array(digits.length);
-  for (let r = 0; r < digits.length; r++) {
-    const digit = digits[r];
-    const text = detail.get(r) ?? '';
+  const outcomes: AppendOutcome[] = new Array(items.length);
+  for (let r = 0; r < items.length; r++) {
+    const place = places[r]!;
+    const digit = digits[place];
     if (digit === '0') outcomes[r] = stored;
     else if (digit === '1') outcomes[r] = repeat;
-    else if (digit === '2') outcomes[r] = { status: 'unverifiable', floor: Number(text) };
-    else if (digit === '3') outcomes[r] = { status: 'conflict', differs: differingParts(items[r]!.fingerprint, text) };
-    else if (digit === '4') outcomes[r] = { status: 'full', cap: Number(text) };
-    else outcomes[r] = { status: 'corrupt', what: text };
+    else {
+      const text = detail.get(place) ?? '';
+      if (digit === '2') outcomes[r] = { status: 'unverifiable', floor: Number(text) };
+      else if (digit === '3') outcomes[r] = { status: 'conflict', differs: differingParts(items[r]!.fingerprint, text) };
+      else if (digit === '4') outcomes[r] = { status: 'full', cap: Number(text) };
+      else outcomes[r] = { status: 'corrupt', what: text };
+    }
   }
   return { id, outcomes };
 }
