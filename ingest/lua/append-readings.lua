@@ -5,17 +5,21 @@
 -- spells the state format below; call sites never build these arguments by hand).
 --
 -- A reading's identity is its device and `seq` (space `<site>/<device>`) or, without one, its
--- device and timestamp in ms (space `<site>/<device>@t`). Per space, the dedupe hash holds:
---   `<space>`        the header, `newest=<v>;floor=<v>;<chunk>`: the highest value stored, the
---                    lowest value still remembered, and the chunk `newest` falls in (the open
---                    one). Everything from `floor` up is remembered exactly; below it nothing
---                    can be checked, so nothing is stored there (outcome 2).
---   `<space>#<k>`    closed chunk k. A chunk holds the remembered values v with k * span <= v <
---                    (k + 1) * span: their count, then a record `,<v - k * span>=<fingerprint>`
---                    each, in arrival order.
--- The open chunk lives in the header so that a reading above `newest` (nearly all of them) reads
--- and writes one field; it is written out to its own field when `newest` moves into a later
--- chunk (once per span).
+-- device and timestamp in ms (space `<site>/<device>@t`). The values of a space fall in chunks:
+-- chunk k holds the remembered values v with k * span <= v < (k + 1) * span, each as a record
+-- `,<v - k * span>=<fingerprint>`, in arrival order. Per space, the dedupe hash holds (format 3):
+--   `<space>`        the header, `newest=<v>;floor=<v>;<n>;<tail>`: the highest value stored,
+--                    the lowest value still remembered, how many records the chunk of `newest`
+--                    (the open chunk) holds, and its latest records (the tail). Everything from
+--                    `floor` up is remembered exactly; below it nothing can be checked, so
+--                    nothing is stored there (outcome 2).
+--   `<space>#<k>`    chunk k's records apart from a tail: their count, then the records. The
+--                    open chunk's older records are here too.
+-- A reading above `newest` (nearly all of them) reads and writes the header alone. Its tail is
+-- moved into the chunk's field when it outgrows ARGV[7] bytes, and when `newest` moves into a
+-- later chunk: Redis's Lua hashes every byte of every string it makes, so a header holding a
+-- whole chunk cost a device reporting every second more than the rest of its call (the dedupe
+-- rows of docs/performance.md).
 -- `floor` follows the newest value up: floor = max(floor, newest - window). The chunks wholly
 -- below it are deleted, so a space keeps at most window / span + 1 chunks, each at most `cap`
 -- records (a seq chunk's span is its cap): the state, and every call's work, is bounded by
@@ -27,17 +31,17 @@
 -- stores them. A run wholly above its space's `newest` (a device sending in order: nearly every
 -- run) is new without a look and is appended to its chunk as it came: the script's work is per
 -- run, not per reading. Any other run is taken reading by reading: a value is found by searching
--- its chunk's text for `,<offset>=` (one C-level scan of a bounded string), never by decoding a
--- list; closed chunks are read (a second HMGET) only for runs below the open chunk. Per reading,
--- a Lua value, a table entry or a number parsed cost more than the rest of a call (the dedupe
--- rows of docs/performance.md).
+-- its chunk's tail and text for `,<offset>=` (one C-level scan of a bounded string), never by
+-- decoding a list. Chunk fields are read (a second HMGET) only for runs at or below `newest` and
+-- for a tail about to move. Per reading, a Lua value, a table entry or a number parsed cost more
+-- than the rest of a call.
 --
 -- KEYS[1] stream  KEYS[2] dedupe hash (same hash tag)
 -- ARGV[1] 'single' or 'batch'
 -- ARGV[2] time window, ms    ARGV[3] seq window, numbers
 -- ARGV[4] time chunk span, ms  ARGV[5] seq chunk span, numbers  ARGV[6] records per time chunk
--- ARGV[7] S, the number of spaces   ARGV[8] R, the number of runs
--- ARGV[9 .. 8 + S] the spaces
+-- ARGV[7] most bytes a header's tail keeps   ARGV[8] S, the number of spaces
+-- ARGV[9] R, the number of runs   ARGV[10 .. 9 + S] the spaces
 -- then 5 per run, in the port's order: its space (index into the spaces, from 1), its number of
 -- readings, its lowest value, its highest value, its records `,<offset>=<fingerprint>…`
 -- then, single: the entry's field/value pairs (the seed's format)
@@ -62,8 +66,9 @@ local mode = argv[1]
 local WINDOW = { t = to_number(argv[2]), seq = to_number(argv[3]) }
 local SPAN = { t = to_number(argv[4]), seq = to_number(argv[5]) }
 local CAP = { t = to_number(argv[6]), seq = to_number(argv[5]) }
-local S, R = to_number(argv[7]), to_number(argv[8])
-local RUNS = 9 + S
+local TAIL = to_number(argv[7])
+local S, R = to_number(argv[8]), to_number(argv[9])
+local RUNS = 10 + S
 -- Integers a double carries exactly: a header beyond them is corrupt.
 local LIMIT = 9007199254740991
 -- Most chunks one call deletes for a space: a window of 7 days is 2,016 chunks of 5 minutes. A
@@ -75,35 +80,45 @@ local function int(v) return format('%.0f', v) end
 -- The chunk a value falls in (exact for every integer below 2^53).
 local function chunk_of(v, span) return floor_of(v / span) end
 
--- A header as stored: newest, its text, floor, and where the open chunk's count starts; nil when
--- absent (a space never seen); false when it does not parse.
+-- A header as stored: newest, its text, floor, the open chunk's count, and where its tail
+-- starts; nil when absent (a space never seen); false when it does not parse.
 local function parse_header(text)
   if not text then return nil end
-  local newest_text, floor, at = match(text, '^newest=(%-?%d+);floor=(%-?%d+);()')
+  local newest_text, floor, n, at = match(text, '^newest=(%-?%d+);floor=(%-?%d+);(%d+);()')
   local newest = to_number(newest_text)
-  floor = to_number(floor)
+  floor, n = to_number(floor), to_number(n)
   if not newest or abs(newest) > LIMIT or abs(floor) > LIMIT or floor > newest + 1 then return false end
-  return newest, newest_text, floor, at
+  if at <= #text and byte(text, at) ~= 44 then return false end
+  return newest, newest_text, floor, n, at
 end
 
 -- A chunk while the call runs. Every field is named in the constructor: a field added later
--- grows the table (a rehash), which cost more than the rest of a small call. `text` is the
--- stored text (its records from `at`), `list` what this call appends to it (`n` parts), `added`
--- the records appended one by one (by key, for the lookups after them), `unsearched` whether
--- `list` holds whole runs that lookups cannot see yet.
-local function new_chunk(count, text, at, corrupt, open, field)
+-- grows the table (a rehash), which cost more than the rest of a small call. `count` is its
+-- records in all; `text` its field's text (its records from `at`), once `loaded`; `tail` the
+-- header holding its tail (from `tail_at`), for the open chunk; `list` what this call appends
+-- (`n` parts), `added` the records appended one by one (by key, for the lookups after them),
+-- `appended` the list's text for lookups, rebuilt when `unsearched` (a whole run was appended).
+local function new_chunk(field, count, loaded)
   return {
-    count = count, text = text, at = at, corrupt = corrupt, open = open, field = field,
-    list = false, n = 0, added = false, unsearched = false, changed = false,
+    field = field, count = count, text = '', at = 1, loaded = loaded, corrupt = false,
+    tail = false, tail_at = 1, list = false, n = 0, added = false, appended = false,
+    unsearched = false, changed = false,
   }
 end
 
--- A chunk from its text (from `from`): count, text, where its records start; corrupt when its
--- count does not parse or no record follows it.
-local function load_chunk(text, from, open, field)
-  local n, at = match(text, '^(%d+)()', from)
-  if not n or (at <= #text and byte(text, at) ~= 44) then return new_chunk(0, text, at or from, true, open, field) end
-  return new_chunk(to_number(n), text, at, false, open, field)
+-- Reads a chunk's field text (or its absence) into c; corrupt when its count does not parse or
+-- no record follows it.
+local function load_field(c, text)
+  c.loaded = true
+  if not text then return end
+  local n, at = match(text, '^(%d+)()')
+  if not n or (at <= #text and byte(text, at) ~= 44) then
+    c.corrupt = true
+    return
+  end
+  c.text, c.at = text, at
+  -- The open chunk's count is the header's (its field's and its tail's records).
+  if not c.tail then c.count = to_number(n) end
 end
 
 -- Appends records (a run's text, or one record's parts) to what the call adds to chunk c.
@@ -121,78 +136,102 @@ end
 -- The spaces.
 local spaces = {}
 for i = 1, S do
-  local space = argv[8 + i]
+  local space = argv[9 + i]
   local kind = sub(space, -2) == '@t' and 't' or 'seq'
   spaces[i] = {
     name = space, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {},
     seen = false, corrupt = false, newest = false, newest_text = false, floor = false,
-    old_floor = false, open = false, changed = false,
+    old_floor = false, open = false, changed = false, tail = 0, bad = 'header',
   }
 end
 
--- The headers, with their open chunks.
-local headers = call('HMGET', KEYS[2], unpack(argv, 9, 8 + S))
+-- The headers, with their open chunks' counts and tails.
+local headers = call('HMGET', KEYS[2], unpack(argv, 10, 9 + S))
 for i, s in ipairs(spaces) do
-  local newest, newest_text, floor, at = parse_header(headers[i] or nil)
+  local newest, newest_text, floor, n, at = parse_header(headers[i] or nil)
   s.corrupt = newest == false
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
     s.open = chunk_of(newest, s.span)
-    local c = load_chunk(headers[i], at, true, false)
+    local c = new_chunk(false, n, false)
+    c.tail, c.tail_at = headers[i], at
     s.chunks[s.open] = c
-    -- The header is one value: a bad open chunk makes all of it unreadable, so that nothing of
-    -- this space is written back (the write-back copies the open chunk).
-    s.corrupt = c.corrupt
+    -- Bytes that would stay in the tail: more, and the tail moves into the chunk's field.
+    s.tail = #headers[i] - at + 1
   end
   s.old_floor = s.floor
 end
 
--- Each run's space, bounds and chunk: the open one, a closed one (read here, for runs below the
--- open one's values: rare), or one never written (above the open one, or a space never seen).
-local runs, closed, fields = {}, {}, {}
+-- Each run's space, bounds and chunk. A chunk's field is read (one HMGET for all) when a run may
+-- look into it (a run at or below `newest`) or its tail may move into it (its runs' records
+-- would outgrow the tail, or a run above the open chunk would close it).
+local runs, reads, fields = {}, {}, {}
+local function read_field(s, k, c)
+  if not c.loaded and not c.field then
+    c.field = s.name .. '#' .. int(k)
+    reads[#reads + 1] = c
+    fields[#fields + 1] = c.field
+  end
+end
 for j = 1, R do
   local a = RUNS + 5 * (j - 1)
   local s = spaces[to_number(argv[a])]
-  local lo, hi = to_number(argv[a + 2]), to_number(argv[a + 3])
+  local lo, hi, records = to_number(argv[a + 2]), to_number(argv[a + 3]), argv[a + 4]
   local k = chunk_of(lo, s.span)
   local c = s.chunks[k]
   if not c then
-    if s.seen and k < s.open and k >= chunk_of(s.floor, s.span) then
-      local field = s.name .. '#' .. int(k)
-      c = new_chunk(0, '', 1, false, false, field)
-      closed[#closed + 1] = c
-      fields[#fields + 1] = field
-    else
-      c = new_chunk(0, '', 1, false, false, false)
-    end
+    -- Above the open chunk (or a space never seen) no field was ever written.
+    c = new_chunk(false, 0, not s.seen or k > s.open)
     s.chunks[k] = c
   end
-  runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = to_number(argv[a + 1]), hi_text = argv[a + 3], records = argv[a + 4] }
+  if s.seen and not s.corrupt then
+    if k < chunk_of(s.floor, s.span) then
+      c.loaded = true -- below the floor: never looked into
+    elseif lo <= s.newest then
+      read_field(s, k, c)
+    end
+    local open = s.chunks[s.open]
+    if k > s.open then
+      read_field(s, s.open, open)
+    elseif k == s.open then
+      s.tail = s.tail + #records
+      if s.tail > TAIL then read_field(s, k, c) end
+    end
+  end
+  runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = to_number(argv[a + 1]), hi_text = argv[a + 3], records = records }
 end
 if #fields > 0 then
   local texts = call('HMGET', KEYS[2], unpack(fields))
-  for i, c in ipairs(closed) do
-    if texts[i] then
-      local loaded = load_chunk(texts[i], 1, false, c.field)
-      c.count, c.text, c.at, c.corrupt = loaded.count, loaded.text, loaded.at, loaded.corrupt
-    end
-  end
+  for i, c in ipairs(reads) do load_field(c, texts[i] or nil) end
+end
+for _, s in ipairs(spaces) do
+  -- The open chunk is one state in two fields: a bad field makes all of it unreadable, as a bad
+  -- header does (its tail could not move into it).
+  local open = s.seen and s.chunks[s.open]
+  if open and open.corrupt then s.corrupt, s.bad = true, 'chunk ' .. open.field end
 end
 
--- The fingerprint remembered under `key` (`,<offset>=`) in chunk c: nil when none, false when
--- its record is bad.
+-- The fingerprint remembered under `key` (`,<offset>=`) in text from `at`: nil when none,
+-- false when its record is bad.
+local function find_in(text, at, key)
+  local i = find(text, key, at, true)
+  if not i then return nil end
+  local found, after = match(text, '^([%w_%-]+)()', i + #key)
+  if not found or (after <= #text and byte(text, after) ~= 44) then return false end
+  return found
+end
+
+-- The fingerprint remembered under `key` in chunk c: what this call appended, its tail, its
+-- field.
 local function lookup(c, key)
   local fp = c.added and c.added[key]
   if fp then return fp end
-  if c.unsearched then
-    -- Runs appended whole earlier in this call: searched from now on as part of the text.
-    c.text, c.n, c.unsearched = c.text .. concat(c.list, '', 1, c.n), 0, false
-  end
-  local i = find(c.text, key, c.at, true)
-  if not i then return nil end
-  local found, after = match(c.text, '^([%w_%-]+)()', i + #key)
-  if not found or (after <= #c.text and byte(c.text, after) ~= 44) then return false end
-  return found
+  if c.unsearched then c.appended, c.unsearched = concat(c.list, '', 1, c.n), false end
+  local was = nil
+  if c.appended then was = find_in(c.appended, 1, key) end
+  if was == nil and c.tail then was = find_in(c.tail, c.tail_at, key) end
+  if was == nil then was = find_in(c.text, c.at, key) end
+  return was
 end
 
 -- A stored value above the newest moves the newest and the floor up.
@@ -212,25 +251,26 @@ local function detail(r, text)
   details[#details + 1] = r
   details[#details + 1] = text
 end
+local function what(c) return c.tail and 'header' or 'chunk ' .. (c.field or '') end
 
 -- A reading of a run that is not wholly new: value v, record key, fingerprint; r its place.
 local function take(run, r, v, key, fp)
   local s, c = run.s, run.c
   if s.corrupt then
-    detail(r, 'header')
+    detail(r, s.bad)
     return '5'
   elseif s.seen and v < s.floor then
     detail(r, int(s.floor))
     return '2'
   elseif c.corrupt then
-    detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
+    detail(r, what(c))
     return '5'
   end
   -- Above `newest` nothing was remembered yet: no need to look.
   local was = nil
   if s.seen and v <= s.newest then was = lookup(c, key) end
   if was == false then
-    detail(r, c.open and 'header' or 'chunk ' .. (c.field or ''))
+    detail(r, what(c))
     return '5'
   elseif was == fp then
     return '1'
@@ -275,12 +315,12 @@ end
 local digits = concat(outcomes)
 
 local id = false
-local TAIL = RUNS + 5 * R
+local TAIL_ARGS = RUNS + 5 * R
 if mode == 'batch' then
-  local json = argv[TAIL + 1]
+  local json = argv[TAIL_ARGS + 1]
   if new > 0 and new < place then
     -- Some were not new: cut the new ones out of the array, in arrival order.
-    local places = argv[TAIL + 2]
+    local places = argv[TAIL_ARGS + 2]
     local next_place = places ~= '' and gmatch(places, '%d+')
     local kept, from, r = {}, 2, 0
     while true do
@@ -292,18 +332,14 @@ if mode == 'batch' then
     end
     json = '[' .. concat(kept, ',') .. ']'
   end
-  if new > 0 then id = call('XADD', KEYS[1], '*', 'readings', json, 'count', new, 'received_at', argv[TAIL]) end
+  if new > 0 then id = call('XADD', KEYS[1], '*', 'readings', json, 'count', new, 'received_at', argv[TAIL_ARGS]) end
 elseif new > 0 then
-  id = call('XADD', KEYS[1], '*', unpack(argv, TAIL))
+  id = call('XADD', KEYS[1], '*', unpack(argv, TAIL_ARGS))
 end
 
--- Write back what changed: the header with the chunk `newest` is now in, every other chunk that
--- changed (or was the open one) into its own field while it is not below the floor; delete the
--- closed chunks the floor left behind.
-local function text_of(c)
-  if c.n == 0 then return c.count .. sub(c.text, c.at) end
-  return c.count .. sub(c.text, c.at) .. concat(c.list, '', 1, c.n)
-end
+-- Write back what changed: the header with the open chunk's count and tail; into its field, a
+-- chunk's tail and what this call appended to it, unless it is the open chunk and they fit the
+-- tail; delete the chunks the floor left behind.
 local set, del = {}, {}
 for _, s in ipairs(spaces) do
   local space = s.name
@@ -311,17 +347,24 @@ for _, s in ipairs(spaces) do
     local span = s.span
     local open = chunk_of(s.newest, span)
     local keep = chunk_of(s.floor, span)
-    set[#set + 1] = space
-    set[#set + 1] = 'newest=' .. s.newest_text .. ';floor=' .. int(s.floor) .. ';' .. text_of(s.chunks[open])
+    local count, tail = 0, ''
     for k, c in pairs(s.chunks) do
-      if k ~= open and k >= keep and (c.changed or c.open) then
-        set[#set + 1] = space .. '#' .. int(k)
-        set[#set + 1] = text_of(c)
+      if k >= keep and (c.changed or c.tail) then
+        local added = (c.tail and sub(c.tail, c.tail_at) or '') .. (c.n > 0 and concat(c.list, '', 1, c.n) or '')
+        if k == open then count = c.count end
+        if k == open and #added <= TAIL then
+          tail = added
+        else
+          set[#set + 1] = c.field or space .. '#' .. int(k)
+          set[#set + 1] = c.count .. sub(c.text, c.at) .. added
+        end
       end
     end
+    set[#set + 1] = space
+    set[#set + 1] = 'newest=' .. s.newest_text .. ';floor=' .. int(s.floor) .. ';' .. count .. ';' .. tail
     if s.old_floor then
-      -- Closed chunks exist only from the old floor's to below the old open one: a bounded walk.
-      local top = s.open - 1
+      -- Fields exist only from the old floor's chunk to the old open one: a bounded walk.
+      local top = s.open
       if keep - 1 < top then top = keep - 1 end
       local from = chunk_of(s.old_floor, span)
       if top - from > MAX_WALK then from = top - MAX_WALK end

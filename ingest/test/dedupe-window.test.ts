@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/append-readings.js';
+import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/append-readings.js';
 import { usePrivateRedis } from './helpers.js';
 
 /**
@@ -67,16 +67,17 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
   // as a device sending in order (the script takes such runs whole, without a look per reading).
   // `again`: how often a reading repeats the one before it in the same call.
   const cases: { name: string; settings: DedupeSettings; step: number; spread: number; behind: number; again: number }[] = [
-    // Timestamps 10 s apart, a window of 10 minutes, up to 12 per chunk: every rule comes up.
-    { name: 'timestamps, in random order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 120, behind: 0.7, again: 0 },
+    // Timestamps 10 s apart, a window of 10 minutes, up to 12 per chunk: every rule comes up. A
+    // tail of 30 bytes (two or three records) moves into its chunk's field every few calls.
+    { name: 'timestamps, in random order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12, tailBytes: 30 }, step: 10_000, spread: 120, behind: 0.7, again: 0 },
     // Seq numbers, a window of 256: any order within it, the floor below.
     { name: 'seq, in random order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 400, behind: 0.7, again: 0 },
     // Mostly in order, with copies in the same call: runs taken whole, and ones that are not.
-    { name: 'timestamps, mostly in order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 10_000, spread: 30, behind: 0.1, again: 0.1 },
+    { name: 'timestamps, mostly in order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12, tailBytes: 30 }, step: 10_000, spread: 30, behind: 0.1, again: 0.1 },
     { name: 'seq, mostly in order', settings: { windowMs: 600_000, seqWindow: 256, maxPerChunk: 12 }, step: 1, spread: 100, behind: 0.1, again: 0.1 },
     // A window shorter than a chunk (DEDUPE_WINDOW_S allows 60 s): a run's own readings can
     // raise the floor above each other.
-    { name: 'timestamps, a window shorter than a chunk', settings: { windowMs: 60_000, seqWindow: 256, maxPerChunk: 20 }, step: 1_000, spread: 150, behind: 0.3, again: 0.05 },
+    { name: 'timestamps, a window shorter than a chunk', settings: { windowMs: 60_000, seqWindow: 256, maxPerChunk: 20, tailBytes: 60 }, step: 1_000, spread: 150, behind: 0.3, again: 0.05 },
   ];
   for (const { name, settings, step, spread, behind, again } of cases) {
     it(`agrees with the model on every outcome: ${name}`, async () => {
@@ -114,24 +115,23 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       }
       const all = ['conflict', 'repeat', 'stored', 'unverifiable'];
       expect([...kinds].sort()).toEqual(seq ? all : [...all, 'full'].sort());
-      // And the state is what the model remembers, nothing more, nothing less: the header with the
-      // chunk of the newest value, and a field for each other chunk.
+      // And the state is what the model remembers, nothing more, nothing less: per chunk, its
+      // field's records and, for the chunk of the newest value, the header's tail and count.
       const fields = await r.redis.client.hgetall(KEYS.dedupe);
       for (const [space, m] of models) {
-        const span = spanOf(kindOf(space));
         const header = parseHeader(fields[space]!)!;
         expect({ newest: header.newest, floor: header.floor }).toEqual({ newest: m.newest, floor: m.floor });
         const remembered = new Map<string, number[]>();
-        for (const v of m.remembered.keys()) {
-          const field = Math.floor(v / span) === Math.floor(m.newest! / span) ? space : chunkField(space, v);
-          remembered.set(field, [...(remembered.get(field) ?? []), v % span]);
-        }
-        const stored = new Map<string, number[]>([[space, header.open.map((r) => r.offset)]]);
+        for (const v of m.remembered.keys()) remembered.set(chunkField(space, v), [...(remembered.get(chunkField(space, v)) ?? []), v % spanOf(kindOf(space))]);
+        const open = chunkField(space, m.newest!);
+        const stored = new Map<string, number[]>([[open, header.tail.map((r) => r.offset)]]);
         for (const [field, text] of Object.entries(fields)) {
-          if (field.startsWith(`${space}#`)) stored.set(field, parseChunk(text)!.map((r) => r.offset));
+          if (field.startsWith(`${space}#`)) stored.set(field, [...(stored.get(field) ?? []), ...parseChunk(text)!.map((r) => r.offset)]);
         }
-        const sorted = (map: Map<string, number[]>) => new Map([...map].map(([f, offsets]) => [f, [...offsets].sort((a, b) => a - b)]));
+        const sorted = (map: Map<string, number[]>) => new Map([...map].filter(([, offsets]) => offsets.length > 0).map(([f, offsets]) => [f, [...offsets].sort((a, b) => a - b)]));
         expect(sorted(stored)).toEqual(sorted(remembered));
+        expect(header.count).toBe(remembered.get(open)?.length ?? 0);
+        expect(fields[space]!.length - fields[space]!.lastIndexOf(';') - 1).toBeLessThanOrEqual(settings.tailBytes ?? TAIL_BYTES);
       }
     });
   }
@@ -169,7 +169,7 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       { space: 's/badchunk@t', value: t, fingerprint: 'AAAA' },
       { space: 's/badchunk@t', value: t + 600_000, fingerprint: 'AAAA' },
     ]);
-    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0;`, `newest=${t};floor=0;5x,1=AAAA`, `newest=${t};floor=0`, 'garbage']) {
+    for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0;`, `newest=${t};floor=0;5x,1=AAAA`, `newest=${t};floor=0`, `newest=${t};floor=0;1;x`, `newest=${t};floor=0;1,0=AAAA`, 'garbage']) {
       await r.redis.client.hset(KEYS.dedupe, 's/bad@t', text);
       // A chunk is checked where it is read: its count, its first record, the record looked up.
       await r.redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
@@ -187,6 +187,26 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       expect(await r.redis.client.hget(KEYS.dedupe, 's/bad@t')).toBe(text);
       expect(await r.redis.client.xlen(KEYS.stream)).toBe(before + 1);
     }
+  });
+
+  it("answers a bad field of the open chunk for its space's readings, once its tail must move there", async () => {
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const t = Date.parse('2026-11-27T00:00:00Z');
+    await append(settings, [{ space: 's/o@t', value: t, fingerprint: 'AAAA' }]);
+    await r.redis.client.hset(KEYS.dedupe, chunkField('s/o@t', t), 'garbage');
+    // In order and within the tail: the field is not needed.
+    expect(await append(settings, [{ space: 's/o@t', value: t + 1_000, fingerprint: 'AAAA' }])).toEqual(['stored']);
+    // A look below the newest, or a tail that would move: the field is needed.
+    const many = Array.from({ length: 40 }, (_, i) => ({ space: 's/o@t', value: t + 2_000 + i * 1_000, fingerprint: 'AAAA' }));
+    expect(await append(settings, [{ space: 's/o@t', value: t, fingerprint: 'AAAA' }, ...many, { space: 's/p@t', value: t, fingerprint: 'AAAA' }])).toEqual([
+      ...Array.from({ length: 41 }, () => 'corrupt'),
+      'stored',
+    ]);
+    const { outcomes } = await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, items: [{ ...many[0]!, json: '{}' }] });
+    expect(outcomes).toEqual([{ status: 'stored', id: expect.any(String) }]);
+    expect(await r.redis.client.hget(KEYS.dedupe, chunkField('s/o@t', t))).toBe('garbage');
+    const [corrupt] = (await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, items: [{ space: 's/o@t', value: t, fingerprint: 'AAAA', json: '{}' }] })).outcomes;
+    expect(corrupt).toEqual({ status: 'corrupt', what: `chunk ${chunkField('s/o@t', t)}` });
   });
 
   it('answers a bad record where it is looked up, and stores past a good one', async () => {
@@ -212,7 +232,7 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
     await append(settings, [{ space: 's/x@t', value: t + 86_400_000, fingerprint: 'AAAA' }]);
     // Everything forgotten but the new reading, in the header's open chunk.
     expect((await r.redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t'))).toEqual(['s/x@t']);
-    expect(parseHeader((await r.redis.client.hget(KEYS.dedupe, 's/x@t'))!)!.open).toHaveLength(1);
+    expect(parseHeader((await r.redis.client.hget(KEYS.dedupe, 's/x@t'))!)).toMatchObject({ count: 1, tail: [{ offset: (t + 86_400_000) % TIME_CHUNK_MS, fingerprint: 'AAAA' }] });
     expect(kindOf('s/x@t')).toBe('t');
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashToken, ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
-import { parseChunk, parseHeader, SEQ_CHUNK, TIME_CHUNK_MS } from '../src/store/append-readings.js';
+import { parseChunk, parseHeader, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS } from '../src/store/append-readings.js';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { ingestConfig } from './helpers.js';
 
@@ -51,14 +51,18 @@ type Item = { status: string; duplicate?: boolean; error?: string };
 const outcomeOf = (r: Item) => (r.status === 'accepted' ? `accepted${r.duplicate ? ' duplicate' : ''}` : String(r.error));
 
 /**
- * The fields of one identity space in the dedupe hash (its header and closed chunks), and the most
- * records a chunk of it holds (the open chunk, in the header, too), read with the port's parsers:
- * a field that does not parse counts as over any cap.
+ * The fields of one identity space in the dedupe hash (its header and chunk fields), and the most
+ * records a chunk of it holds (the open chunk's in all from the header, a tail that outgrew its
+ * bound counting as over any cap), read with the port's parsers: a field that does not parse counts as over any cap.
  */
 async function stateOf(space: string) {
   const fields = (await redis.client.hkeys(dedupe)).filter((f) => f === space || f.startsWith(`${space}#`));
   const texts = await Promise.all(fields.map(async (f) => [f, (await redis.client.hget(dedupe, f)) ?? ''] as const));
-  const records = texts.map(([f, text]) => (f === space ? parseHeader(text)?.open : parseChunk(text))?.length ?? Number.POSITIVE_INFINITY);
+  const records = texts.map(([f, text]) => {
+    if (f !== space) return parseChunk(text)?.length ?? Number.POSITIVE_INFINITY;
+    const header = parseHeader(text);
+    return header && text.length - text.lastIndexOf(';') - 1 <= TAIL_BYTES ? header.count : Number.POSITIVE_INFINITY;
+  });
   const header = texts.find(([f]) => f === space)?.[1] ?? null;
   return { fields: fields.length, records: Math.max(0, ...records), header: header === null ? null : parseHeader(header) };
 }

@@ -66,9 +66,10 @@ describe('a reading with a seq', () => {
     for (const r of [...week].reverse()) expect((await post(r)).json().duplicate).toBe(false);
     for (const r of week) expect((await post(r)).json()).toMatchObject({ duplicate: true });
     expect(await storedReadings()).toHaveLength(40);
-    // What it costs: a header, holding the chunk of 64 numbers the newest falls in: all 40 here.
-    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toMatch(new RegExp(`^newest=40;floor=${40 - SEQ_WINDOW};40,`));
-    expect(await redis.client.hkeys(dedupe)).toEqual(['site-001/device-001']);
+    // What it costs: a header, with the count of the chunk of 64 numbers the newest falls in (all
+    // 40 here) and its latest records, and that chunk's field with the others.
+    expect(await redis.client.hget(dedupe, 'site-001/device-001')).toMatch(new RegExp(`^newest=40;floor=${40 - SEQ_WINDOW};40;,`));
+    expect((await redis.client.hkeys(dedupe)).sort()).toEqual(['site-001/device-001', 'site-001/device-001#0']);
   });
 
   it('fills a gap when a late reading arrives, and knows every seq it stored', async () => {
@@ -216,7 +217,7 @@ describe('the dedupe state', () => {
     // Per device: its header, holding the chunk of 64 numbers of its newest (384-447), and the one
     // closed chunk that the last SEQ_WINDOW (336-400) still reach (320-383).
     for (let d = 0; d < 5; d++) {
-      expect(await redis.client.hget(dedupe, `site-001/d-${d}`)).toMatch(new RegExp(`^newest=400;floor=${400 - SEQ_WINDOW};17,`));
+      expect(await redis.client.hget(dedupe, `site-001/d-${d}`)).toMatch(new RegExp(`^newest=400;floor=${400 - SEQ_WINDOW};17;,`));
       expect(await redis.client.hexists(dedupe, `site-001/d-${d}#5`)).toBe(1);
     }
     expect(await redis.client.hlen(dedupe)).toBe(5 * 2);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
+import { AppendReadings, parseHeader } from '../src/store/append-readings.js';
 import { DEDUPE_FORMAT, migrateDedupe } from '../src/store/migrate-dedupe.js';
 import { ingestConfig, seedReading, usePrivateRedis } from './helpers.js';
 
@@ -8,7 +9,7 @@ const stream = 'test_readings';
 const keys = ingestKeys(stream);
 const r = usePrivateRedis();
 
-/** Device states as the two earlier formats wrote them; `newest` is the device's newest value. */
+/** Device states as the gap-list formats (1) wrote them; `newest` is the device's newest value. */
 const EARLIER = [
   { field: 'site-001/device-001', text: '40;;1;1;', newest: 40 },
   { field: 'site-001/meter@t', text: '1795731690000;0;15;1795731690000;9998,0:9998', newest: 1795731690000 },
@@ -18,13 +19,44 @@ const EARLIER = [
 describe('the one-off dedupe migration', () => {
   it('converts every header in an earlier format, leaves the rest, marks the shard, and is idempotent', async () => {
     for (const e of EARLIER) await r.redis.client.hset(keys.dedupe, e.field, e.text);
-    await r.redis.client.hset(keys.dedupe, 'site-003/d', 'newest=70;floor=-954;1,6=AAAAAAAA', 'site-003/d#0', '1,5=AAAAAAAA', 'site-004/bad', 'garbage');
+    // Format 2 (the open chunk whole in the header), format 3 (left alone), a chunk, and garbage.
+    await r.redis.client.hset(
+      keys.dedupe,
+      ...['site-003/d', 'newest=70;floor=-954;2,6=AAAAAAAA,5=BBBBBBBB', 'site-003/e@t', 'newest=9;floor=-1;0', 'site-003/f', 'newest=80;floor=-944;1;,16=AAAAAAAA'],
+      ...['site-003/d#0', '1,5=AAAAAAAA', 'site-004/bad', 'garbage', 'site-004/half', 'newest=1;floor=0;1x'],
+    );
     // Enough fields for HSCAN to take several pages.
     for (let i = 0; i < 1_200; i++) await r.redis.client.hset(keys.dedupe, `bulk/d-${i}`, `${i};;1;1;`);
-    expect(await migrateDedupe(r.client, [stream])).toEqual({ converted: EARLIER.length + 1_200, unreadable: 1 });
-    for (const e of EARLIER) expect(await r.redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1};0`);
-    expect(await r.redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8;0');
-    expect(await r.redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/d#0', 'site-004/bad')).toEqual(['newest=70;floor=-954;1,6=AAAAAAAA', '1,5=AAAAAAAA', 'garbage']);
+    expect(await migrateDedupe(r.client, [stream])).toEqual({ converted: EARLIER.length + 1_200 + 2, unreadable: 2 });
+    for (const e of EARLIER) expect(await r.redis.client.hget(keys.dedupe, e.field)).toBe(`newest=${e.newest};floor=${e.newest + 1};0;`);
+    expect(await r.redis.client.hget(keys.dedupe, 'bulk/d-7')).toBe('newest=7;floor=8;0;');
+    expect(await r.redis.client.hmget(keys.dedupe, 'site-003/d', 'site-003/e@t', 'site-003/f', 'site-003/d#0', 'site-004/bad', 'site-004/half')).toEqual([
+      'newest=70;floor=-954;2;,6=AAAAAAAA,5=BBBBBBBB',
+      'newest=9;floor=-1;0;',
+      'newest=80;floor=-944;1;,16=AAAAAAAA',
+      '1,5=AAAAAAAA',
+      'garbage',
+      'newest=1;floor=0;1x',
+    ]);
+    // The converted header reads as the script reads it: its records are the open chunk's tail.
+    expect(parseHeader((await r.redis.client.hget(keys.dedupe, 'site-003/d'))!)).toEqual({
+      newest: 70,
+      floor: -954,
+      count: 2,
+      tail: [
+        { offset: 6, fingerprint: 'AAAAAAAA' },
+        { offset: 5, fingerprint: 'BBBBBBBB' },
+      ],
+    });
+    // What format 2 remembered is still remembered: each resend is a repeat, and nothing is stored.
+    const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
+    const resends = [
+      { space: 'site-003/d', value: 70, fingerprint: 'AAAAAAAA', json: '{}' },
+      { space: 'site-003/d', value: 69, fingerprint: 'BBBBBBBB', json: '{}' },
+      { space: 'site-003/d', value: 5, fingerprint: 'AAAAAAAA', json: '{}' },
+    ];
+    const { outcomes } = await new AppendReadings(r.client, settings).run(keys, { mode: 'batch', receivedAtMs: 0, items: resends });
+    expect(outcomes.map((o) => o.status)).toEqual(['repeat', 'repeat', 'repeat']);
     expect(await r.redis.client.get(keys.dedupeFormat)).toBe(DEDUPE_FORMAT);
     // Marked: a second run reads the marker and nothing else.
     await r.redis.client.hset(keys.dedupe, 'site-005/late', '3;;1;1;');

@@ -6,19 +6,27 @@ import { defineLuaPort, type LuaCall, type RedisClient } from '@energy-pipeline/
  * reply and the dedupe state's format. Call sites pass readings as objects and get one outcome
  * object per reading back.
  *
- * The state, per identity space (`<site>/<device>` for seq, `<site>/<device>@t` for timestamps),
- * as fields of the shard's dedupe hash:
- * - the header `<space>`: `newest=<v>;floor=<v>;<open chunk>` ({@link parseHeader}), the open
- *   chunk being the one `newest` falls in;
- * - closed chunk k `<space>#<k>`. A chunk is the count of the remembered values in
- *   [k * span, (k + 1) * span), then their records `,<v - k * span>=<fingerprint>` in arrival
- *   order ({@link parseChunk}).
+ * The state (format 3), per identity space (`<site>/<device>` for seq, `<site>/<device>@t` for
+ * timestamps), as fields of the shard's dedupe hash. A remembered value v of chunk k (the values
+ * in [k * span, (k + 1) * span)) is a record `,<v - k * span>=<fingerprint>`.
+ * - the header `<space>`: `newest=<v>;floor=<v>;<n>;<tail>` ({@link parseHeader}): n the records
+ *   of the open chunk (the one `newest` falls in), the tail its latest records, up to
+ *   {@link TAIL_BYTES};
+ * - `<space>#<k>`: chunk k's other records, their count then the records, in arrival order
+ *   ({@link parseChunk}).
  */
 
 /** Span of a timestamp chunk, in ms. Part of the stored format: changing it needs a migration. */
 export const TIME_CHUNK_MS = 300_000;
 /** Span of a seq chunk, in numbers (and so its most records). Part of the stored format. */
 export const SEQ_CHUNK = 64;
+/**
+ * Most bytes of records a header's tail keeps before they move into their chunk's field: the
+ * bytes a reading above its device's newest makes Redis's Lua hash (twice) against how often a
+ * device's chunk is read and rewritten (the dedupe rows of docs/performance.md). Not part of the
+ * format: any tail is read.
+ */
+export const TAIL_BYTES = 256;
 
 export interface DedupeSettings {
   /** How far below its newest timestamp a device's readings are remembered, in ms. */
@@ -27,6 +35,8 @@ export interface DedupeSettings {
   seqWindow: number;
   /** Most readings without seq remembered per device per {@link TIME_CHUNK_MS}. */
   maxPerChunk: number;
+  /** Most bytes of a header's tail; {@link TAIL_BYTES} when absent (tests shrink it to move tails often). */
+  tailBytes?: number;
 }
 
 export type SpaceKind = 't' | 'seq';
@@ -37,11 +47,15 @@ export interface ChunkRecord {
   fingerprint: string;
 }
 
-/** What the header of a space says: the newest value stored, the lowest one still remembered, and the chunk of `newest`. */
+/**
+ * What the header of a space says: the newest value stored, the lowest one still remembered, the
+ * records of the chunk of `newest` in all, and the latest of them (the tail).
+ */
 export interface DedupeHeader {
   newest: number;
   floor: number;
-  open: readonly ChunkRecord[];
+  count: number;
+  tail: readonly ChunkRecord[];
 }
 
 /** A chunk's records from its text: their count, then each record; null when it does not parse. */
@@ -55,11 +69,15 @@ export function parseChunk(text: string): ChunkRecord[] | null {
   return records.length === Number(m[1]) ? records : null;
 }
 
-/** A header's fields and its open chunk's records; null when it does not parse. */
+/** A header's fields and its tail's records; null when it does not parse. */
 export function parseHeader(text: string): DedupeHeader | null {
-  const m = /^newest=(-?\d+);floor=(-?\d+);(.*)$/.exec(text);
-  const open = m && parseChunk(m[3]!);
-  return m && open ? { newest: Number(m[1]), floor: Number(m[2]), open } : null;
+  const m = /^newest=(-?\d+);floor=(-?\d+);(\d+);((?:,\d+=[\w-]+)*)$/.exec(text);
+  if (!m) return null;
+  const tail = m[4]!.split(',').slice(1).map((r) => {
+    const [offset, fingerprint] = r.split('=');
+    return { offset: Number(offset), fingerprint: fingerprint! };
+  });
+  return { newest: Number(m[1]), floor: Number(m[2]), count: Number(m[3]), tail };
 }
 
 export const kindOf = (space: string): SpaceKind => (space.endsWith('@t') ? 't' : 'seq');
@@ -183,7 +201,7 @@ export const recordKey = (offset: number) => `,${offset}=`;
  * written as its chunk stores them. A device sending in order makes one or two runs a call,
  * which the script appends without a look at each reading.
  */
-export function encodeCall({ windowMs, seqWindow, maxPerChunk }: DedupeSettings, call: AppendCall): EncodedCall {
+export function encodeCall({ windowMs, seqWindow, maxPerChunk, tailBytes = TAIL_BYTES }: DedupeSettings, call: AppendCall): EncodedCall {
   const items = call.mode === 'single' ? [call.item] : call.items;
   const bySpace = new Map<string, number[]>();
   for (let r = 0; r < items.length; r++) {
@@ -227,7 +245,7 @@ export function encodeCall({ windowMs, seqWindow, maxPerChunk }: DedupeSettings,
     }
   }
   const spaces = [...bySpace.keys()];
-  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, spaces.length, runs.length / 5, ...spaces, ...runs];
+  const head = [call.mode, windowMs, seqWindow, TIME_CHUNK_MS, SEQ_CHUNK, maxPerChunk, tailBytes, spaces.length, runs.length / 5, ...spaces, ...runs];
   if (call.mode === 'single') return { args: [...head, ...call.entry], places };
   return { args: [...head, call.receivedAtMs, batchArray(call.items), placesText(places)], places };
 }

@@ -1,7 +1,7 @@
 import { defineLuaPort, ingestKeys, type RedisClient } from '@energy-pipeline/server-kit';
 
 /** The dedupe hash's format this ingest writes (append-readings.ts); a shard whose marker says so needs nothing. */
-export const DEDUPE_FORMAT = '2';
+export const DEDUPE_FORMAT = '3';
 
 export interface MigrationReport {
   /** Device headers rewritten from an earlier format. */
