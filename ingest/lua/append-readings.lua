@@ -42,8 +42,8 @@
 -- ARGV[4] time chunk span, ms  ARGV[5] seq chunk span, numbers  ARGV[6] records per time chunk
 -- ARGV[7] most bytes a header's tail keeps   ARGV[8] S, the number of spaces
 -- ARGV[9] R, the number of runs   ARGV[10 .. 9 + S] the spaces
--- then 5 per run, in the port's order: its space (index into the spaces, from 1), its number of
--- readings, its lowest value, its highest value, its records `,<offset>=<fingerprint>…`
+-- then 5 per run, in the port's order: its space, its number of readings, its lowest value, its
+-- highest value, its records `,<offset>=<fingerprint>…`
 -- then, single: the entry's field/value pairs (the seed's format)
 --       batch: received_at; the readings as one JSON array, `[<r1>,<r2>,…]`, in arrival order,
 --       each a flat object whose strings hold no `}` (the port escapes one), so that each ends at
@@ -133,16 +133,17 @@ local function append(c, a, b)
   c.n, c.changed = n, true
 end
 
--- The spaces.
-local spaces = {}
+-- The spaces, in order and by name (the same text as a run's: one string in Lua).
+local spaces, named = {}, {}
 for i = 1, S do
   local space = argv[9 + i]
-  local kind = sub(space, -2) == '@t' and 't' or 'seq'
+  local kind = (byte(space, -1) == 116 and byte(space, -2) == 64) and 't' or 'seq' -- `@t`
   spaces[i] = {
     name = space, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {},
     seen = false, corrupt = false, newest = false, newest_text = false, floor = false,
     old_floor = false, open = false, changed = false, tail = 0, bad = 'header',
   }
+  named[space] = spaces[i]
 end
 
 -- The headers, with their open chunks' counts and tails.
@@ -175,8 +176,13 @@ local function read_field(s, k, c)
 end
 for j = 1, R do
   local a = RUNS + 5 * (j - 1)
-  local s = spaces[to_number(argv[a])]
-  local lo, hi, records = to_number(argv[a + 2]), to_number(argv[a + 3]), argv[a + 4]
+  local s = named[argv[a]]
+  -- Texts compared before they are parsed: a run of one reading (most, from single readings)
+  -- has one number to parse, where each parse costs a strtod.
+  local count, lo_text, hi_text, records = argv[a + 1], argv[a + 2], argv[a + 3], argv[a + 4]
+  count = count == '1' and 1 or to_number(count)
+  local lo = to_number(lo_text)
+  local hi = hi_text == lo_text and lo or to_number(hi_text)
   local k = chunk_of(lo, s.span)
   local c = s.chunks[k]
   if not c then
@@ -198,7 +204,7 @@ for j = 1, R do
       if s.tail > TAIL then read_field(s, k, c) end
     end
   end
-  runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = to_number(argv[a + 1]), hi_text = argv[a + 3], records = records }
+  runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = count, hi_text = hi_text, records = records }
 end
 if #fields > 0 then
   local texts = call('HMGET', KEYS[2], unpack(fields))
@@ -299,7 +305,7 @@ for j = 1, R do
     append(c, run.records)
     c.count, c.unsearched = c.count + count, true
     raise(s, run.hi, run.hi_text)
-    outcomes[j] = rep('0', count)
+    outcomes[j] = count == 1 and '0' or rep('0', count)
     new = new + count
   else
     local base, digits = run.k * s.span, {}

@@ -212,9 +212,7 @@ export function encodeCall({ windowMs, seqWindow, maxPerChunk, tailBytes = TAIL_
   const runs: (string | number)[] = [];
   const places = new Int32Array(items.length);
   let place = 0;
-  let index = 0;
   for (const [space, members] of bySpace) {
-    index++;
     const span = spanOf(kindOf(space));
     for (let i = 0; i < members.length; ) {
       const first = items[members[i]!]!.value;
@@ -240,7 +238,7 @@ export function encodeCall({ windowMs, seqWindow, maxPerChunk, tailBytes = TAIL_
         records.push(`,${v - base}=${item.fingerprint}`);
         places[members[j]!] = place++;
       }
-      runs.push(index, j - i, String(lo), String(hi), records.join(''));
+      runs.push(space, j - i, String(lo), String(hi), records.join(''));
       i = j;
     }
   }
