@@ -65,6 +65,8 @@ const SHUFFLE_BLOCK = 24;
 
 export interface DedupeFigures {
   usPerReading: number;
+  /** Instructions Redis ran inside scripts per reading, with an instruction counter (callgrind-redis.ts). */
+  instructionsPerReading?: number;
   bytesPerDevice: number;
   /** Readings measured, and how many of them had the outcome the row is about. */
   readings: number;
@@ -81,7 +83,18 @@ function random(seed: number) {
   };
 }
 
-export async function profileDedupeScript(target: RedisTarget, readings = 60_000, settings = ingestDedupeSettings()): Promise<Record<string, DedupeFigures>> {
+/** Counts instructions over each measured phase (callgrind-redis.ts): zero before it, count after. */
+export interface InstructionCounter {
+  zero(): void;
+  count(): number;
+}
+
+export async function profileDedupeScript(
+  target: RedisTarget,
+  readings = 60_000,
+  settings = ingestDedupeSettings(),
+  counter?: InstructionCounter,
+): Promise<Record<string, DedupeFigures>> {
   const redis = new Redis(target.url);
   const script = new AppendReadings(redis, settings);
   const keys = ingestKeys(STREAM);
@@ -146,7 +159,9 @@ export async function profileDedupeScript(target: RedisTarget, readings = 60_000
         measured = inOrder(fill, fill + Math.ceil(readings / shape.devices));
       }
       await target.client.config('RESETSTAT');
+      counter?.zero();
       const outcomes = await send(measured);
+      const instructions = counter?.count();
       const stats = await commandStats(target);
       const usec = (stats.get('evalsha')?.usec ?? 0) + (stats.get('eval')?.usec ?? 0);
       const want = shape.order === 'resend' ? 'repeat' : 'stored';
@@ -156,10 +171,12 @@ export async function profileDedupeScript(target: RedisTarget, readings = 60_000
         bytesPerDevice: Number(await target.client.call('MEMORY', 'USAGE', keys.dedupe, 'SAMPLES', '0')) / shape.devices,
         readings: outcomes.length,
         expected,
+        ...(instructions === undefined ? {} : { instructionsPerReading: instructions / outcomes.length }),
       };
       const f = figures[shape.name]!;
       const off = expected === outcomes.length ? '' : ` (only ${expected} of ${outcomes.length} ${want}: ${JSON.stringify(tally(outcomes))})`;
-      console.log(`dedupe ${shape.name}: ${f.usPerReading.toFixed(2)} µs of Redis per reading, ${f.bytesPerDevice.toFixed(0)} bytes per device, ${f.readings} readings${off}`);
+      const counted = f.instructionsPerReading === undefined ? '' : `, ${Math.round(f.instructionsPerReading)} instructions`;
+      console.log(`dedupe ${shape.name}: ${f.usPerReading.toFixed(2)} µs of Redis per reading${counted}, ${f.bytesPerDevice.toFixed(0)} bytes per device, ${f.readings} readings${off}`);
     }
   } finally {
     redis.disconnect();

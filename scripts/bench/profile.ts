@@ -12,10 +12,13 @@
  *           limiter or auth turned off (no profiler), beside the one-XADD baseline route, to price each of them
  *   dedupe  ingest's append script alone, in the shapes ingest calls it (dedupe-script.ts): Redis's
  *           time per reading and the dedupe state's bytes per device
+ *   dedupe-callgrind  the same on a redis-server under callgrind (callgrind-redis.ts): the
+ *           instructions Redis runs in the script per reading, which a busy machine does not
+ *           change (a few minutes: valgrind is slow)
  *
  * Writes the profiles, their summaries and phases.json to --out (default .data/profile).
  * Flags: --seconds 15  --readings 150000  --connections 50  --ablate-rounds 3
- *        --only single,baseline,batch,batch-ts,apply,apply-batch,ablate,dedupe
+ *        --only single,baseline,batch,batch-ts,apply,apply-batch,ablate,dedupe,dedupe-callgrind
  *        --ingest-env LOG_LEVEL=warn,RATE_LIMIT_MAX=0   (the profiled ingest's env, over the bench's)
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { appendBatchEntries, appendReadings, fleetReadings, gatewayReadings } from '../lib/readings.js';
 import { formatSummary, readProfile, summarise } from './cpuprofile-summary.js';
+import { startCallgrindRedis } from './callgrind-redis.js';
 import { profileDedupeScript } from './dedupe-script.js';
 import { watchDrain } from './drain.js';
 import type { LoadSpec } from './load-spec.js';
@@ -229,6 +233,14 @@ try {
   if (only.has('apply-batch')) await profiledApply(target, 'apply-batch');
   if (only.has('ablate')) await ablate(target);
   if (only.has('dedupe')) phases.dedupe = await profileDedupeScript(target);
+  if (only.has('dedupe-callgrind')) {
+    const counted = await startCallgrindRedis();
+    try {
+      phases.dedupeCallgrind = await profileDedupeScript(counted, 6_000, undefined, counted);
+    } finally {
+      await counted.stop();
+    }
+  }
   writeFileSync(join(out, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
   console.log(`profiles, summaries (*.txt) and phases.json in ${out}`);
 } finally {

@@ -1,23 +1,13 @@
 import { spawnSync } from 'node:child_process';
-
-const has = (cmd: string) => !spawnSync(cmd, ['--version'], { stdio: 'ignore' }).error;
+import { ensureCommand } from './ensure-command.js';
 
 /**
- * Makes sure `promtool` (Debian package `prometheus`) is installed: installs it with apt-get when
- * it is missing and this runs as root (CI containers), else fails with what to install.
- * Installing the package also installs a prometheus service; in a container without an init
- * system it is not started.
+ * Makes sure `promtool` (Debian package `prometheus`) is installed (ensureCommand). Installing the
+ * package also installs a prometheus service; in a container without an init system it is not
+ * started.
  */
 export function ensurePromtool(): void {
-  if (has('promtool')) return;
-  const root = process.getuid?.() === 0;
-  if (root && has('apt-get')) {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
-    spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'], { stdio: 'ignore', env });
-    if (has('promtool')) return;
-  }
-  throw new Error('promtool is not installed: apt-get install prometheus (Debian/Ubuntu) or brew install prometheus');
+  ensureCommand('promtool', 'prometheus', 'brew install prometheus');
 }
 
 /** Runs `promtool check metrics` on an exposition; returns its exit code and what it printed. */
