@@ -30,7 +30,8 @@
 -- A run is its space, its count, its lowest and highest value, and its records as the chunk
 -- stores them. A run wholly above its space's `newest` (a device sending in order: nearly every
 -- run) is new without a look and is appended to its chunk as it came: the script's work is per
--- run, not per reading. Any other run is taken reading by reading: a value is found by searching
+-- run, not per reading. A device's only run in a call (single readings, mostly) that fits its
+-- open chunk's tail goes by lean(), which writes the new header from the old one's text. Any other run is taken reading by reading: a value is found by searching
 -- its chunk's tail and text for `,<offset>=` (one C-level scan of a bounded string), never by
 -- decoding a list. Chunk fields are read (a second HMGET) only for runs at or below `newest` and
 -- for a tail about to move. Per reading, a Lua value, a table entry or a number parsed cost more
@@ -141,7 +142,8 @@ for i = 1, S do
   spaces[i] = {
     name = space, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {},
     seen = false, corrupt = false, newest = false, newest_text = false, floor = false,
-    old_floor = false, open = false, changed = false, tail = 0, bad = 'header',
+    old_floor = false, open = false, changed = false, tail = 0, bad = 'header', runs = 0,
+    n = 0, header = false, tail_at = 1,
   }
   named[space] = spaces[i]
 end
@@ -154,19 +156,74 @@ for i, s in ipairs(spaces) do
   if newest then
     s.newest, s.newest_text, s.floor, s.seen = newest, newest_text, floor, true
     s.open = chunk_of(newest, s.span)
-    local c = new_chunk(false, n, false)
-    c.tail, c.tail_at = headers[i], at
-    s.chunks[s.open] = c
+    s.n, s.header, s.tail_at = n, headers[i], at
     -- Bytes that would stay in the tail: more, and the tail moves into the chunk's field.
     s.tail = #headers[i] - at + 1
   end
   s.old_floor = s.floor
 end
 
--- Each run's space, bounds and chunk. A chunk's field is read (one HMGET for all) when a run may
--- look into it (a run at or below `newest`) or its tail may move into it (its runs' records
--- would outgrow the tail, or a run above the open chunk would close it).
+-- The general path's runs, and the chunk fields it reads (one HMGET for all).
 local runs, reads, fields = {}, {}, {}
+-- What the call writes back (HSET field/value pairs, HDEL fields), and its outcomes: the digits
+-- the reply joins, a string per run (numbers would each be formatted), and details.
+local set, del = {}, {}
+local outcomes, details, new, place = {}, {}, 0, 0
+
+-- The open chunk of a space seen before, made when a run needs it (lean() reads the header alone).
+local function open_chunk(s)
+  local c = s.chunks[s.open]
+  if not c then
+    c = new_chunk(false, s.n, false)
+    c.tail, c.tail_at = s.header, s.tail_at
+    s.chunks[s.open] = c
+  end
+  return c
+end
+
+-- Deletes the chunks the floor leaves behind (keep: the floor's chunk). Fields exist only from the
+-- old floor's chunk to the old open one: a bounded walk.
+local function forget(s, keep)
+  if not s.old_floor then return end
+  local top = s.open
+  if keep - 1 < top then top = keep - 1 end
+  local from = chunk_of(s.old_floor, s.span)
+  if top - from > MAX_WALK then from = top - MAX_WALK end
+  for k = from, top do del[#del + 1] = s.name .. '#' .. int(k) end
+end
+
+-- A device's only run in this call, above its newest and into its open chunk (or its first), with
+-- room in the chunk and in its tail: the new header is the old one with the run's records
+-- appended, built here without the tables of the general path below. A call of single readings is
+-- mostly such runs (the dedupe rows of docs/performance.md). False when the run is not one.
+local function lean(s, j, count, lo, hi, hi_text, records)
+  if s.corrupt or hi - lo >= s.window then return false end
+  local floor, n, tail
+  if s.seen then
+    if lo <= s.newest or chunk_of(lo, s.span) ~= s.open or s.n + count > s.cap or s.tail + #records > TAIL then return false end
+    floor, n, tail = s.floor, s.n, sub(s.header, s.tail_at)
+    if hi - s.window > floor then floor = hi - s.window end
+    forget(s, chunk_of(floor, s.span))
+  else
+    if count > s.cap or #records > TAIL then return false end
+    floor, n, tail = hi - s.window, 0, ''
+  end
+  set[#set + 1] = s.name
+  set[#set + 1] = 'newest=' .. hi_text .. ';floor=' .. int(floor) .. ';' .. (n + count) .. ';' .. tail .. records
+  outcomes[j] = count == 1 and '0' or rep('0', count)
+  new = new + count
+  return true
+end
+
+-- How many runs each space has in this call (lean() takes a space's only one).
+for j = 1, R do
+  local s = named[argv[RUNS + 5 * (j - 1)]]
+  s.runs = s.runs + 1
+end
+
+-- A chunk's field is read when a run may look into it (a run at or below `newest`) or its tail
+-- may move into it (its runs' records would outgrow the tail, or a run above the open chunk
+-- would close it).
 local function read_field(s, k, c)
   if not c.loaded and not c.field then
     c.field = s.name .. '#' .. int(k)
@@ -174,17 +231,11 @@ local function read_field(s, k, c)
     fields[#fields + 1] = c.field
   end
 end
-for j = 1, R do
-  local a = RUNS + 5 * (j - 1)
-  local s = named[argv[a]]
-  -- Texts compared before they are parsed: a run of one reading (most, from single readings)
-  -- has one number to parse, where each parse costs a strtod.
-  local count, lo_text, hi_text, records = argv[a + 1], argv[a + 2], argv[a + 3], argv[a + 4]
-  count = count == '1' and 1 or to_number(count)
-  local lo = to_number(lo_text)
-  local hi = hi_text == lo_text and lo or to_number(hi_text)
+
+-- A run for the general path: its chunk (made if new), the fields it may need read, its table.
+local function prepare(j, s, count, lo, hi, hi_text, records)
   local k = chunk_of(lo, s.span)
-  local c = s.chunks[k]
+  local c = (s.seen and k == s.open) and open_chunk(s) or s.chunks[k]
   if not c then
     -- Above the open chunk (or a space never seen) no field was ever written.
     c = new_chunk(false, 0, not s.seen or k > s.open)
@@ -196,15 +247,26 @@ for j = 1, R do
     elseif lo <= s.newest then
       read_field(s, k, c)
     end
-    local open = s.chunks[s.open]
     if k > s.open then
-      read_field(s, s.open, open)
+      read_field(s, s.open, open_chunk(s))
     elseif k == s.open then
       s.tail = s.tail + #records
       if s.tail > TAIL then read_field(s, k, c) end
     end
   end
   runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = count, hi_text = hi_text, records = records }
+end
+
+for j = 1, R do
+  local a = RUNS + 5 * (j - 1)
+  local s = named[argv[a]]
+  -- Texts compared before they are parsed: a run of one reading (most, from single readings)
+  -- has one number to parse, where each parse costs a strtod.
+  local count, lo_text, hi_text, records = argv[a + 1], argv[a + 2], argv[a + 3], argv[a + 4]
+  count = count == '1' and 1 or to_number(count)
+  local lo = to_number(lo_text)
+  local hi = hi_text == lo_text and lo or to_number(hi_text)
+  if not (s.runs == 1 and lean(s, j, count, lo, hi, hi_text, records)) then prepare(j, s, count, lo, hi, hi_text, records) end
 end
 if #fields > 0 then
   local texts = call('HMGET', KEYS[2], unpack(fields))
@@ -251,8 +313,6 @@ local function raise(s, v, text)
   s.changed = true
 end
 
--- Outcomes as the digits the reply joins, one string per run: numbers would each be formatted.
-local outcomes, details, new, place = {}, {}, 0, 0
 local function detail(r, text)
   details[#details + 1] = r
   details[#details + 1] = text
@@ -297,8 +357,10 @@ end
 
 for j = 1, R do
   local run = runs[j]
-  local s, c, count = run.s, run.c, run.count
-  if not s.corrupt and not c.corrupt and (not s.seen or run.lo > s.newest)
+  local s, c, count = run and run.s, run and run.c, run and run.count
+  if not run then
+    count = #outcomes[j] -- taken whole by lean()
+  elseif not s.corrupt and not c.corrupt and (not s.seen or run.lo > s.newest)
     and run.hi - run.lo < s.window and c.count + count <= s.cap then
     -- Wholly new: no value of it was remembered, none falls below the floor it raises (its
     -- values are less than a window apart), and its chunk has room. Appended as it came.
@@ -346,7 +408,6 @@ end
 -- Write back what changed: the header with the open chunk's count and tail; into its field, a
 -- chunk's tail and what this call appended to it, unless it is the open chunk and they fit the
 -- tail; delete the chunks the floor left behind.
-local set, del = {}, {}
 for _, s in ipairs(spaces) do
   local space = s.name
   if s.changed then
@@ -354,6 +415,8 @@ for _, s in ipairs(spaces) do
     local open = chunk_of(s.newest, span)
     local keep = chunk_of(s.floor, span)
     local count, tail = 0, ''
+    -- An open chunk no run touched keeps its count and tail.
+    if s.header and not s.chunks[s.open] then count, tail = s.n, sub(s.header, s.tail_at) end
     for k, c in pairs(s.chunks) do
       if k >= keep and (c.changed or c.tail) then
         local added = (c.tail and sub(c.tail, c.tail_at) or '') .. (c.n > 0 and concat(c.list, '', 1, c.n) or '')
@@ -368,14 +431,7 @@ for _, s in ipairs(spaces) do
     end
     set[#set + 1] = space
     set[#set + 1] = 'newest=' .. s.newest_text .. ';floor=' .. int(s.floor) .. ';' .. count .. ';' .. tail
-    if s.old_floor then
-      -- Fields exist only from the old floor's chunk to the old open one: a bounded walk.
-      local top = s.open
-      if keep - 1 < top then top = keep - 1 end
-      local from = chunk_of(s.old_floor, span)
-      if top - from > MAX_WALK then from = top - MAX_WALK end
-      for k = from, top do del[#del + 1] = space .. '#' .. int(k) end
-    end
+    forget(s, keep)
   end
 end
 if #set > 0 then call('HSET', KEYS[2], unpack(set)) end
