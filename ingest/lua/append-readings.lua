@@ -142,7 +142,7 @@ for i = 1, S do
   spaces[i] = {
     name = space, span = SPAN[kind], window = WINDOW[kind], cap = CAP[kind], chunks = {},
     seen = false, corrupt = false, newest = false, newest_text = false, floor = false,
-    old_floor = false, open = false, changed = false, tail = 0, bad = 'header', runs = 0,
+    old_floor = false, open = false, changed = false, tail_bytes = 0, bad = 'header', runs = 0,
     n = 0, header = false, tail_at = 1,
   }
   named[space] = spaces[i]
@@ -158,7 +158,7 @@ for i, s in ipairs(spaces) do
     s.open = chunk_of(newest, s.span)
     s.n, s.header, s.tail_at = n, headers[i], at
     -- Bytes that would stay in the tail: more, and the tail moves into the chunk's field.
-    s.tail = #headers[i] - at + 1
+    s.tail_bytes = #headers[i] - at + 1
   end
   s.old_floor = s.floor
 end
@@ -200,7 +200,7 @@ local function lean(s, j, count, lo, hi, hi_text, records)
   if s.corrupt or hi - lo >= s.window then return false end
   local floor, n, tail
   if s.seen then
-    if lo <= s.newest or chunk_of(lo, s.span) ~= s.open or s.n + count > s.cap or s.tail + #records > TAIL then return false end
+    if lo <= s.newest or chunk_of(lo, s.span) ~= s.open or s.n + count > s.cap or s.tail_bytes + #records > TAIL then return false end
     floor, n, tail = s.floor, s.n, sub(s.header, s.tail_at)
     if hi - s.window > floor then floor = hi - s.window end
     forget(s, chunk_of(floor, s.span))
@@ -250,8 +250,8 @@ local function prepare(j, s, count, lo, hi, hi_text, records)
     if k > s.open then
       read_field(s, s.open, open_chunk(s))
     elseif k == s.open then
-      s.tail = s.tail + #records
-      if s.tail > TAIL then read_field(s, k, c) end
+      s.tail_bytes = s.tail_bytes + #records
+      if s.tail_bytes > TAIL then read_field(s, k, c) end
     end
   end
   runs[j] = { s = s, c = c, k = k, lo = lo, hi = hi, count = count, hi_text = hi_text, records = records }

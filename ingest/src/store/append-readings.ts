@@ -192,9 +192,6 @@ export interface EncodedCall {
   places: Int32Array;
 }
 
-/** How a record starts in a chunk's text, `,<offset>=`: what the script looks for. */
-export const recordKey = (offset: number) => `,${offset}=`;
-
 /**
  * The script's ARGV for a call (its header spells them out): the readings grouped by space, each
  * space's in its own order, cut into runs of one chunk with distinct values, each run's records
