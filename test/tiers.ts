@@ -15,6 +15,7 @@
 export const TIERS = {
   unit: [
     'contract/test/',
+    'ingest/test/append-encoding.test.ts',
     'test/docs/design.test.ts',
     'test/docs/config-table.test.ts',
     'test/docs/readme.test.ts',

@@ -132,12 +132,16 @@ export interface TimestampWindow {
  * Returns a message naming the problem, or null when the timestamp is inside the window.
  */
 export function checkTimestampWindow(timestamp: string, window: TimestampWindow, nowMs = Date.now()): string | null {
-  const at = timestampMs(timestamp);
-  if (Number.isNaN(at)) return 'is not a valid date-time';
-  if (at > nowMs + window.maxFutureSkewMs) {
+  return checkTimeWindow(timestampMs(timestamp), window, nowMs);
+}
+
+/** checkTimestampWindow for a timestamp already parsed (`atMs`, epoch ms; NaN when it did not parse). */
+export function checkTimeWindow(atMs: number, window: TimestampWindow, nowMs = Date.now()): string | null {
+  if (Number.isNaN(atMs)) return 'is not a valid date-time';
+  if (atMs > nowMs + window.maxFutureSkewMs) {
     return `is more than ${Math.round(window.maxFutureSkewMs / 1000)} s in the future`;
   }
-  if (window.maxAgeMs > 0 && at < nowMs - window.maxAgeMs) {
+  if (window.maxAgeMs > 0 && atMs < nowMs - window.maxAgeMs) {
     return `is more than ${Math.round(window.maxAgeMs / 1000)} s old`;
   }
   return null;

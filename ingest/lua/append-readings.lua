@@ -47,7 +47,7 @@
 -- highest value, its records `,<offset>=<fingerprint>…`
 -- then, single: the entry's field/value pairs (the seed's format)
 --       batch: received_at; the readings as one JSON array, `[<r1>,<r2>,…]`, in arrival order,
---       each a flat object whose strings hold no `}` (the port escapes one), so that each ends at
+--       each a flat object whose strings (ids, a date-time) cannot hold a `}`, so that each ends at
 --       its first `}`; each reading's place among the runs' readings (from 1), in arrival order,
 --       `<place>,…`, or '' when the two orders are the same (read only when some are not new).
 --       The new ones go into one entry: readings <JSON array>, count, received_at.

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { initServer } from '@ts-rest/fastify';
-import { ingestContract, type Reading, validationError } from '@energy-pipeline/contract';
+import { type BatchItemResult, ingestContract, validationError } from '@energy-pipeline/contract';
 import { REDIS_RETRY_AFTER_S, streamsSummary, unavailable } from '@energy-pipeline/server-kit';
 import type { IngestConfig } from './config/config.js';
 import { batchResults, checkItem, checkReading } from './readings/batch.js';
 import { refusal } from './readings/refusals.js';
+import type { TimedReading } from './store/append-readings.js';
 import { StoreFaultError, StoreUnavailableError } from './store/stream-writer.js';
+
+type Rejected = Extract<BatchItemResult, { status: 'rejected' }>;
 
 /** A write that failed: honest about whether it may have been stored. */
 function writeFailed(what: 'reading' | 'batch', err: StoreUnavailableError) {
@@ -32,10 +35,13 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
 
   return initServer().router(ingestContract, {
     postReading: async ({ body, request, reply }) => {
-      const rejection = checkReading(body, config.timestampWindow, request.apiKey);
-      if (rejection) return rejection.error === 'forbidden' ? { status: 403, body: rejection } : { status: 400, body: rejection };
+      const checked = checkReading(body, config.timestampWindow, request.apiKey);
+      if ('rejection' in checked) {
+        const { rejection } = checked;
+        return rejection.error === 'forbidden' ? { status: 403, body: rejection } : { status: 400, body: rejection };
+      }
       try {
-        const appended = await writer.append(body, budgetMs(reply.elapsedTime));
+        const appended = await writer.append({ reading: body, atMs: checked.atMs }, budgetMs(reply.elapsedTime));
         if (appended.status !== 'stored' && appended.status !== 'repeat') {
           if (appended.status === 'corrupt') {
             counters.corrupt();
@@ -75,8 +81,8 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
         return { status: 400, body: validationError([{ in: 'body', path: 'readings', message }]) };
       }
       const checked = body.readings.map((item, i) => checkItem(item, i, config.timestampWindow, request.apiKey));
-      const valid: Reading[] = [];
-      for (const c of checked) if ('reading' in c) valid.push(c.reading);
+      const valid: TimedReading[] = [];
+      for (const c of checked) if ('reading' in c) valid.push(c);
       const written = valid.length > 0 ? await writer.appendBatch(valid, budgetMs(reply.elapsedTime)) : [];
       // Every shard it went to failed: nothing of it is known to be stored, answer for the whole.
       const failures = written.filter((w): w is StoreUnavailableError => w instanceof StoreUnavailableError);
@@ -88,7 +94,8 @@ export function ingestRouter(app: FastifyInstance, config: IngestConfig) {
       }
       const result = batchResults(checked, written);
       counters.countBatch(result.results);
-      const corrupt = result.results.flatMap((r) => (r.status === 'rejected' && r.error === 'internal_error' && r.stored_before ? [r] : []));
+      // filter, not flatMap: an array per reading was garbage on every batch.
+      const corrupt = result.results.filter((r): r is Rejected => r.status === 'rejected' && r.error === 'internal_error' && r.stored_before !== undefined);
       if (corrupt.length > 0) {
         counters.corrupt(corrupt.length);
         request.log.error({ readings: corrupt.length, first: corrupt[0]!.message }, 'dedupe state unreadable');

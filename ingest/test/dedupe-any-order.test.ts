@@ -6,9 +6,9 @@
  * parse fails its own readings only (500 internal_error, stored_before unknown), never the call.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ingestKeys, readingIdentity } from '@energy-pipeline/server-kit';
+import { identitySpace, ingestKeys } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '../src/config/config.js';
-import { chunkField } from '../src/store/append-readings.js';
+import { chunkField } from '../src/store/dedupe-format.js';
 import { storedReadings } from '../../test/support/stream.js';
 import { seedReading, useIngestApp } from './helpers.js';
 
@@ -159,7 +159,7 @@ describe('a corrupt dedupe value', () => {
     it(`(header ${JSON.stringify(garbage)}) fails only its own reading: an item internal_error in a 200 batch, a 500 without Retry-After alone`, async () => {
       // The device was seen before, then its header was damaged.
       expect((await post(device('device-1'))).statusCode).toBe(202);
-      const { field } = readingIdentity(device('device-1'));
+      const field = identitySpace('site-1', 'device-1', false);
       expect(field).toBe('site-1/device-1@t');
       expect(await t.redis.client.hexists(dedupe, field)).toBe(1);
       await t.redis.client.hset(dedupe, field, garbage);

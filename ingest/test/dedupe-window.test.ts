@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { AppendReadings, type AppendItem, type DedupeSettings, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/append-readings.js';
+import { readingJson } from '@energy-pipeline/contract';
+import { AppendReadings, type TimedReading } from '../src/store/append-readings.js';
+import { type DedupeSettings, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS, chunkField, kindOf, parseChunk, parseHeader, spanOf } from '../src/store/dedupe-format.js';
+import { fingerprintOf } from '../src/store/fingerprint.js';
 import { usePrivateRedis } from './helpers.js';
 
 /**
  * The dedupe window of lua/append-readings.lua against a model of what it promises, written as
- * plainly as it can be: per identity space, a map of the remembered values to their fingerprints,
+ * plainly as it can be: per identity space, a map of the remembered values to which reading
+ * (which variant: its power) was stored there,
  * the newest value and the floor. A value below the floor is unverifiable; a remembered one is a
  * repeat (same fingerprint) or a conflict; any other is new, unless its chunk already holds `cap`
  * values. Storing a value above the newest raises the floor to newest - window and forgets what
@@ -14,7 +18,7 @@ import { usePrivateRedis } from './helpers.js';
 class Space {
   newest: number | null = null;
   floor = Number.NEGATIVE_INFINITY;
-  readonly remembered = new Map<number, string>();
+  readonly remembered = new Map<number, number>();
 
   constructor(
     private readonly window: number,
@@ -22,15 +26,15 @@ class Space {
     private readonly cap: number,
   ) {}
 
-  take(v: number, fp: string): string {
+  take(v: number, variant: number): string {
     if (this.newest !== null && v < this.floor) return 'unverifiable';
     const was = this.remembered.get(v);
-    if (was !== undefined) return was === fp ? 'repeat' : 'conflict';
+    if (was !== undefined) return was === variant ? 'repeat' : 'conflict';
     const chunk = Math.floor(v / this.span);
     // The chunk's records, the ones below the floor included (the script keeps a chunk whole).
     const inChunk = [...this.remembered.keys()].filter((u) => Math.floor(u / this.span) === chunk).length;
     if (inChunk >= this.cap) return 'full';
-    this.remembered.set(v, fp);
+    this.remembered.set(v, variant);
     if (this.newest === null || v > this.newest) {
       this.newest = v;
       this.floor = Math.max(this.floor, v - this.window);
@@ -54,13 +58,36 @@ function random(seed: number) {
 const KEYS = { stream: 'ep:{w}:readings', dedupe: 'ep:{w}:dedupe' };
 const r = usePrivateRedis();
 
-async function append(settings: DedupeSettings, items: AppendItem[]): Promise<string[]> {
+/** A reading as the model speaks of it: a value of a space, and which of a few readings is sent there. */
+interface Item {
+  space: string;
+  value: number;
+  variant?: number;
+}
+
+/** A seq reading's time (part of its fingerprint): the same for all, so that its power alone tells variants apart. */
+const SEQ_TIME = Date.parse('2026-11-27T00:00:00Z');
+
+/** The reading the port is given for an item: its device from the space, variant v sending 100 + v W. */
+function timed({ space, value, variant = 0 }: Item): TimedReading {
+  const [site_id, device] = space.split('/') as [string, string];
+  const numbered = kindOf(space) === 'seq';
+  const atMs = numbered ? SEQ_TIME : value;
+  const reading = { site_id, device_id: device.replace(/@t$/, ''), power_reading: 100 + variant, timestamp: new Date(atMs).toISOString() };
+  return { reading: numbered ? { ...reading, seq: value } : reading, atMs };
+}
+
+/** What variant 0 of a timestamp reading leaves in its record. */
+const FP = fingerprintOf({ power_reading: 100 }, 0);
+
+async function append(settings: DedupeSettings, items: Item[]): Promise<string[]> {
   const script = new AppendReadings(r.client, settings);
-  const { outcomes } = await script.run(KEYS, { mode: 'batch', receivedAtMs: Date.now(), items: items.map((i) => ({ ...i, json: '{}' })) });
+  const { outcomes } = await script.run(KEYS, { mode: 'batch', receivedAtMs: Date.now(), readings: items.map(timed) });
   return outcomes.map((o) => o.status);
 }
 
-const FPS = ['AAAA', 'BBBB', 'CCCC'];
+/** Mostly the first reading at a value; now and then another. */
+const someVariant = (rand: () => number) => Math.floor(rand() * (rand() < 0.9 ? 1 : 3));
 
 describe('the dedupe window (append-readings.lua) against its model', () => {
   // `behind`: how often a reading is below its device's newest; the others are just ahead of it,
@@ -90,13 +117,13 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       const base = seq ? 1_000 : Date.parse('2026-11-27T00:00:00Z');
       const kinds = new Set<string>();
       for (let call = 0; call < 200; call++) {
-        const batch: AppendItem[] = [];
+        const batch: Item[] = [];
         // Where each device's readings in this call have got to, ahead of its newest.
         const ahead = new Map<string, number>();
         for (let i = 1 + Math.floor(rand() * 20); i > 0; i--) {
           const previous = batch.at(-1);
           if (previous && rand() < again) {
-            batch.push({ ...previous, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! });
+            batch.push({ ...previous, variant: someVariant(rand) });
             continue;
           }
           const space = devices[Math.floor(rand() * devices.length)]!;
@@ -107,9 +134,9 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
           const offset = rand() < behind ? -Math.floor(rand() * spread * 0.7) * step - jitter : (1 + Math.floor(rand() * spread * 0.3)) * step + jitter;
           const value = rand() < 0.05 ? around - 3 * spread * step : around + offset;
           ahead.set(space, Math.max(value, ahead.get(space) ?? value));
-          batch.push({ space, value, fingerprint: FPS[Math.floor(rand() * (rand() < 0.9 ? 1 : 3))]! });
+          batch.push({ space, value, variant: someVariant(rand) });
         }
-        const expected = batch.map((r) => models.get(r.space)!.take(r.value, r.fingerprint));
+        const expected = batch.map((r) => models.get(r.space)!.take(r.value, r.variant ?? 0));
         expect(await append(settings, batch), `call ${call}: ${JSON.stringify(batch)}`).toEqual(expected);
         for (const outcome of expected) kinds.add(outcome);
       }
@@ -142,21 +169,16 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
     const script = new AppendReadings(r.client, settings);
     const stream = 'ep:{w}:mixed';
     const keys = { stream, dedupe: KEYS.dedupe };
-    const item = (device: number, k: number) => ({
-      space: `s/mixed${device}@t`,
-      value: t + k * 1_000,
-      fingerprint: 'AAAA',
-      // A `}` in a string: the script cuts the array at each reading's first `}`.
-      json: JSON.stringify({ device, k, note: k % 2 ? 'a}b' : '{}' }),
-    });
-    await script.run(keys, { mode: 'batch', receivedAtMs: t, items: [item(0, 1), item(1, 1)] });
+    // Ids of any script; the script cuts the array at each reading's first `}`.
+    const item = (device: number, k: number) => timed({ space: `Zähler-東京/d${device}:x@t`, value: t + k * 1_000 });
+    await script.run(keys, { mode: 'batch', receivedAtMs: t, readings: [item(0, 1), item(1, 1)] });
     // Devices interleaved, so the runs' order is not the arrival order; the repeats are mixed in.
-    const items = [item(0, 2), item(1, 1), item(1, 2), item(0, 3), item(0, 1), item(1, 3)];
-    const { outcomes } = await script.run(keys, { mode: 'batch', receivedAtMs: t, items });
+    const readings = [item(0, 2), item(1, 1), item(1, 2), item(0, 3), item(0, 1), item(1, 3)];
+    const { outcomes } = await script.run(keys, { mode: 'batch', receivedAtMs: t, readings });
     expect(outcomes.map((o) => o.status)).toEqual(['stored', 'repeat', 'stored', 'stored', 'repeat', 'stored']);
     const [, fields] = (await r.redis.client.xrange(stream, '-', '+')).at(-1)!;
     const stored = JSON.parse(fields[fields.indexOf('readings') + 1]!) as unknown[];
-    expect(stored).toEqual([0, 2, 3, 5].map((i) => JSON.parse(items[i]!.json)));
+    expect(stored).toEqual([0, 2, 3, 5].map((i) => JSON.parse(readingJson(readings[i]!.reading))));
     expect(fields[fields.indexOf('count') + 1]).toBe('4');
   });
 
@@ -165,9 +187,9 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
     const t = Date.parse('2026-11-27T00:00:00Z');
     // s/badchunk@t's chunk of t is closed once a reading 10 minutes later opens another.
     await append(settings, [
-      { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
-      { space: 's/badchunk@t', value: t, fingerprint: 'AAAA' },
-      { space: 's/badchunk@t', value: t + 600_000, fingerprint: 'AAAA' },
+      { space: 's/bad@t', value: t },
+      { space: 's/badchunk@t', value: t },
+      { space: 's/badchunk@t', value: t + 600_000 },
     ]);
     for (const text of [';;;;', '1e400;;1;1;', 'newest=1;floor=99;0', `newest=${t};floor=0;x`, `newest=${t};floor=0;`, `newest=${t};floor=0;5x,1=AAAA`, `newest=${t};floor=0`, `newest=${t};floor=0;1;x`, `newest=${t};floor=0;1,0=AAAA`, 'garbage']) {
       await r.redis.client.hset(KEYS.dedupe, 's/bad@t', text);
@@ -175,12 +197,12 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
       await r.redis.client.hset(KEYS.dedupe, chunkField('s/badchunk@t', t), text.startsWith('newest') ? ',0=AAAA' : '1;0=AAAA');
       const before = await r.redis.client.xlen(KEYS.stream);
       const out = await append(settings, [
-        { space: 's/bad@t', value: t, fingerprint: 'AAAA' },
-        { space: 's/good@t', value: t + 1_000 * before, fingerprint: 'AAAA' },
-        { space: 's/bad@t', value: t + 5_000, fingerprint: 'AAAA' },
-        { space: 's/badchunk@t', value: t + 1_000, fingerprint: 'AAAA' },
+        { space: 's/bad@t', value: t },
+        { space: 's/good@t', value: t + 1_000 * before },
+        { space: 's/bad@t', value: t + 5_000 },
+        { space: 's/badchunk@t', value: t + 1_000 },
         // In a later chunk: nothing to look up, but the header it would rewrite is unreadable.
-        { space: 's/bad@t', value: t + 600_000, fingerprint: 'AAAA' },
+        { space: 's/bad@t', value: t + 600_000 },
       ]);
       expect(out, text).toEqual(['corrupt', 'stored', 'corrupt', 'corrupt', 'corrupt']);
       // Nothing reset: the bad value is still there for an operator to see, and not overwritten.
@@ -192,47 +214,47 @@ describe('the dedupe window (append-readings.lua) against its model', () => {
   it("answers a bad field of the open chunk for its space's readings, once its tail must move there", async () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
     const t = Date.parse('2026-11-27T00:00:00Z');
-    await append(settings, [{ space: 's/o@t', value: t, fingerprint: 'AAAA' }]);
+    await append(settings, [{ space: 's/o@t', value: t }]);
     await r.redis.client.hset(KEYS.dedupe, chunkField('s/o@t', t), 'garbage');
     // In order and within the tail: the field is not needed.
-    expect(await append(settings, [{ space: 's/o@t', value: t + 1_000, fingerprint: 'AAAA' }])).toEqual(['stored']);
+    expect(await append(settings, [{ space: 's/o@t', value: t + 1_000 }])).toEqual(['stored']);
     // A look below the newest, or a tail that would move: the field is needed.
-    const many = Array.from({ length: 40 }, (_, i) => ({ space: 's/o@t', value: t + 2_000 + i * 1_000, fingerprint: 'AAAA' }));
-    expect(await append(settings, [{ space: 's/o@t', value: t, fingerprint: 'AAAA' }, ...many, { space: 's/p@t', value: t, fingerprint: 'AAAA' }])).toEqual([
+    const many = Array.from({ length: 40 }, (_, i) => ({ space: 's/o@t', value: t + 2_000 + i * 1_000 }));
+    expect(await append(settings, [{ space: 's/o@t', value: t }, ...many, { space: 's/p@t', value: t }])).toEqual([
       ...Array.from({ length: 41 }, () => 'corrupt'),
       'stored',
     ]);
-    const { outcomes } = await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, items: [{ ...many[0]!, json: '{}' }] });
+    const { outcomes } = await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, readings: [timed(many[0]!)] });
     expect(outcomes).toEqual([{ status: 'stored', id: expect.any(String) }]);
     expect(await r.redis.client.hget(KEYS.dedupe, chunkField('s/o@t', t))).toBe('garbage');
-    const [corrupt] = (await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, items: [{ space: 's/o@t', value: t, fingerprint: 'AAAA', json: '{}' }] })).outcomes;
+    const [corrupt] = (await new AppendReadings(r.client, settings).run(KEYS, { mode: 'batch', receivedAtMs: t, readings: [timed({ space: 's/o@t', value: t })] })).outcomes;
     expect(corrupt).toEqual({ status: 'corrupt', what: `chunk ${chunkField('s/o@t', t)}` });
   });
 
   it('answers a bad record where it is looked up, and stores past a good one', async () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
     const t = Date.parse('2026-11-27T00:00:00Z');
-    await append(settings, [{ space: 's/r@t', value: t + 600_000, fingerprint: 'AAAA' }]);
-    await r.redis.client.hset(KEYS.dedupe, chunkField('s/r@t', t), '2,0=AAAA,1000=A A');
-    expect(await append(settings, [1_000, 0, 2_000].map((d) => ({ space: 's/r@t', value: t + d, fingerprint: 'AAAA' })))).toEqual(['corrupt', 'repeat', 'stored']);
+    await append(settings, [{ space: 's/r@t', value: t + 600_000 }]);
+    await r.redis.client.hset(KEYS.dedupe, chunkField('s/r@t', t), `2,0=${FP},1000=A A`);
+    expect(await append(settings, [1_000, 0, 2_000].map((d) => ({ space: 's/r@t', value: t + d })))).toEqual(['corrupt', 'repeat', 'stored']);
   });
 
   it('keeps a space within window / span + 1 chunks of at most the cap, whatever is sent', async () => {
     const settings = { windowMs: 3_600_000, seqWindow: 1024, maxPerChunk: 600 };
     const t = Date.parse('2026-11-27T00:00:00Z');
     // One high reading, then everything below it in reverse, then a jump a day ahead.
-    await append(settings, [{ space: 's/x@t', value: t + 3_600_000, fingerprint: 'AAAA' }]);
+    await append(settings, [{ space: 's/x@t', value: t + 3_600_000 }]);
     for (let from = 0; from < 3_600_000; from += 1_000 * 500) {
-      const items = Array.from({ length: 500 }, (_, i) => ({ space: 's/x@t', value: t + 3_600_000 - from - i * 1_000 - 1, fingerprint: 'AAAA' }));
+      const items = Array.from({ length: 500 }, (_, i) => ({ space: 's/x@t', value: t + 3_600_000 - from - i * 1_000 - 1 }));
       await append(settings, items);
     }
     const chunks = (await r.redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t#'));
     expect(chunks.length).toBeLessThanOrEqual(3_600_000 / TIME_CHUNK_MS + 1);
     for (const f of chunks) expect((await r.redis.client.hget(KEYS.dedupe, f))!.split('=').length - 1).toBeLessThanOrEqual(600);
-    await append(settings, [{ space: 's/x@t', value: t + 86_400_000, fingerprint: 'AAAA' }]);
+    await append(settings, [{ space: 's/x@t', value: t + 86_400_000 }]);
     // Everything forgotten but the new reading, in the header's open chunk.
     expect((await r.redis.client.hkeys(KEYS.dedupe)).filter((f) => f.startsWith('s/x@t'))).toEqual(['s/x@t']);
-    expect(parseHeader((await r.redis.client.hget(KEYS.dedupe, 's/x@t'))!)).toMatchObject({ count: 1, tail: [{ offset: (t + 86_400_000) % TIME_CHUNK_MS, fingerprint: 'AAAA' }] });
+    expect(parseHeader((await r.redis.client.hget(KEYS.dedupe, 's/x@t'))!)).toMatchObject({ count: 1, tail: [{ offset: (t + 86_400_000) % TIME_CHUNK_MS }] });
     expect(kindOf('s/x@t')).toBe('t');
   });
 });

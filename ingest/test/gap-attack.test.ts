@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { hashToken, ingestKeys } from '@energy-pipeline/server-kit';
 import { buildIngestApp } from '../src/app.js';
-import { parseChunk, parseHeader, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS } from '../src/store/append-readings.js';
+import { parseChunk, parseHeader, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS } from '../src/store/dedupe-format.js';
 import { startRedisServer, type TestRedis } from '../../scripts/lib/redis-server.js';
 import { ingestConfig } from './helpers.js';
 

@@ -5,7 +5,7 @@
  * reading and the dedupe state's MEMORY USAGE per device. The settings are ingest's defaults
  * (DEDUPE_WINDOW_S, DEDUPE_SEQ_WINDOW, DEDUPE_MAX_PER_5MIN; the same variables set in the
  * environment override them). Each device sends one reading per 10 s, with a real fingerprint
- * (fingerprintOf) and `{}` as its JSON (the stream entry's own cost stays small, as before).
+ * and its JSON as ingest writes it.
  *
  * Before each measured row, every device first fills its window, unmeasured and in order: the
  * window and one more chunk (without seq 3,600 + 300 s, 390 readings; with seq 1,024 + 64
@@ -28,7 +28,8 @@
 import { Redis } from 'ioredis';
 import { ingestKeys } from '@energy-pipeline/server-kit';
 import { loadIngestConfig } from '../../ingest/src/config/config.js';
-import { type AppendItem, type AppendOutcome, AppendReadings, type DedupeSettings, fingerprintOf, SEQ_CHUNK, TIME_CHUNK_MS } from '../../ingest/src/store/append-readings.js';
+import { type AppendOutcome, AppendReadings, type TimedReading } from '../../ingest/src/store/append-readings.js';
+import { type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS } from '../../ingest/src/store/dedupe-format.js';
 import { commandStats, type RedisTarget } from './redis-target.js';
 
 const STREAM = 'profile-dedupe';
@@ -107,24 +108,22 @@ export async function profileDedupeScript(
     for (const shape of SHAPES) {
       await target.client.flushall('SYNC');
       // A device's nth reading (0-based), 10 s after the one before.
-      const item = (device: number, nth: number): AppendItem & { json: string } => {
+      const item = (device: number, nth: number): TimedReading => {
+        const atMs = t0 + nth * CADENCE_MS + device;
         const reading = {
+          site_id: `site-${device % 10}`,
+          device_id: `device-${device}`,
           power_reading: ((nth * 7919 + device * 31) % 10_000) - 5_000 + 0.5,
-          timestamp: new Date(t0 + nth * CADENCE_MS + device).toISOString(),
+          timestamp: new Date(atMs).toISOString(),
           ...(shape.seq ? { seq: nth + 1 } : {}),
         };
-        return {
-          space: `site-${device % 10}/device-${device}${shape.seq ? '' : '@t'}`,
-          value: shape.seq ? nth + 1 : t0 + nth * CADENCE_MS + device,
-          fingerprint: fingerprintOf(reading),
-          json: '{}',
-        };
+        return { reading, atMs };
       };
       const send = async (pairs: readonly (readonly [device: number, nth: number])[]) => {
         const outcomes: AppendOutcome[] = [];
         for (let i = 0; i < pairs.length; i += shape.perCall) {
-          const items = pairs.slice(i, i + shape.perCall).map(([d, n]) => item(d, n));
-          outcomes.push(...(await script.run(keys, { mode: 'batch', items, receivedAtMs: Date.now() })).outcomes);
+          const readings = pairs.slice(i, i + shape.perCall).map(([d, n]) => item(d, n));
+          outcomes.push(...(await script.run(keys, { mode: 'batch', readings, receivedAtMs: Date.now() })).outcomes);
         }
         return outcomes;
       };

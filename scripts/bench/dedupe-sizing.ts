@@ -22,7 +22,8 @@
  */
 import type { Redis } from 'ioredis';
 import { ingestKeys } from '@energy-pipeline/server-kit';
-import { type AppendItem, type AppendOutcome, AppendReadings, type DedupeSettings, fingerprintOf, SEQ_CHUNK, TIME_CHUNK_MS } from '../../ingest/src/store/append-readings.js';
+import { type AppendOutcome, AppendReadings, type TimedReading } from '../../ingest/src/store/append-readings.js';
+import { type DedupeSettings, SEQ_CHUNK, TIME_CHUNK_MS } from '../../ingest/src/store/dedupe-format.js';
 
 export interface SizingOptions {
   sites: number;
@@ -85,21 +86,17 @@ export async function measureDedupeSizing(redis: Redis, o: SizingOptions): Promi
       // Device d's phase within a chunk: d / devices of it, so the fleet's average is measured.
       const phaseMs = (d: number) => Math.floor((d * TIME_CHUNK_MS) / devices);
       const firstSeq = (d: number) => 1 + Math.floor((d * SEQ_CHUNK) / devices);
-      const item = (site: number, d: number, step: number): AppendItem & { json: string } => {
+      const item = (site: number, d: number, step: number): TimedReading => {
         const device = site * perSite + d;
         const ms = t0 + phaseMs(device) + step * cadenceMs;
         const reading = {
+          site_id: o.id('site', site),
+          device_id: o.id('device', device),
           power_reading: ((step * 7919 + d * 31) % 10_000) - 5_000 + 0.5,
           timestamp: new Date(ms).toISOString(),
           ...(seq ? { seq: firstSeq(device) + step } : {}),
         };
-        return {
-          space: `${o.id('site', site)}/${o.id('device', device)}${seq ? '' : '@t'}`,
-          value: seq ? firstSeq(device) + step : ms,
-          fingerprint: fingerprintOf(reading),
-          // The stream entry is not weighed here: the smallest JSON keeps it cheap.
-          json: '{}',
-        };
+        return { reading, atMs: ms };
       };
       const perCall = Math.max(1, Math.floor(o.batch / perSite));
       const unexpected: Record<string, number> = {};
@@ -111,9 +108,9 @@ export async function measureDedupeSizing(redis: Redis, o: SizingOptions): Promi
           for (let site = 0; site < sites; site += 16) {
             await Promise.all(
               Array.from({ length: Math.min(16, sites - site) }, async (_, k) => {
-                const items: (AppendItem & { json: string })[] = [];
-                for (let step = block; step < end; step++) for (let d = 0; d < perSite; d++) items.push(item(site + k, d, step));
-                const { outcomes } = await script.run(keys, { mode: 'batch', items, receivedAtMs: Date.now() });
+                const readings: TimedReading[] = [];
+                for (let step = block; step < end; step++) for (let d = 0; d < perSite; d++) readings.push(item(site + k, d, step));
+                const { outcomes } = await script.run(keys, { mode: 'batch', readings, receivedAtMs: Date.now() });
                 for (const out of outcomes as AppendOutcome[]) if (out.status !== 'stored') unexpected[out.status] = (unexpected[out.status] ?? 0) + 1;
               }),
             );

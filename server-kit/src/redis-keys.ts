@@ -1,4 +1,4 @@
-import { type Bucket, timestampMs } from '@energy-pipeline/contract';
+import type { Bucket } from '@energy-pipeline/contract';
 
 /**
  * Every Redis key name the pipeline uses is built here (the shard layout's in layout.ts), so
@@ -74,7 +74,7 @@ export function ingestKeys(stream: string) {
   const prefix = `ep:${hashTag(stream)}`;
   return {
     stream,
-    /** Hash of each device's dedupe window: a header and chunks per identity space (ingest/src/store/append-readings.ts; DESIGN.md#redis-keys). */
+    /** Hash of each device's dedupe window: a header and chunks per identity space (ingest/src/store/dedupe-format.ts; DESIGN.md#redis-keys). */
     dedupe: `${prefix}:dedupe`,
     /** String: the format `dedupe` is in, set by ingest's one-off migration (ingest/src/store/migrate-dedupe.ts). */
     dedupeFormat: `${prefix}:dedupe-format`,
@@ -88,15 +88,13 @@ export function ingestKeys(stream: string) {
 }
 
 /**
- * A reading's identity: its device's `seq` when it has one, else its device and timestamp (one
- * device's reading at one instant is one reading). Returns the dedupe hash field and the value to
- * look up in it; `/` and `@` cannot occur in an id.
+ * The dedupe hash field of one device's identities (its identity space): a reading's identity is
+ * its device's `seq` when it has one (`<site>/<device>`), else its device and timestamp
+ * (`<site>/<device>@t`: one device's reading at one instant is one reading). `/` and `@` cannot
+ * occur in an id.
  */
-export function readingIdentity(reading: { site_id: string; device_id: string; seq?: number | undefined; timestamp: string }) {
-  const device = `${reading.site_id}/${reading.device_id}`;
-  return reading.seq !== undefined
-    ? { field: device, value: reading.seq }
-    : { field: `${device}@t`, value: timestampMs(reading.timestamp) };
+export function identitySpace(site_id: string, device_id: string, numbered: boolean): string {
+  return numbered ? `${site_id}/${device_id}` : `${site_id}/${device_id}@t`;
 }
 
 /** Prefix of @fastify/rate-limit's per-key counters; independent of any stream. */

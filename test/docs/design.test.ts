@@ -56,7 +56,7 @@ function callWithSamples(prop: string, build: (...args: unknown[]) => unknown): 
 }
 
 /** Exports of redis-keys.ts that build no key themselves; each must still be named in DESIGN.md. */
-const HELPERS = ['hashTag', 'readingIdentity'];
+const HELPERS = ['hashTag', 'identitySpace'];
 
 function luaFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -99,9 +99,8 @@ describe('DESIGN.md', () => {
   });
 
   it('documents the dedupe fields and the shard stream names', () => {
-    const timestamp = '2026-01-01T00:00:00Z';
-    expect(design).toContain(keyModule.readingIdentity({ site_id: sample.site, device_id: sample.device, seq: 1, timestamp }).field);
-    expect(design).toContain(keyModule.readingIdentity({ site_id: sample.site, device_id: sample.device, timestamp }).field);
+    expect(design).toContain(keyModule.identitySpace(sample.site, sample.device, true));
+    expect(design).toContain(keyModule.identitySpace(sample.site, sample.device, false));
     expect(shardStreams('<REDIS_STREAM>', 1)).toEqual(['<REDIS_STREAM>']);
     const sharded = shardStreams('<REDIS_STREAM>', 4);
     sharded.forEach((stream, i) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { authConfigFrom, authEnvShape, parseEnv, port, positiveInt, redisConfigFrom, redisEnvShape, type AccessLog, type AuthConfig, type RedisConfig } from '@energy-pipeline/server-kit';
 import type { TimestampWindow } from '@energy-pipeline/contract';
-import type { DedupeSettings } from '../store/append-readings.js';
+import type { DedupeSettings } from '../store/dedupe-format.js';
 
 /** A count where 0 means "no limit". */
 const limit = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
@@ -77,7 +77,7 @@ export interface IngestConfig {
   batchMaxReadings: number;
   /**
    * What is remembered of each device to store its readings exactly once, in any order
-   * (store/append-readings.ts): readings without seq up to `windowMs` behind the device's newest
+   * (store/dedupe-format.ts): readings without seq up to `windowMs` behind the device's newest
    * (at most `maxPerChunk` per 5 minutes), numbered ones up to `seqWindow` behind its newest seq.
    * Memory per device grows with the readings in the window (docs/operations.md#sizing).
    */

@@ -1,6 +1,7 @@
 import {
   parseReading,
-  checkTimestampWindow,
+  checkTimeWindow,
+  timestampMs,
   validationError,
   type BatchItemResult,
   type ErrorBody,
@@ -12,19 +13,22 @@ import { type Appended, StoreFaultError, StoreUnavailableError } from '../store/
 import { refusal } from './refusals.js';
 
 type Rejection = ErrorBody & { error: 'validation_failed' | 'forbidden' };
-type Checked = { index: number; reading: Reading } | { index: number; rejection: Rejection };
+/** A reading that passed, with its time in ms (a TimedReading, the store's input), or why not. */
+type Checked = { index: number; reading: Reading; atMs: number } | { index: number; rejection: Rejection };
 
 /**
  * What a reading must pass beyond its schema, on both write routes: a timestamp inside the
- * accepted window, and a site the API key may write for. Null when it passes.
+ * accepted window, and a site the API key may write for. Its time in ms when it passes: parsed
+ * here once, for the store as well (identity, fingerprint).
  */
-export function checkReading(reading: Reading, window: TimestampWindow, key: ApiKey | null): Rejection | null {
-  const problem = checkTimestampWindow(reading.timestamp, window);
-  if (problem) return validationError([{ in: 'body', path: 'timestamp', message: problem }]);
+export function checkReading(reading: Reading, window: TimestampWindow, key: ApiKey | null): { rejection: Rejection } | { atMs: number } {
+  const atMs = timestampMs(reading.timestamp);
+  const problem = checkTimeWindow(atMs, window);
+  if (problem) return { rejection: validationError([{ in: 'body', path: 'timestamp', message: problem }]) };
   if (!allowsSite(key, reading.site_id)) {
-    return { error: 'forbidden', message: `This API key may not write readings for site '${reading.site_id}'` };
+    return { rejection: { error: 'forbidden', message: `This API key may not write readings for site '${reading.site_id}'` } };
   }
-  return null;
+  return { atMs };
 }
 
 /**
@@ -34,8 +38,8 @@ export function checkReading(reading: Reading, window: TimestampWindow, key: Api
 export function checkItem(item: unknown, index: number, window: TimestampWindow, key: ApiKey | null): Checked {
   const parsed = parseReading(item);
   if (!parsed.ok) return { index, rejection: validationError(parsed.issues) };
-  const rejection = checkReading(parsed.reading, window, key);
-  return rejection ? { index, rejection } : { index, reading: parsed.reading };
+  const checked = checkReading(parsed.reading, window, key);
+  return 'rejection' in checked ? { index, rejection: checked.rejection } : { index, reading: parsed.reading, atMs: checked.atMs };
 }
 
 /** Puts rejections and write outcomes back into request order. */

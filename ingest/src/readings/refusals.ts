@@ -1,5 +1,6 @@
 import type { ErrorBody, Reading } from '@energy-pipeline/contract';
-import { TIME_CHUNK_MS, type AppendOutcome } from '../store/append-readings.js';
+import type { AppendOutcome } from '../store/append-readings.js';
+import { TIME_CHUNK_MS } from '../store/dedupe-format.js';
 
 /** An append outcome other than stored or repeat: the reading was not stored now. */
 export type Refused = Exclude<AppendOutcome, { status: 'stored' } | { status: 'repeat' }>;

@@ -1,6 +1,6 @@
 import { defineLuaPort, ingestKeys, type RedisClient } from '@energy-pipeline/server-kit';
 
-/** The dedupe hash's format this ingest writes (append-readings.ts); a shard whose marker says so needs nothing. */
+/** The dedupe hash's format this ingest writes (dedupe-format.ts); a shard whose marker says so needs nothing. */
 export const DEDUPE_FORMAT = '3';
 
 export interface MigrationReport {

@@ -1,8 +1,8 @@
 import { ReplyError } from 'ioredis';
-import type { Reading, WriteOutcome } from '@energy-pipeline/contract';
-import { encodeReading, readingJson } from '@energy-pipeline/contract';
-import { classifyRedisFailure, ingestKeys, readingIdentity, type RedisClient, shardOf, waitForReplicas, withDeadline } from '@energy-pipeline/server-kit';
-import { type AppendCall, type AppendOutcome, AppendReadings, type DedupeSettings, fingerprintOf } from './append-readings.js';
+import type { WriteOutcome } from '@energy-pipeline/contract';
+import { classifyRedisFailure, ingestKeys, type RedisClient, shardOf, waitForReplicas, withDeadline } from '@energy-pipeline/server-kit';
+import { type AppendCall, type AppendOutcome, AppendReadings, type TimedReading } from './append-readings.js';
+import type { DedupeSettings } from './dedupe-format.js';
 import type { WriteBreakers } from './write-breakers.js';
 
 /**
@@ -53,7 +53,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN
 export type Appended = AppendOutcome;
 
 export interface StreamWriterOptions {
-  /** What is remembered per device (append-readings.ts). */
+  /** What is remembered per device (dedupe-format.ts). */
   dedupe: DedupeSettings;
   /** Replicas that must have a write before it is acknowledged (WAIT); 0: the primary's word. @default 0 */
   writeReplicas: number;
@@ -69,7 +69,7 @@ function addTo<T>(byShard: Map<number, T[]>, shard: number, value: T) {
 
 /** A single reading waiting for the end of its event-loop turn. */
 interface WaitingReading {
-  reading: Reading;
+  reading: TimedReading;
   deadline: number;
   receivedAtMs: number;
   resolve(appended: Appended): void;
@@ -109,13 +109,13 @@ export class StreamWriter {
    * that arrived in it (the earliest deadline among them bounds the call). Throws
    * StoreUnavailableError.
    */
-  append(reading: Reading, deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended> {
+  append(reading: TimedReading, deadlineMs: number, receivedAtMs = Date.now()): Promise<Appended> {
     return new Promise((resolve, reject) => {
       if (!this.waiting) {
         this.waiting = new Map();
         setImmediate(() => this.appendWaiting());
       }
-      addTo(this.waiting, shardOf(reading.site_id, this.keys.length), { reading, deadline: Date.now() + deadlineMs, receivedAtMs, resolve, reject });
+      addTo(this.waiting, shardOf(reading.reading.site_id, this.keys.length), { reading, deadline: Date.now() + deadlineMs, receivedAtMs, resolve, reject });
     });
   }
 
@@ -134,13 +134,11 @@ export class StreamWriter {
     }
     try {
       if (items.length === 1) {
-        const { reading } = items[0]!;
-        const { field, value } = readingIdentity(reading);
-        const item = { space: field, value, fingerprint: fingerprintOf(reading) };
-        const [appended] = await this.run(shard, deadline, { mode: 'single', item, entry: encodeReading(reading, receivedAtMs) });
+        const [appended] = await this.run(shard, deadline, { mode: 'single', reading: items[0]!.reading, receivedAtMs });
         items[0]!.resolve(appended!);
       } else {
-        const outcomes = await this.appendToShard(shard, items.map((item) => item.reading), deadline, receivedAtMs);
+        const readings = items.map((item) => item.reading);
+        const outcomes = await this.run(shard, deadline, { mode: 'batch', readings, receivedAtMs });
         items.forEach((item, j) => {
           item.resolve(outcomes[j]!);
         });
@@ -155,15 +153,20 @@ export class StreamWriter {
    * the StoreUnavailableError or StoreFaultError of its shard's call (another shard's readings may
    * be stored).
    */
-  async appendBatch(readings: readonly Reading[], deadlineMs: number, receivedAtMs = Date.now()): Promise<(Appended | StoreUnavailableError | StoreFaultError)[]> {
+  async appendBatch(
+    readings: readonly TimedReading[],
+    deadlineMs: number,
+    receivedAtMs = Date.now(),
+  ): Promise<(Appended | StoreUnavailableError | StoreFaultError)[]> {
     const byShard = new Map<number, number[]>();
-    for (let i = 0; i < readings.length; i++) addTo(byShard, shardOf(readings[i]!.site_id, this.keys.length), i);
+    for (let i = 0; i < readings.length; i++) addTo(byShard, shardOf(readings[i]!.reading.site_id, this.keys.length), i);
     const out: (Appended | StoreUnavailableError | StoreFaultError)[] = new Array(readings.length);
     const deadline = Date.now() + deadlineMs;
     await Promise.all(
       [...byShard].map(async ([shard, indexes]) => {
         try {
-          const results = await this.appendToShard(shard, indexes.map((i) => readings[i]!), deadline, receivedAtMs);
+          const mine = indexes.length === readings.length ? readings : indexes.map((i) => readings[i]!);
+          const results = await this.run(shard, deadline, { mode: 'batch', readings: mine, receivedAtMs });
           indexes.forEach((i, j) => {
             out[i] = results[j]!;
           });
@@ -174,15 +177,6 @@ export class StreamWriter {
       }),
     );
     return out;
-  }
-
-  /** Readings of one shard as one batch entry (the new ones among them): one script call. */
-  private appendToShard(shard: number, readings: readonly Reading[], deadline: number, receivedAtMs: number): Promise<Appended[]> {
-    const items = readings.map((reading) => {
-      const { field, value } = readingIdentity(reading);
-      return { space: field, value, fingerprint: fingerprintOf(reading), json: readingJson(reading) };
-    });
-    return this.run(shard, deadline, { mode: 'batch', items, receivedAtMs });
   }
 
   private async run(shard: number, deadline: number, call: AppendCall): Promise<Appended[]> {
