@@ -18,10 +18,11 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createContext, measureLoad, runRounds } from './context.js';
 import type { LoadSpec } from './load-spec.js';
-import { processCpuUs } from './process-cpu.js';
-import { clearStreams, openRedisTarget, redisCpuUs } from './redis-target.js';
-import { BENCH_AUTH, killStarted, type RunningService, runLoad, startIngest } from './services.js';
+import { openRedisTarget } from './redis-target.js';
+import { computeRow, formatTable } from './report.js';
+import { BENCH_AUTH, killStarted, type RunningService, startIngest } from './services.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -41,71 +42,59 @@ const seconds = Number(flags.seconds);
 type StartIngest = (redisUrl: string, stream: string) => Promise<RunningService>;
 const other = (await import(pathToFileURL(resolve(flags.against, 'scripts/bench/services.ts')).href)) as { startIngest: StartIngest };
 
-interface Side {
-  name: 'this' | 'other';
-  stream: string;
-  service: RunningService;
-  rps: number[];
-  cpuUs: number[];
-  redisUs: number[];
-}
-
+const SIDES = ['this', 'other'] as const;
 const target = await openRedisTarget(null);
-const sides: Side[] = [];
+const ctx = createContext(
+  { rounds, durationS: seconds, warmupS: 2, drainReadings: 0, connections: 50, batchConnections: 8, batchSize: 500 },
+  target,
+  null,
+);
+const services: RunningService[] = [];
 try {
-  for (const [name, start] of [['this', startIngest], ['other', other.startIngest]] as const) {
-    const stream = `ab-${name}`;
-    sides.push({ name, stream, service: await start(target.url, stream), rps: [], cpuUs: [], redisUs: [] });
-  }
+  for (const [name, start] of [['this', startIngest], ['other', other.startIngest]] as const) services.push(await start(target.url, `ab-${name}`));
   let firstReading = 0;
-  for (let round = 0; round < rounds; round++) {
-    for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
-      const spec: LoadSpec = {
-        connections: route === 'single' ? 50 : 8,
-        durationS: seconds,
-        warmupS: 2,
-        firstReading,
-        http: {
-          url: side.service.url,
-          path: route === 'single' ? '/readings' : '/readings/batch',
-          headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
-          body: route === 'single' ? 'reading' : 'batch',
-          ...(route === 'batch' ? { batchSize: 500 } : {}),
-        },
-      };
-      // Never the same readings twice: each round's would be repeats.
-      firstReading += 100_000_000;
-      const { load, atStart } = await runLoad(spec, async () => ({ cpu: processCpuUs(side.service.pid), redis: await redisCpuUs(target) }));
-      await new Promise((r) => setTimeout(r, 200));
-      const cpu = processCpuUs(side.service.pid);
-      if (load.readings === 0) throw new Error(`${side.name}: no reading got through (${JSON.stringify(load.errorKinds)})`);
-      side.rps.push(load.readings / load.seconds);
-      side.cpuUs.push(cpu !== null && atStart.cpu !== null ? (cpu - atStart.cpu) / load.readings : Number.NaN);
-      side.redisUs.push(((await redisCpuUs(target)) - atStart.redis) / load.readings);
-      console.log(
-        `round ${round + 1} ${side.name}: ${Math.round(side.rps.at(-1)!)} readings/s, ingest ${side.cpuUs.at(-1)!.toFixed(2)} µs and Redis ${side.redisUs.at(-1)!.toFixed(2)} µs of CPU per reading${load.errors > 0 ? `, ${load.errors} errors` : ''}`,
-      );
-      await clearStreams(target, [side.stream]);
-    }
-  }
+  const sides = SIDES.map((name, i) => async () => {
+    const { url, pid } = services[i]!;
+    const spec: LoadSpec = {
+      connections: route === 'single' ? ctx.options.connections : ctx.options.batchConnections,
+      durationS: seconds,
+      warmupS: ctx.options.warmupS,
+      firstReading,
+      http: {
+        url,
+        path: route === 'single' ? '/readings' : '/readings/batch',
+        headers: { ...BENCH_AUTH, 'content-type': 'application/json' },
+        body: route === 'single' ? 'reading' : 'batch',
+        ...(route === 'batch' ? { batchSize: ctx.options.batchSize } : {}),
+      },
+    };
+    // Never the same readings twice: each round's would be repeats.
+    firstReading += 100_000_000;
+    const r = await measureLoad(ctx, spec, `ab-${name}`, pid);
+    ctx.record(`${name}.rps`, r.rate);
+    ctx.record(`${name}.cpu`, r.serverCpuUsPerReading);
+    ctx.record(`${name}.redis`, r.redisCpuUsPerReading);
+    ctx.log(
+      `round ${ctx.round + 1} ${name}: ${Math.round(r.rate)} readings/s, ingest ${r.serverCpuUsPerReading?.toFixed(2)} µs and Redis ${r.redisCpuUsPerReading.toFixed(2)} µs of CPU per reading`,
+    );
+  });
+  await runRounds(ctx, sides);
 } finally {
-  await Promise.all(sides.map((s) => s.service.stop()));
+  await Promise.all(services.map((s) => s.stop()));
   killStarted();
   await target.stop();
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-const [mine, theirs] = sides as [Side, Side];
-const ratios = mine.rps.map((r, i) => r / theirs.rps[i]!);
-console.log(`\n${route}: this checkout's readings/s over ${flags.against}'s, round by round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}`);
-for (const s of sides) {
-  console.log(`  ${s.name}: ${Math.round(median(s.rps))} readings/s, ingest ${median(s.cpuUs).toFixed(2)} µs, Redis ${median(s.redisUs).toFixed(2)} µs of CPU per reading (medians)`);
-}
+const row = (title: string, unit: string, fact: string) => computeRow({ id: fact, title, unit, measured: `this.${fact}`, baseline: `other.${fact}`, target: null }, ctx.facts);
+const rows = [
+  row(`${route}: this checkout vs ${flags.against}`, 'readings/s', 'rps'),
+  row('  CPU: ingest per reading', 'µs/reading', 'cpu'),
+  row('  CPU: Redis per reading', 'µs/reading', 'redis'),
+];
+console.log(`\n${formatTable(rows)}`);
+console.log(`readings/s round by round (this over other): ${rows[0]!.ratio?.rounds.map((r) => r.toFixed(2)).join(' ')}`);
 if (flags.json) {
-  const figures = Object.fromEntries(sides.map((s) => [s.name, { rps: s.rps, ingestCpuUs: s.cpuUs, redisCpuUs: s.redisUs }]));
-  writeFileSync(flags.json, `${JSON.stringify({ route, against: resolve(flags.against), rounds, seconds, ratios, ...figures }, null, 2)}\n`);
+  const side = (name: string) => ({ rps: ctx.facts[`${name}.rps`], ingestCpuUs: ctx.facts[`${name}.cpu`], redisCpuUs: ctx.facts[`${name}.redis`] });
+  const figures = { route, against: resolve(flags.against), rounds, seconds, ratios: rows[0]!.ratio?.rounds ?? [], this: side('this'), other: side('other') };
+  writeFileSync(flags.json, `${JSON.stringify(figures, null, 2)}\n`);
 }

@@ -35,6 +35,25 @@ export interface BenchContext {
   log(line: string): void;
 }
 
+/** A context recording facts round by round (into `facts`), logging to the console. */
+export function createContext(options: BenchOptions, target: RedisTarget, influx: RunningInflux | null, facts: Facts = {}): BenchContext {
+  const ctx: BenchContext = {
+    options,
+    target,
+    influx,
+    facts,
+    round: 0,
+    record: (name, value) => {
+      const list = facts[name] ?? [];
+      while (list.length < ctx.round) list.push(null);
+      list[ctx.round] = value;
+      facts[name] = list;
+    },
+    log: (line) => console.log(line),
+  };
+  return ctx;
+}
+
 /** A group of measurements sharing set-up; it records facts, rows.ts turns them into ratios. */
 export interface Suite {
   name: string;

@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { BenchContext, BenchOptions } from './context.js';
+import { type BenchOptions, createContext } from './context.js';
 import { startInflux } from './influx.js';
 import { computeRow, formatComparison, formatTable, type BenchRun, type Facts } from './report.js';
 import { openRedisTarget, redisVersion } from './redis-target.js';
@@ -76,20 +76,7 @@ const loadBefore = loadavg();
 const facts: Facts = {};
 const target = await openRedisTarget(flags['redis-url'] ?? null);
 const influx = flags['no-influx'] ? null : await startInflux();
-const ctx: BenchContext = {
-  options,
-  target,
-  influx,
-  facts,
-  round: 0,
-  record: (name, value) => {
-    const list = facts[name] ?? [];
-    while (list.length < ctx.round) list.push(null);
-    list[ctx.round] = value;
-    facts[name] = list;
-  },
-  log: (line) => console.log(line),
-};
+const ctx = createContext(options, target, influx, facts);
 // Ctrl-C: leave no service, influxd or redis-server behind.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

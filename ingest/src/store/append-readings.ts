@@ -1,7 +1,7 @@
 import { encodeReading, readingJson, type Reading } from '@energy-pipeline/contract';
 import { defineLuaPort, identitySpace, type LuaCall, type RedisClient } from '@energy-pipeline/server-kit';
 import { AsciiText } from './ascii-text.js';
-import { type DedupeSettings, SEQ_CHUNK, TAIL_BYTES, TIME_CHUNK_MS } from './dedupe-format.js';
+import { type DedupeSettings, SEQ_CHUNK, spanOf, TAIL_BYTES, TIME_CHUNK_MS } from './dedupe-format.js';
 import { differingParts, fingerprintOf, type FingerprintPart, writeFingerprint } from './fingerprint.js';
 
 /**
@@ -133,7 +133,7 @@ export function encodeCall({ windowMs, seqWindow, maxPerChunk, tailBytes = TAIL_
   let place = 0;
   text.start(readings.length * RECORD_MOST);
   for (const { space, numbered, members } of spaces) {
-    const span = numbered ? SEQ_CHUNK : TIME_CHUNK_MS;
+    const span = spanOf(numbered ? 'seq' : 't');
     for (let i = 0; i < members.length; ) {
       const first = valueAt(readings[members[i]!]!, numbered);
       const base = Math.floor(first / span) * span;
